@@ -1,0 +1,82 @@
+/*
+ * crypto.h - every cryptographic operation of stepup, on OpenSSL.
+ *
+ *  - random tokens (session tokens, API keys): 256 bits, base64url;
+ *  - SHA-256 for storing tokens and API keys as hashes;
+ *  - OTP codes: 6 digits from RAND_bytes by rejection sampling (no modulo
+ *    bias), stored only as HMAC-SHA256(otp_key, session token hash || code);
+ *  - passwords: scrypt, encoded with their parameters and salt;
+ *  - AES-256-GCM sealing of outbox secrets, bound to the row by its AAD;
+ *  - constant-time comparison.
+ */
+#ifndef STEPUP_CRYPTO_H
+#define STEPUP_CRYPTO_H
+
+#include "common.h"
+
+#define CRYPTO_TOKEN_BYTES 32
+#define CRYPTO_TOKEN_LEN 43            /* base64url of 32 bytes, no padding */
+#define CRYPTO_HASH_LEN 32             /* SHA-256 and HMAC-SHA256 output */
+#define CRYPTO_KEY_LEN 32              /* AES-256 and HMAC keys */
+#define CRYPTO_UUID_LEN 36             /* text form, without the NUL */
+#define CRYPTO_OTP_DIGITS 6
+#define CRYPTO_SEAL_OVERHEAD (12 + 16) /* nonce + GCM tag */
+#define CRYPTO_PASSWORD_HASH_MAX 160
+#define CRYPTO_SCRYPT_LOG2N_DEFAULT 15
+
+/* A fresh random token: 256 bits from RAND_bytes, base64url, NUL-terminated. */
+int crypto_random_token(char out[CRYPTO_TOKEN_LEN + 1]) WARN_UNUSED;
+
+/* A random (version 4) UUID, as 16 bytes and as text. */
+int crypto_uuid(unsigned char bytes[16], char text[CRYPTO_UUID_LEN + 1]) WARN_UNUSED;
+
+void crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_HASH_LEN]);
+
+int crypto_hmac_sha256(const unsigned char *key, size_t keylen, const void *data,
+                       size_t len, unsigned char out[CRYPTO_HASH_LEN]) WARN_UNUSED;
+
+/* A uniformly random 6-digit code, NUL-terminated. */
+int crypto_otp_code(char out[CRYPTO_OTP_DIGITS + 1]) WARN_UNUSED;
+
+/*
+ * HMAC-SHA256(key, session || code), where session is the SHA-256 of the
+ * session token the challenge belongs to: how a code is stored, and what a
+ * code offered for verification is hashed to, without the database ever
+ * seeing a code or the key.  Binding the session keeps equal codes of
+ * different sessions from having equal hashes.
+ */
+int crypto_otp_hash(const unsigned char key[CRYPTO_KEY_LEN],
+                    const unsigned char session[CRYPTO_HASH_LEN], const char *code,
+                    unsigned char out[CRYPTO_HASH_LEN]) WARN_UNUSED;
+
+/*
+ * Hash a password with scrypt (N = 2^log2n, r = 8, p = 1, 16-byte salt) into
+ * "$scrypt$ln=15,r=8,p=1$<salt b64>$<hash b64>".  out must hold
+ * CRYPTO_PASSWORD_HASH_MAX bytes.
+ */
+int crypto_password_hash(const char *password, int log2n, char *out, size_t outlen) WARN_UNUSED;
+
+/* 1 when password matches encoded, 0 when not, STEPUP_ERR when encoded is malformed. */
+int crypto_password_verify(const char *password, const char *encoded) WARN_UNUSED;
+
+/*
+ * AES-256-GCM.  out receives nonce(12) || ciphertext || tag(16) and must hold
+ * ptlen + CRYPTO_SEAL_OVERHEAD bytes; *outlen is set.  aad is authenticated,
+ * not stored: open with the same aad or fail.
+ */
+int crypto_seal(const unsigned char key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+                const void *pt, size_t ptlen, unsigned char *out, size_t *outlen) WARN_UNUSED;
+int crypto_open(const unsigned char key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+                const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen) WARN_UNUSED;
+
+/* Constant time: 1 when equal. */
+int crypto_equal(const void *a, const void *b, size_t len);
+
+/* Hex: decode exactly outlen bytes (2*outlen digits); encode writes 2*len+1. */
+int crypto_hex_decode(const char *hex, unsigned char *out, size_t outlen) WARN_UNUSED;
+void crypto_hex_encode(const unsigned char *in, size_t len, char *out);
+
+/* Overwrite a secret so the compiler cannot drop the store. */
+void crypto_wipe(void *p, size_t len);
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * log.c - one line per event on standard error.
+ *
+ * Each line is formatted completely in a local buffer and handed to stdio in
+ * a single call followed by a flush, so lines from concurrent worker threads
+ * never interleave (stdio locks the stream for the duration of each call).
+ * Control characters in the reference and the message are replaced by '?',
+ * so that no caller-supplied text can forge a second log line.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Configuration, set once by log_init() before threads start. */
+static const char *log_program = "stepup";
+static enum log_level log_threshold = LOG_INFO;
+
+static const char *const level_names[] = {
+    [LOG_ERROR] = "error",
+    [LOG_WARN] = "warn",
+    [LOG_INFO] = "info",
+    [LOG_DEBUG] = "debug",
+};
+
+/*
+ * Remember the program name shown on every line (the pointer is kept, so it
+ * must outlive the process's logging, as argv[0] or a literal does) and the
+ * most verbose level that is still written.
+ */
+void log_init(const char *program, enum log_level threshold)
+{
+    if (program != NULL) {
+        const char *slash = strrchr(program, '/');
+        log_program = slash != NULL ? slash + 1 : program;
+    }
+    log_threshold = threshold;
+}
+
+/*
+ * Map a level name (case-insensitive) to its value.  Returns STEPUP_ERR and
+ * leaves *out alone when name is NULL or not one of the four names.
+ */
+int log_level_parse(const char *name, enum log_level *out)
+{
+    if (name == NULL)
+        return STEPUP_ERR;
+    for (size_t i = 0; i < ARRAY_LEN(level_names); i++) {
+        if (strcasecmp(name, level_names[i]) == 0) {
+            *out = (enum log_level)i;
+            return STEPUP_OK;
+        }
+    }
+    return STEPUP_ERR;
+}
+
+/* Replace control characters in buf[from, to) so one event stays one line. */
+static void neutralise(char *buf, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c < 0x20 || c == 0x7f)
+            buf[i] = '?';
+    }
+}
+
+/*
+ * Write one line at the given level when it passes the threshold.  Lines
+ * longer than the local buffer are truncated and marked with "...".  Never
+ * fails: a logging problem must not take a request down with it.
+ */
+void log_msg(enum log_level level, const char *ref, const char *fmt, ...)
+{
+    char line[2048];
+    char stamp[32];
+    size_t len = 0;
+    int n;
+    time_t now;
+    struct tm tm;
+    va_list ap;
+
+    if (level > log_threshold)
+        return;
+    if ((unsigned)level >= ARRAY_LEN(level_names))
+        level = LOG_ERROR;
+
+    now = time(NULL);
+    if (gmtime_r(&now, &tm) == NULL || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        strcpy(stamp, "-");
+
+    n = snprintf(line, sizeof line, "%s %s[%ld] %s ", stamp, log_program, (long)getpid(),
+                 level_names[level]);
+    if (n < 0)
+        return;
+    len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+
+    if (ref != NULL && len < sizeof line - 1) {
+        size_t start = len + 4;
+        n = snprintf(line + len, sizeof line - len, "ref=%s ", ref);
+        if (n < 0)
+            return;
+        len += (size_t)n < sizeof line - len ? (size_t)n : sizeof line - len - 1;
+        if (start < len)
+            neutralise(line, start, len - 1);
+    }
+
+    if (len < sizeof line - 1) {
+        size_t start = len;
+        va_start(ap, fmt);
+        n = vsnprintf(line + len, sizeof line - len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        len += (size_t)n < sizeof line - len ? (size_t)n : sizeof line - len - 1;
+        neutralise(line, start, len);
+    }
+
+    /* Room for the newline; mark truncation. */
+    if (len > sizeof line - 2) {
+        len = sizeof line - 2;
+        memcpy(line + len - 3, "...", 3);
+    }
+    line[len++] = '\n';
+    line[len] = '\0';
+
+    fputs(line, stderr);
+    fflush(stderr);
+}
