@@ -1,0 +1,28 @@
+/*
+ * api.h - helpers shared by the API handlers (api_*.c).
+ */
+#ifndef STEPUP_API_H
+#define STEPUP_API_H
+
+#include "../lib/db.h"
+#include "request.h"
+
+/*
+ * Run one prepared statement for a handler.  Returns the result, or NULL
+ * after answering 503 (database unreachable) or 500 (statement failed).
+ */
+db_result *api_call(struct request *r, const char *statement, const struct db_params *params);
+
+/* SHA-256 of the request's api-key / bearer token: how both are stored. */
+void api_key_hash(const struct request *r, unsigned char out[CRYPTO_HASH_LEN]);
+void api_token_hash(const struct request *r, unsigned char out[CRYPTO_HASH_LEN]);
+
+/*
+ * For a request that failed validation: ask the database whether the
+ * caller is authenticated (api-key and session) and, if not, answer 401 or
+ * 403.  Returns 1 when the caller is authenticated and the handler should
+ * now answer its 400, 0 when an answer has been sent.
+ */
+int api_authenticated(struct request *r, int allow_impersonation);
+
+#endif

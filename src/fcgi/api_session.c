@@ -1,0 +1,147 @@
+/*
+ * api_session.c - POST /login_with_password and POST /logout.
+ *
+ * Login costs two round trips: one to fetch the user's password hash, one
+ * to open the session once the password (scrypt, in C) has matched.
+ * Unknown e-mail addresses spend the same scrypt time as known ones.
+ */
+#include <string.h>
+
+#include "../lib/crypto.h"
+#include "../lib/log.h"
+#include "api.h"
+#include "handlers.h"
+#include "response.h"
+#include "statements.h"
+#include "validate.h"
+
+/* The string member name of o, or NULL when absent or not a string. */
+static const char *string_member(struct json_object *o, const char *name)
+{
+    struct json_object *v;
+    if (o == NULL || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* Answer 200 with the Weavr login body. */
+static void reply_login(struct request *r, const char *token, const char *identity_id,
+                        const char *identity_type, const char *user_id, const char *role)
+{
+    struct json_object *identity = json_object_new_object();
+    json_object_object_add(identity, "type", json_object_new_string(identity_type));
+    json_object_object_add(identity, "id", json_object_new_string(identity_id));
+    struct json_object *credentials = json_object_new_object();
+    json_object_object_add(credentials, "type", json_object_new_string(role));
+    json_object_object_add(credentials, "id", json_object_new_string(user_id));
+
+    struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "token", json_object_new_string(token));
+    json_object_object_add(body, "tokenType", json_object_new_string("AUTH"));
+    json_object_object_add(body, "identity", identity);
+    json_object_object_add(body, "credentials", credentials);
+    reply_json(r, 200, body);
+}
+
+void handle_login(struct request *r)
+{
+    struct json_object *doc = json_tokener_parse(r->body);
+    const char *email = string_member(doc, "email");
+    struct json_object *pw_obj = NULL;
+    const char *password = NULL;
+    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
+    char token[CRYPTO_TOKEN_LEN + 1];
+    db_result *found = NULL, *opened = NULL;
+
+    if (doc != NULL && json_object_is_type(doc, json_type_object) &&
+        json_object_object_get_ex(doc, "password", &pw_obj))
+        password = string_member(pw_obj, "value");
+
+    const char *problem = validate_email(email);
+    if (problem != NULL) {
+        reply_invalid_field(r, "email", problem, NULL, 0);
+        goto done;
+    }
+    if (password == NULL || password[0] == '\0') {
+        reply_invalid_field(r, "password.value", "REQUIRED", NULL, 0);
+        goto done;
+    }
+
+    struct db_params p = { 0 };
+    api_key_hash(r, key_hash);
+    db_param_bytes(&p, key_hash, sizeof key_hash);
+    db_param_text(&p, email);
+    found = api_call(r, STMT_LOGIN_LOOKUP, &p);
+    if (found == NULL)
+        goto done;
+
+    const char *outcome = db_value(found, 0, 0);
+    if (strcmp(outcome, "API_KEY_UNKNOWN") == 0) {
+        reply_outcome(r, outcome);
+        goto done;
+    }
+    int match = 0;
+    if (strcmp(outcome, "USER_UNKNOWN") == 0) {
+        /* Spend the time a known user's check would take, so timing tells nothing. */
+        char spent[CRYPTO_PASSWORD_HASH_MAX];
+        if (crypto_password_hash(password, CRYPTO_SCRYPT_LOG2N_DEFAULT, spent, sizeof spent) !=
+            STEPUP_OK)
+            log_msg(LOG_WARN, r->ref, "password hashing failed");
+    } else {
+        match = crypto_password_verify(password, db_value(found, 0, 5));
+        if (match < 0)
+            log_msg(LOG_ERROR, r->ref, "malformed password hash for user %s",
+                    db_value(found, 0, 1));
+    }
+    if (strcmp(outcome, "OK") != 0 || match != 1) {
+        reply_error(r, 403, "FORBIDDEN", "Invalid credentials", NULL);
+        goto done;
+    }
+
+    if (crypto_random_token(token) != STEPUP_OK) {
+        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+        goto done;
+    }
+    crypto_sha256(token, CRYPTO_TOKEN_LEN, token_hash);
+    struct db_params q = { 0 };
+    db_param_bytes(&q, key_hash, sizeof key_hash);
+    db_param_text(&q, db_value(found, 0, 1));
+    db_param_bytes(&q, token_hash, sizeof token_hash);
+    db_param_text(&q, r->ref);
+    db_param_text(&q, r->remote_addr);
+    db_param_text(&q, r->user_agent);
+    opened = api_call(r, STMT_LOGIN_SESSION, &q);
+    if (opened == NULL)
+        goto done;
+    outcome = db_value(opened, 0, 0);
+    if (strcmp(outcome, "OK") != 0)
+        reply_error(r, 403, "FORBIDDEN", "Invalid credentials", NULL);
+    else
+        reply_login(r, token, db_value(found, 0, 2), db_value(found, 0, 3), db_value(found, 0, 1),
+                    db_value(found, 0, 4));
+
+done:
+    crypto_wipe(token, sizeof token);
+    if (opened != NULL)
+        db_result_free(opened);
+    if (found != NULL)
+        db_result_free(found);
+    json_object_put(doc);
+}
+
+void handle_logout(struct request *r)
+{
+    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
+    struct db_params p = { 0 };
+
+    api_key_hash(r, key_hash);
+    api_token_hash(r, token_hash);
+    db_param_bytes(&p, key_hash, sizeof key_hash);
+    db_param_bytes(&p, token_hash, sizeof token_hash);
+    db_result *res = api_call(r, STMT_LOGOUT, &p);
+    if (res == NULL)
+        return;
+    reply_outcome(r, db_value(res, 0, 0));
+    db_result_free(res);
+}

@@ -1,0 +1,25 @@
+/*
+ * handlers.h - one handler per route; one file per API resource.
+ *
+ *   api_session.c  POST /login_with_password, POST /logout
+ *   api_stepup.c   POST /stepup/challenges/otp/{channel}
+ *   api_health.c   GET /health
+ *
+ * A handler runs after the dispatcher has checked the route's flags, so
+ * r->api_key is set for ROUTE_API_KEY routes and r->bearer for
+ * ROUTE_SESSION routes.
+ */
+#ifndef STEPUP_HANDLERS_H
+#define STEPUP_HANDLERS_H
+
+struct request;
+
+/* The code of every challenge in a sandbox programme (no text is sent). */
+#define STEPUP_SANDBOX_CODE "123456"
+
+void handle_login(struct request *r);
+void handle_logout(struct request *r);
+void handle_stepup_issue(struct request *r);
+void handle_health(struct request *r);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * main.c - stepup-fcgi: start-up, the worker pool, and shutdown.
+ *
+ * Workers are threads, each accepting on the one FastCGI listen socket
+ * with its own FCGX_Request and its own database connection, so nothing is
+ * shared between requests but the read-only settings.  Signals are blocked
+ * in every thread and taken by the main thread with sigwait(): on SIGTERM
+ * or SIGINT it marks the shutdown and shuts the listen socket down, which
+ * wakes every worker blocked in accept; a worker busy with a request
+ * finishes it first.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcgiapp.h>
+
+#include "../lib/log.h"
+#include "../lib/settings.h"
+#include "dispatch.h"
+#include "statements.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: stepup-fcgi -c CONFIG\n"
+            "       stepup-fcgi --describe-config\n"
+            "\n"
+            "Serves the stepup API over FastCGI: on the listen socket a web server\n"
+            "passes (lighttpd bin-path, Apache mod_fcgid), or on the unix socket\n"
+            "named by the 'socket' setting (mod_proxy_fcgi, spawn-fcgi, systemd).\n"
+            "\n"
+            "  -c, --config FILE    configuration file (also $STEPUP_CONFIG)\n"
+            "      --describe-config  print every setting with its default\n"
+            "  -h, --help           this text\n"
+            "  -V, --version        print the version\n");
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    if (db_ensure(w->db, NULL, 0) != STEPUP_OK)
+        log_msg(LOG_WARN, NULL, "worker %d: database not reachable yet; will retry", w->id);
+    while (FCGX_Accept_r(&w->fcgx) >= 0) {
+        dispatch(w);
+        FCGX_Finish_r(&w->fcgx);
+    }
+    return NULL;
+}
+
+/* The listen socket: the configured unix socket, or the one on fd 0. */
+static int open_listen_socket(const struct settings *s)
+{
+    if (s->socket_path != NULL && s->socket_path[0] != '\0') {
+        unlink(s->socket_path); /* a stale socket of an earlier run */
+        int fd = FCGX_OpenSocket(s->socket_path, s->listen_backlog);
+        if (fd < 0)
+            log_msg(LOG_ERROR, NULL, "cannot listen on %s: %s", s->socket_path, strerror(errno));
+        return fd;
+    }
+    if (FCGX_IsCGI()) {
+        log_msg(LOG_ERROR, NULL,
+                "not started by a FastCGI server: set 'socket' to listen on a unix socket");
+        return -1;
+    }
+    return 0; /* FCGI_LISTENSOCK_FILENO */
+}
+
+/* Wait for a terminating signal in the main thread; SIGHUP is logged and ignored. */
+static void wait_for_shutdown(const sigset_t *signals)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(signals, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_msg(LOG_INFO, NULL, "SIGHUP: nothing to reload; restart to apply new settings");
+            continue;
+        }
+        log_msg(LOG_INFO, NULL, "%s: finishing requests in flight, then exiting",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "describe-config", no_argument, NULL, 'D' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = getenv("STEPUP_CONFIG");
+    int opt, status = EXIT_FAILURE;
+
+    while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'D': settings_describe(stdout); return EXIT_SUCCESS;
+        case 'h': usage(stdout); return EXIT_SUCCESS;
+        case 'V': printf("stepup-fcgi %s\n", PACKAGE_VERSION); return EXIT_SUCCESS;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || config_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+
+    struct settings s;
+    char err[512];
+    log_init("stepup-fcgi", LOG_INFO);
+    settings_defaults(&s);
+    if (settings_load(&s, config_path, err, sizeof err) != STEPUP_OK) {
+        log_msg(LOG_ERROR, NULL, "%s", err);
+        settings_free(&s);
+        return EXIT_FAILURE;
+    }
+    log_init("stepup-fcgi", s.log_level);
+
+    /* Every thread inherits this mask; only sigwait() sees these signals. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct worker *workers = calloc((size_t)s.workers, sizeof *workers);
+    pthread_t *threads = calloc((size_t)s.workers, sizeof *threads);
+    int listen_fd = -1, started = 0;
+    if (workers == NULL || threads == NULL || FCGX_Init() != 0)
+        goto out;
+    listen_fd = open_listen_socket(&s);
+    if (listen_fd < 0)
+        goto out;
+
+    for (started = 0; started < s.workers; started++) {
+        struct worker *w = &workers[started];
+        w->id = started;
+        w->settings = &s;
+        w->db = db_new(s.db_conninfo, stepup_statements, stepup_nstatements, s.db_retry_seconds);
+        if (w->db == NULL || FCGX_InitRequest(&w->fcgx, listen_fd, 0) != 0 ||
+            pthread_create(&threads[started], NULL, worker_main, w) != 0) {
+            log_msg(LOG_ERROR, NULL, "cannot start worker %d", started);
+            db_free(w->db);
+            break;
+        }
+    }
+    if (started == s.workers) {
+        log_msg(LOG_INFO, NULL, "serving with %d workers", s.workers);
+        wait_for_shutdown(&signals);
+        status = EXIT_SUCCESS;
+    }
+
+    FCGX_ShutdownPending();
+    shutdown(listen_fd, SHUT_RDWR); /* wakes every worker blocked in accept */
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        FCGX_Free(&workers[i].fcgx, 1);
+        db_free(workers[i].db);
+    }
+    log_msg(LOG_INFO, NULL, "stopped");
+
+out:
+    if (listen_fd > 0)
+        close(listen_fd);
+    if (s.socket_path != NULL && s.socket_path[0] != '\0' && listen_fd >= 0)
+        unlink(s.socket_path);
+    free(threads);
+    free(workers);
+    settings_free(&s);
+    return status;
+}

@@ -1,0 +1,121 @@
+/*
+ * request.c - read one accepted FastCGI request into a struct request.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../lib/log.h"
+#include "request.h"
+
+/* A header value, or NULL when the header is absent or empty. */
+static const char *header(FCGX_ParamArray envp, const char *name)
+{
+    const char *v = FCGX_GetParam(name, envp);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+const char *request_bearer_token(const char *authorization)
+{
+    if (authorization == NULL || strncasecmp(authorization, "Bearer", 6) != 0)
+        return NULL;
+    const char *t = authorization + 6;
+    if (*t != ' ' && *t != '\t')
+        return NULL;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    if (*t == '\0' || strcmp(t, "null") == 0)
+        return NULL;
+    return t;
+}
+
+/* The path of the URL: REQUEST_URI up to '?', else SCRIPT_NAME + PATH_INFO. */
+static void request_path(FCGX_ParamArray envp, char *out, size_t outlen)
+{
+    const char *uri = FCGX_GetParam("REQUEST_URI", envp);
+    if (uri != NULL) {
+        size_t n = strcspn(uri, "?#");
+        if (n >= outlen)
+            n = outlen - 1;
+        memcpy(out, uri, n);
+        out[n] = '\0';
+        return;
+    }
+    const char *script = FCGX_GetParam("SCRIPT_NAME", envp);
+    const char *info = FCGX_GetParam("PATH_INFO", envp);
+    snprintf(out, outlen, "%s%s", script != NULL ? script : "", info != NULL ? info : "");
+}
+
+int request_init(struct request *r, struct worker *w, size_t max_body)
+{
+    FCGX_ParamArray envp = w->fcgx.envp;
+    unsigned char id[16];
+
+    memset(r, 0, sizeof *r);
+    clock_gettime(CLOCK_MONOTONIC, &r->started);
+    r->worker = w;
+    if (crypto_uuid(id, r->ref) != STEPUP_OK)
+        snprintf(r->ref, sizeof r->ref, "00000000-0000-4000-8000-000000000000");
+
+    r->method = FCGX_GetParam("REQUEST_METHOD", envp);
+    r->remote_addr = header(envp, "REMOTE_ADDR");
+    r->user_agent = header(envp, "HTTP_USER_AGENT");
+    r->api_key = header(envp, "HTTP_API_KEY");
+    r->bearer = request_bearer_token(header(envp, "HTTP_AUTHORIZATION"));
+    r->idem_ref = header(envp, "HTTP_IDEMPOTENCY_REF");
+    request_path(envp, r->path, sizeof r->path);
+    if (r->method == NULL)
+        return 400;
+
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", envp);
+    size_t len = 0;
+    if (cl != NULL && cl[0] != '\0') {
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (*end != '\0' || cl[0] == '-')
+            return 400;
+        if (v > max_body)
+            return 413;
+        len = (size_t)v;
+    }
+    r->body = malloc(len + 1);
+    if (r->body == NULL)
+        return 500;
+    size_t got = 0;
+    while (got < len) {
+        int n = FCGX_GetStr(r->body + got, (int)(len - got), w->fcgx.in);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    r->body[got] = '\0';
+    r->body_len = got;
+    if (got != len) {
+        log_msg(LOG_WARN, r->ref, "request body ended after %zu of %zu bytes", got, len);
+        return 400;
+    }
+    return STEPUP_OK;
+}
+
+void request_release(struct request *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+void request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_LEN])
+{
+    /*
+     * SHA-256 of method NUL path NUL SHA-256(body): neither the method nor
+     * the path holds a NUL, so no two requests share an encoding.
+     */
+    unsigned char buf[32 + REQUEST_PATH_MAX + 1 + CRYPTO_HASH_LEN];
+    size_t mlen = strnlen(r->method, 31), plen = strlen(r->path), n = 0;
+
+    memcpy(buf + n, r->method, mlen), n += mlen;
+    buf[n++] = '\0';
+    memcpy(buf + n, r->path, plen), n += plen;
+    buf[n++] = '\0';
+    crypto_sha256(r->body, r->body_len, buf + n), n += CRYPTO_HASH_LEN;
+    crypto_sha256(buf, n, out);
+}
