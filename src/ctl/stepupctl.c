@@ -1,0 +1,210 @@
+/*
+ * stepupctl.c - the operator's tool: global options, dispatch, and the
+ * helpers every command shares.  See ctl.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/log.h"
+#include "ctl.h"
+
+static const char usage_text[] =
+    "usage: stepupctl [--dsn CONNINFO] COMMAND [ARGS]\n"
+    "\n"
+    "Connects through libpq's PG* environment variables, or --dsn CONNINFO, as\n"
+    "the owner of the stepup schema.  Prints JSON on standard output and\n"
+    "messages on standard error; exits 0 on success, 1 when the operation\n"
+    "fails, 2 on a usage error.\n"
+    "\n"
+    "commands:\n"
+    "  migrate\n"
+    "      apply the compiled-in migrations not yet applied\n"
+    "      -> {\"applied\": [NAME...], \"version\": N}\n"
+    "  programme create --name NAME [SETTINGS]          -> {\"id\"}\n"
+    "  programme set ID [--name NAME] [SETTINGS]        -> {\"id\"}\n"
+    "      SETTINGS:\n"
+    "        --sandbox | --no-sandbox     code 123456, no text sent (default off)\n"
+    "        --sms | --no-sms             SMS channel on or off (default on)\n"
+    "        --countries CC,CC...|any     allowed countries of numbers, ISO alpha-2 (default any)\n"
+    "        --retry-seconds N            0..86400, between challenges of a session (default 15)\n"
+    "        --issue-limit N              0..1000000, challenges per session (default 2)\n"
+    "        --verify-attempts N|off      0..1000000, wrong codes per challenge; values\n"
+    "                                     outside 1..5 act as 5 (default 5)\n"
+    "        --expiry-seconds N           1..86400, lifetime of a challenge (default 300)\n"
+    "        --session-ttl N              1..2592000, idle seconds before a session ends (default 300)\n"
+    "        --sms-template TEXT          with {code}, and optionally {programme} and {minutes}\n"
+    "  apikey create --programme ID                     -> {\"id\", \"apiKey\"}\n"
+    "      the key is shown this once; only its SHA-256 is stored\n"
+    "  user create --programme ID --email E --password P [--mobile +E164]\n"
+    "              [--role ROOT|USER] [--identity ID]  -> {\"userId\", \"identityId\"}\n"
+    "      without --identity a new identity is created and the user is its ROOT;\n"
+    "      STEPUP_SCRYPT_LOG2N sets the scrypt cost (default 15)\n"
+    "  user enrol --user ID [--channel SMS]             -> {\"userId\", \"channel\", \"status\"}\n"
+    "      marks the SMS factor ACTIVE on the number on file, without an OTP\n"
+    "  token impersonate --user ID                      -> {\"token\"}\n"
+    "      a back-office session: it may read, never step up\n";
+
+void ctl_usage(FILE *out)
+{
+    fputs(usage_text, out);
+}
+
+void ctl_print_json(struct json_object *doc)
+{
+    printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+    fflush(stdout);
+    json_object_put(doc);
+}
+
+void ctl_error(const struct ctl *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", c->program);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int ctl_option_error(const struct ctl *c, int ch, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (ch == ':')
+        ctl_error(c, "option %s needs a value (see --help)", arg);
+    else if (optopt > 0 && optopt < 128 && optopt != '?')
+        ctl_error(c, "unknown option -%c (see --help)", optopt);
+    else if (optopt >= 128 || strchr(arg, '=') != NULL)
+        ctl_error(c, "option %s takes no value, or is ambiguous (see --help)", arg);
+    else
+        ctl_error(c, "unknown or ambiguous option %s (see --help)", arg);
+    return CTL_USAGE;
+}
+
+int ctl_parse_int(const struct ctl *c, const char *option, const char *text, long min, long max,
+                  int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    /* strtol accepts leading blanks and a '+': insist on plain digits */
+    bool digits = text[0] == '-' ? isdigit((unsigned char)text[1]) : isdigit((unsigned char)text[0]);
+    if (!digits || errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+        ctl_error(c, "%s: expected an integer from %ld to %ld, got '%s'", option, min, max, text);
+        return STEPUP_ERR;
+    }
+    *out = (int)v;
+    return STEPUP_OK;
+}
+
+int ctl_check_uuid(const struct ctl *c, const char *option, const char *text)
+{
+    size_t n = strlen(text);
+    bool ok = n == 36;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            ok = text[i] == '-';
+        else
+            ok = isxdigit((unsigned char)text[i]) != 0;
+    }
+    if (!ok) {
+        ctl_error(c, "%s: '%s' is not a UUID", option, text);
+        return STEPUP_ERR;
+    }
+    return STEPUP_OK;
+}
+
+void ctl_db_error(const struct ctl *c, const char *what)
+{
+    const char *msg = db_last_error(c->db);
+    if (msg[0] == '\0')
+        msg = "database error";
+    if (!db_connected(c->db))
+        ctl_error(c, "%s: cannot connect to the database: %s", what, msg);
+    else
+        ctl_error(c, "%s: %s", what, msg);
+}
+
+struct command {
+    const char *name;
+    int (*run)(struct ctl *c, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    { "migrate", ctl_migrate },
+    { "programme", ctl_programme },
+    { "apikey", ctl_apikey },
+    { "user", ctl_user },
+    { "token", ctl_token },
+};
+
+/* True when a command's arguments ask for help (answered without a database). */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    }
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "dsn", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct ctl c = { .db = NULL, .program = "stepupctl" };
+    const char *dsn = NULL;
+    int ch;
+
+    log_init("stepupctl", LOG_WARN);
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            dsn = optarg;
+            break;
+        case 'h':
+            ctl_usage(stdout);
+            return CTL_OK;
+        default:
+            return ctl_option_error(&c, ch, argv);
+        }
+    }
+    if (optind >= argc) {
+        ctl_error(&c, "no command given (see --help)");
+        return CTL_USAGE;
+    }
+
+    const struct command *cmd = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+        if (strcmp(argv[optind], commands[i].name) == 0)
+            cmd = &commands[i];
+    }
+    if (cmd == NULL) {
+        ctl_error(&c, "unknown command '%s' (see --help)", argv[optind]);
+        return CTL_USAGE;
+    }
+    if (wants_help(argc - optind, argv + optind)) {
+        ctl_usage(stdout);
+        return CTL_OK;
+    }
+
+    c.db = db_new(dsn, NULL, 0, 0);
+    if (c.db == NULL) {
+        ctl_error(&c, "out of memory");
+        return CTL_FAILED;
+    }
+    int rc = cmd->run(&c, argc - optind, argv + optind);
+    db_free(c.db);
+    return rc;
+}
