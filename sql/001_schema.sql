@@ -227,10 +227,10 @@ CREATE INDEX challenges_user ON stepup.challenges (user_id, created_at);
 COMMENT ON TABLE stepup.challenges IS
     'Every OTP challenge ever issued (step-up and enrolment) and how it ended: the audit history.';
 COMMENT ON COLUMN stepup.challenges.id IS
-    'Chosen by the application: it is part of the HMAC input of code_hash.';
+    'Chosen by the application: the AAD that binds the sealed code in sms_outbox to this challenge.';
 COMMENT ON COLUMN stepup.challenges.mobile IS 'The number the code was sent to.';
 COMMENT ON COLUMN stepup.challenges.code_hash IS
-    'HMAC-SHA256(server key, challenge id || code); the key is not in the database.';
+    'HMAC-SHA256(server key, SHA-256(session token) || code); the key is not in the database.';
 COMMENT ON COLUMN stepup.challenges.sandbox IS 'Issued in a sandbox programme (code 123456, nothing sent).';
 COMMENT ON COLUMN stepup.challenges.status IS
     'PENDING, VERIFIED, FAILED (attempts exhausted), EXPIRED or SUPERSEDED (by a newer challenge). '

@@ -25,4 +25,17 @@ void api_token_hash(const struct request *r, unsigned char out[CRYPTO_HASH_LEN])
  */
 int api_authenticated(struct request *r, int allow_impersonation);
 
+/*
+ * Issue an OTP with statement (step-up or enrolment): validate the
+ * channel, make the code and its stored forms, call, answer the outcome,
+ * and wake the sender when a text was queued.
+ */
+void otp_issue(struct request *r, const char *statement);
+
+/*
+ * Verify the body's verificationCode against the session's latest
+ * challenge of purpose ("STEPUP" or "ENROLMENT"), and answer the outcome.
+ */
+void otp_verify(struct request *r, const char *purpose);
+
 #endif

@@ -1,110 +1,20 @@
 /*
- * api_stepup.c - POST /stepup/challenges/otp/{channel}: issue a step-up OTP.
- *
- * The C side makes the secrets: a challenge id, a 6-digit code, its keyed
- * hash (and the sandbox code's, since only the database knows whether the
- * programme is a sandbox), and the code sealed for the outbox.  One call of
- * stepup.api_issue_challenge then applies every rule and writes everything
- * in one transaction; its outcome is the answer.
+ * api_stepup.c - step-up challenges: issue an OTP to the enrolled device
+ * and verify it, which steps the session up.  The mechanics are shared
+ * with enrolment in api_otp.c; the rules are in the SQL functions.
  */
-#include <string.h>
-
-#include "../lib/crypto.h"
-#include "../lib/log.h"
 #include "api.h"
 #include "handlers.h"
-#include "response.h"
-#include "router.h"
 #include "statements.h"
-#include "validate.h"
 
-/* The secrets of one new challenge; wiped after use. */
-struct new_challenge {
-    unsigned char id[16];
-    char id_text[CRYPTO_UUID_LEN + 1];
-    char code[CRYPTO_OTP_DIGITS + 1];
-    unsigned char code_hash[CRYPTO_HASH_LEN];
-    unsigned char sandbox_hash[CRYPTO_HASH_LEN];
-    unsigned char sealed[CRYPTO_OTP_DIGITS + CRYPTO_SEAL_OVERHEAD];
-    size_t sealed_len;
-};
-
-/* Draw a code and derive what the database stores of it, for this session. */
-static int challenge_make(const struct settings *s, const unsigned char session[CRYPTO_HASH_LEN],
-                          struct new_challenge *c)
-{
-    if (crypto_uuid(c->id, c->id_text) != STEPUP_OK ||
-        crypto_otp_code(c->code) != STEPUP_OK ||
-        crypto_otp_hash(s->otp_key, session, c->code, c->code_hash) != STEPUP_OK ||
-        crypto_otp_hash(s->otp_key, session, STEPUP_SANDBOX_CODE, c->sandbox_hash) != STEPUP_OK ||
-        crypto_seal(s->outbox_key, c->id, sizeof c->id, c->code, CRYPTO_OTP_DIGITS, c->sealed,
-                    &c->sealed_len) != STEPUP_OK)
-        return STEPUP_ERR;
-    return STEPUP_OK;
-}
-
-/*
- * NOTIFY the sender of a queued text, after the commit (see
- * sql/002_api.sql for why not inside it).  Failure costs only latency: the
- * sender polls as well.
- */
-static void wake_sender(struct request *r, const char *outbox_id)
-{
-    struct db_params p = { 0 };
-    db_param_text(&p, outbox_id);
-    db_result *res = db_run(r->worker->db, r->ref, STMT_NOTIFY_OUTBOX, &p);
-    if (res == NULL)
-        log_msg(LOG_WARN, r->ref, "could not notify the sender; it will find the text by polling");
-    else
-        db_result_free(res);
-}
-
+/* POST /stepup/challenges/otp/{channel} */
 void handle_stepup_issue(struct request *r)
 {
-    const char *problem = validate_channel(r->param);
-    if (problem != NULL) {
-        if (api_authenticated(r, 0))
-            reply_invalid_field(r, "channel", problem, NULL, 0);
-        return;
-    }
+    otp_issue(r, STMT_ISSUE_CHALLENGE);
+}
 
-    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
-    api_key_hash(r, key_hash);
-    api_token_hash(r, token_hash);
-
-    struct new_challenge c;
-    if (challenge_make(r->worker->settings, token_hash, &c) != STEPUP_OK) {
-        crypto_wipe(&c, sizeof c);
-        log_msg(LOG_ERROR, r->ref, "cannot make a challenge: random or cipher failure");
-        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
-        return;
-    }
-
-    unsigned char fingerprint[CRYPTO_HASH_LEN];
-    struct db_params p = { 0 };
-    request_fingerprint(r, fingerprint);
-    db_param_bytes(&p, key_hash, sizeof key_hash);
-    db_param_bytes(&p, token_hash, sizeof token_hash);
-    db_param_text(&p, r->param);
-    db_param_text(&p, r->route->operation);
-    db_param_text(&p, r->idem_ref);
-    db_param_bytes(&p, fingerprint, sizeof fingerprint);
-    db_param_text(&p, c.id_text);
-    db_param_bytes(&p, c.code_hash, sizeof c.code_hash);
-    db_param_bytes(&p, c.sandbox_hash, sizeof c.sandbox_hash);
-    db_param_bytes(&p, c.sealed, c.sealed_len);
-    db_param_text(&p, r->ref);
-    db_param_text(&p, r->remote_addr);
-    db_param_text(&p, r->user_agent);
-
-    db_result *res = api_call(r, STMT_ISSUE_CHALLENGE, &p);
-    crypto_wipe(&c, sizeof c);
-    if (res == NULL)
-        return;
-    if (strcmp(db_value(res, 0, 1), "t") == 0)
-        log_msg(LOG_INFO, r->ref, "idempotent replay of %s", r->idem_ref);
-    reply_outcome(r, db_value(res, 0, 0));
-    if (!db_is_null(res, 0, 2))
-        wake_sender(r, db_value(res, 0, 2));
-    db_result_free(res);
+/* POST /stepup/challenges/otp/{channel}/verify */
+void handle_stepup_verify(struct request *r)
+{
+    otp_verify(r, "STEPUP");
 }

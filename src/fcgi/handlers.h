@@ -2,7 +2,10 @@
  * handlers.h - one handler per route; one file per API resource.
  *
  *   api_session.c  POST /login_with_password, POST /logout
- *   api_stepup.c   POST /stepup/challenges/otp/{channel}
+ *   api_stepup.c   POST /stepup/challenges/otp/{channel}[/verify]
+ *   api_factors.c  GET /authentication_factors,
+ *                  POST /authentication_factors/otp/{channel}[/verify]
+ *   api_gate.c     the FastCGI Authorizer role (any URL)
  *   api_health.c   GET /health
  *
  * A handler runs after the dispatcher has checked the route's flags, so
@@ -20,6 +23,11 @@ struct request;
 void handle_login(struct request *r);
 void handle_logout(struct request *r);
 void handle_stepup_issue(struct request *r);
+void handle_stepup_verify(struct request *r);
+void handle_factors(struct request *r);
+void handle_enrol(struct request *r);
+void handle_enrol_verify(struct request *r);
+void handle_authorize(struct request *r);
 void handle_health(struct request *r);
 
 #endif

@@ -64,6 +64,8 @@ int request_init(struct request *r, struct worker *w, size_t max_body)
     r->bearer = request_bearer_token(header(envp, "HTTP_AUTHORIZATION"));
     r->idem_ref = header(envp, "HTTP_IDEMPOTENCY_REF");
     request_path(envp, r->path, sizeof r->path);
+    const char *role = FCGX_GetParam("FCGI_ROLE", envp);
+    r->authorizer = role != NULL && strcmp(role, "AUTHORIZER") == 0;
     if (r->method == NULL)
         return 400;
 
@@ -103,11 +105,13 @@ void request_release(struct request *r)
     r->body = NULL;
 }
 
-void request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_LEN])
+int request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_LEN])
 {
     /*
-     * SHA-256 of method NUL path NUL SHA-256(body): neither the method nor
-     * the path holds a NUL, so no two requests share an encoding.
+     * HMAC(otp_key, method NUL path NUL SHA-256(body)): neither the method
+     * nor the path holds a NUL, so no two requests share an encoding.  It
+     * is keyed because a body may hold a verification code, which a plain
+     * hash stored for idempotency would give away to a search of 10^6.
      */
     unsigned char buf[32 + REQUEST_PATH_MAX + 1 + CRYPTO_HASH_LEN];
     size_t mlen = strnlen(r->method, 31), plen = strlen(r->path), n = 0;
@@ -117,5 +121,8 @@ void request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_
     memcpy(buf + n, r->path, plen), n += plen;
     buf[n++] = '\0';
     crypto_sha256(r->body, r->body_len, buf + n), n += CRYPTO_HASH_LEN;
-    crypto_sha256(buf, n, out);
+    if (crypto_hmac_sha256(r->worker->settings->otp_key, CRYPTO_KEY_LEN, buf, n, out) !=
+        STEPUP_OK)
+        return STEPUP_ERR;
+    return STEPUP_OK;
 }

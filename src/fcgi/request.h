@@ -42,6 +42,7 @@ struct request {
     const char *bearer;       /* token of "Authorization: Bearer", NULL when absent/empty/"null" */
     const char *idem_ref;     /* "idempotency-ref" header, NULL when absent or empty */
     char path[REQUEST_PATH_MAX]; /* the URL path, without the query */
+    bool authorizer;          /* FastCGI role AUTHORIZER, not RESPONDER */
 
     /* The body, read in full (NUL-terminated); owned by the request. */
     char *body;
@@ -67,7 +68,7 @@ void request_release(struct request *r);
 /* The token of an Authorization header value, or NULL ("Bearer x" -> "x"). */
 const char *request_bearer_token(const char *authorization);
 
-/* SHA-256 of method, path and body: what idempotency compares. */
-void request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_LEN]);
+/* A keyed hash of method, path and body: what idempotency compares. */
+int request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_LEN]) WARN_UNUSED;
 
 #endif

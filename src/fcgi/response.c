@@ -84,17 +84,24 @@ static void reply_raw(struct request *r, int status, const char *body, const cha
         return;
     }
     r->status = status;
-    /* Formatted here, not with FCGX_FPrintF, whose printf knows no %zu. */
-    char head[512];
-    int n = snprintf(head, sizeof head,
-                     "Status: %d %s\r\nrequest-ref: %s\r\nCache-Control: no-store\r\n%s%s",
-                     status, http_reason(status), r->ref, extra_header != NULL ? extra_header : "",
-                     extra_header != NULL ? "\r\n" : "");
-    if (body != NULL)
-        n += snprintf(head + n, sizeof head - (size_t)n,
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-                      strlen(body));
-    FCGX_PutStr(head, n, out);
+    /*
+     * Each piece is written as it is, not with FCGX_FPrintF, whose printf
+     * knows no %zu; only the fixed-size parts go through snprintf.
+     */
+    char line[128];
+    snprintf(line, sizeof line, "Status: %d %s\r\nrequest-ref: %s\r\n", status,
+             http_reason(status), r->ref);
+    FCGX_PutS(line, out);
+    FCGX_PutS("Cache-Control: no-store\r\n", out);
+    if (extra_header != NULL) {
+        FCGX_PutS(extra_header, out);
+        FCGX_PutS("\r\n", out);
+    }
+    if (body != NULL) {
+        snprintf(line, sizeof line, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+                 strlen(body));
+        FCGX_PutS(line, out);
+    }
     FCGX_PutS("\r\n", out);
     if (body != NULL)
         FCGX_PutS(body, out);
@@ -116,6 +123,11 @@ void reply_json(struct request *r, int status, struct json_object *body)
 void reply_no_content(struct request *r)
 {
     reply_raw(r, 204, NULL, NULL);
+}
+
+void reply_headers(struct request *r, int status, const char *headers)
+{
+    reply_raw(r, status, NULL, headers);
 }
 
 void reply_error(struct request *r, int status, const char *code, const char *message,
@@ -156,6 +168,8 @@ static const struct outcome_reply {
     { "USER_UNKNOWN", 403, "FORBIDDEN", "Invalid credentials" },
     { "IDEMPOTENCY_MISMATCH", 422, "IDEMPOTENCY_REF_MISMATCH",
       "This idempotency-ref was used for another operation or payload" },
+    { "NOT_STEPPED_UP", 403, "STEP_UP_REQUIRED",
+      "This session must be stepped up with a one-time password first" },
     { "IDEMPOTENCY_IN_FLIGHT", 409, "IDEMPOTENCY_REF_IN_FLIGHT", NULL },
     { "CHANNEL_NOT_SUPPORTED", 409, NULL, NULL },
     { "CHANNEL_NOT_REGISTERED", 409, NULL, NULL },
@@ -163,6 +177,14 @@ static const struct outcome_reply {
     { "MOBILE_COUNTRY_NOT_SUPPORTED", 409, NULL, NULL },
     { "RETRY_IN_15SEC", 409, NULL, NULL },
     { "CHALLENGE_LIMIT_EXCEEDED", 409, NULL, NULL },
+    { "STATE_INVALID", 409, NULL, NULL },
+    { "VERIFICATION_CODE_EXPIRED", 409, NULL, NULL },
+    { "VERIFICATION_CODE_INVALID", 409, NULL, NULL },
+    { "ONE_CHALLENGE_LIMIT_REMAINING", 409, NULL, NULL },
+    { "ALREADY_VERIFIED", 409, NULL, NULL },
+    { "CHANNEL_ALREADY_REGISTERED", 409, NULL, NULL },
+    { "MOBILE_NUMBER_NOT_AVAILABLE", 409, NULL, NULL },
+    { "CREDENTIALS_INACTIVE", 409, NULL, NULL },
 };
 
 void reply_outcome(struct request *r, const char *outcome)

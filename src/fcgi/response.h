@@ -26,6 +26,8 @@ struct json_object *invalid_field_body(const char *field, const char *error,
 void reply_json(struct request *r, int status, struct json_object *body);
 /* 204. */
 void reply_no_content(struct request *r);
+/* A status with extra header lines ("A: 1\r\nB: 2") and no body. */
+void reply_headers(struct request *r, int status, const char *headers);
 /* An error in {"code", "message"} form; extra_header may be NULL ("Allow: GET"). */
 void reply_error(struct request *r, int status, const char *code, const char *message,
                  const char *extra_header);

@@ -7,9 +7,9 @@
 #include "router.h"
 
 /*
- * Match path against pattern segment by segment.  A "{...}" segment of
- * the pattern matches one non-empty path segment, copied to param.
- * Returns 1 on a match.
+ * Match path against pattern segment by segment.  A "{name}" segment of
+ * the pattern matches one non-empty path segment, "{name?}" one that may
+ * be empty; it is copied to param.  Returns 1 on a match.
  */
 static int pattern_match(const char *pattern, const char *path, char *param, size_t paramlen)
 {
@@ -19,7 +19,7 @@ static int pattern_match(const char *pattern, const char *path, char *param, siz
         if (*pattern == '{') {
             const char *close = strchr(pattern, '}');
             size_t seglen = strcspn(path, "/");
-            if (close == NULL || seglen == 0)
+            if (close == NULL || (seglen == 0 && close[-1] != '?'))
                 return 0;
             if (seglen >= paramlen)
                 seglen = 0; /* too long to be any known value: matched, but empty */

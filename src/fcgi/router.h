@@ -2,7 +2,7 @@
  * router.h - the static route table and its matcher.
  *
  * A route names its method, its path pattern ("{x}" matches one non-empty
- * segment), its handler and what the dispatcher must check before calling
+ * segment, "{x?}" one that may be empty), its handler and what the dispatcher must check before calling
  * it.  The handler then does only its own work.
  */
 #ifndef STEPUP_ROUTER_H

@@ -17,6 +17,10 @@
 #define STMT_LOGOUT "logout"
 #define STMT_ISSUE_CHALLENGE "issue_challenge"
 #define STMT_NOTIFY_OUTBOX "notify_outbox"
+#define STMT_VERIFY_CHALLENGE "verify_challenge"
+#define STMT_ENROL_FACTOR "enrol_factor"
+#define STMT_FACTORS "factors"
+#define STMT_GATE "gate"
 
 extern const struct db_statement stepup_statements[];
 extern const size_t stepup_nstatements;

@@ -51,6 +51,8 @@ static const struct setting_def setting_defs[] = {
      "seconds (0..3600) between a worker's attempts to reconnect to a lost database; requests meanwhile get 503"},
     {"max_body_bytes", SETTING_INT, FIELD(max_body_bytes), 1024, 10485760, "65536",
      "largest accepted request body in bytes (1024..10485760); larger bodies get 413"},
+    {"gate_max_age_seconds", SETTING_INT, FIELD(gate_max_age_seconds), 1, 86400, "300",
+     "the Authorizer role lets a request through when its session was stepped up at most this many seconds ago (1..86400)"},
     {"log_level", SETTING_LOG_LEVEL, FIELD(log_level), 0, 0, "info",
      "least severe level logged to standard error: error, warn, info or debug"},
     {"otp_key", SETTING_KEY, FIELD(otp_key), 0, 0, NULL,

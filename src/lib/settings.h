@@ -22,6 +22,7 @@ struct settings {
     int listen_backlog;
     int db_retry_seconds;     /* how often a worker retries a lost database */
     int max_body_bytes;       /* larger request bodies are refused (413) */
+    int gate_max_age_seconds; /* Authorizer: how recent a step-up must be */
     enum log_level log_level;
     unsigned char otp_key[CRYPTO_KEY_LEN];    /* HMAC key for stored OTP hashes */
     unsigned char outbox_key[CRYPTO_KEY_LEN]; /* AES-256-GCM key for the outbox */

@@ -11,7 +11,7 @@ static const struct route table[] = {
     { "GET", "/health", h, 0, "health" },
     { "POST", "/logout", h, 3, "logout" },
     { "POST", "/stepup/challenges/otp/{channel}", h, 3, "issue" },
-    { "POST", "/stepup/challenges/otp/{channel}/verify", h, 3, "verify" },
+    { "POST", "/stepup/challenges/otp/{channel?}/verify", h, 3, "verify" },
     { "GET", "/authentication_factors", h, 3, "factors" },
 };
 
@@ -33,7 +33,9 @@ static const struct match_case cases[] = {
     { "POST", "/stepup/challenges/otp/", ROUTE_NOT_FOUND, NULL, NULL },
     { "POST", "/stepup/challenges/otp", ROUTE_NOT_FOUND, NULL, NULL },
     { "POST", "/stepup/challenges/otp/SMS/", ROUTE_NOT_FOUND, NULL, NULL },
-    { "POST", "/stepup/challenges/otp//verify", ROUTE_NOT_FOUND, NULL, NULL },
+    { "POST", "/stepup/challenges/otp//verify", ROUTE_FOUND, "verify", "" },
+    { "POST", "/stepup/challenges/otp//", ROUTE_NOT_FOUND, NULL, NULL },
+    { "POST", "/stepup/challenges/otp/verify", ROUTE_FOUND, "issue", "verify" },
     { "POST", "/stepup/challenges/otp/SMS/verify/x", ROUTE_NOT_FOUND, NULL, NULL },
     { "GET", "/healthz", ROUTE_NOT_FOUND, NULL, NULL },
     { "GET", "/", ROUTE_NOT_FOUND, NULL, NULL },

@@ -236,7 +236,7 @@ END_TEST
 START_TEST(describe_lists_every_key)
 {
     static const char *const keys[] = {"db_conninfo", "workers", "socket", "listen_backlog",
-                                       "db_retry_seconds", "max_body_bytes", "log_level",
+                                       "db_retry_seconds", "max_body_bytes", "gate_max_age_seconds", "log_level",
                                        "otp_key", "outbox_key"};
     char *text = NULL, *line;
     size_t len = 0;

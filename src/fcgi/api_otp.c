@@ -1,0 +1,202 @@
+/*
+ * api_otp.c - the OTP mechanics shared by step-up and enrolment.
+ *
+ * Issuing: the C side makes the secrets - a challenge id, a 6-digit code,
+ * its keyed hash (and the sandbox code's, since only the database knows
+ * whether the programme is a sandbox), and the code sealed for the outbox -
+ * and one call of the operation's function applies every rule and writes
+ * everything in one transaction.  Verifying: the offered code is hashed the
+ * same way and one call compares, counts and records.  The database never
+ * sees a code; its outcome is the answer.
+ */
+#include <string.h>
+
+#include "../lib/crypto.h"
+#include "../lib/log.h"
+#include "api.h"
+#include "handlers.h"
+#include "response.h"
+#include "router.h"
+#include "statements.h"
+#include "validate.h"
+
+/* The secrets of one new challenge; wiped after use. */
+struct new_challenge {
+    unsigned char id[16];
+    char id_text[CRYPTO_UUID_LEN + 1];
+    char code[CRYPTO_OTP_DIGITS + 1];
+    unsigned char code_hash[CRYPTO_HASH_LEN];
+    unsigned char sandbox_hash[CRYPTO_HASH_LEN];
+    unsigned char sealed[CRYPTO_OTP_DIGITS + CRYPTO_SEAL_OVERHEAD];
+    size_t sealed_len;
+};
+
+/* Draw a code and derive what the database stores of it, for this session. */
+static int challenge_make(const struct settings *s, const unsigned char session[CRYPTO_HASH_LEN],
+                          struct new_challenge *c)
+{
+    if (crypto_uuid(c->id, c->id_text) != STEPUP_OK ||
+        crypto_otp_code(c->code) != STEPUP_OK ||
+        crypto_otp_hash(s->otp_key, session, c->code, c->code_hash) != STEPUP_OK ||
+        crypto_otp_hash(s->otp_key, session, STEPUP_SANDBOX_CODE, c->sandbox_hash) != STEPUP_OK ||
+        crypto_seal(s->outbox_key, c->id, sizeof c->id, c->code, CRYPTO_OTP_DIGITS, c->sealed,
+                    &c->sealed_len) != STEPUP_OK)
+        return STEPUP_ERR;
+    return STEPUP_OK;
+}
+
+/*
+ * NOTIFY the sender of a queued text, after the commit (see
+ * sql/002_api.sql for why not inside it).  Failure costs only latency: the
+ * sender polls as well.
+ */
+static void wake_sender(struct request *r, const char *outbox_id)
+{
+    struct db_params p = { 0 };
+    db_param_text(&p, outbox_id);
+    db_result *res = db_run(r->worker->db, r->ref, STMT_NOTIFY_OUTBOX, &p);
+    if (res == NULL)
+        log_msg(LOG_WARN, r->ref, "could not notify the sender; it will find the text by polling");
+    else
+        db_result_free(res);
+}
+
+/*
+ * The parameters an issuing operation starts with: the caller's key and
+ * token hashes, the channel, the operation, and the idempotency ref with
+ * the request's fingerprint.  The arrays must live as long as p.
+ */
+static void otp_common_params(struct request *r, struct db_params *p,
+                              const unsigned char key_hash[CRYPTO_HASH_LEN],
+                              const unsigned char token_hash[CRYPTO_HASH_LEN],
+                              const unsigned char fingerprint[CRYPTO_HASH_LEN])
+{
+    db_param_bytes(p, key_hash, CRYPTO_HASH_LEN);
+    db_param_bytes(p, token_hash, CRYPTO_HASH_LEN);
+    db_param_text(p, r->param);
+    db_param_text(p, r->route->operation);
+    db_param_text(p, r->idem_ref);
+    db_param_bytes(p, fingerprint, CRYPTO_HASH_LEN);
+}
+
+/* Answer an operation's outcome; replays are logged. */
+static void otp_reply(struct request *r, db_result *res)
+{
+    if (strcmp(db_value(res, 0, 1), "t") == 0)
+        log_msg(LOG_INFO, r->ref, "idempotent replay of %s", r->idem_ref);
+    reply_outcome(r, db_value(res, 0, 0));
+}
+
+void otp_issue(struct request *r, const char *statement)
+{
+    const char *problem = validate_channel(r->param);
+    if (problem != NULL) {
+        if (api_authenticated(r, 0))
+            reply_invalid_field(r, "channel", problem, NULL, 0);
+        return;
+    }
+
+    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
+    unsigned char fingerprint[CRYPTO_HASH_LEN];
+    api_key_hash(r, key_hash);
+    api_token_hash(r, token_hash);
+
+    struct new_challenge c;
+    if (request_fingerprint(r, fingerprint) != STEPUP_OK ||
+        challenge_make(r->worker->settings, token_hash, &c) != STEPUP_OK) {
+        crypto_wipe(&c, sizeof c);
+        log_msg(LOG_ERROR, r->ref, "cannot make a challenge: random or cipher failure");
+        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+        return;
+    }
+
+    struct db_params p = { 0 };
+    otp_common_params(r, &p, key_hash, token_hash, fingerprint);
+    db_param_text(&p, c.id_text);
+    db_param_bytes(&p, c.code_hash, sizeof c.code_hash);
+    db_param_bytes(&p, c.sandbox_hash, sizeof c.sandbox_hash);
+    db_param_bytes(&p, c.sealed, c.sealed_len);
+    db_param_text(&p, r->ref);
+    db_param_text(&p, r->remote_addr);
+    db_param_text(&p, r->user_agent);
+
+    db_result *res = api_call(r, statement, &p);
+    crypto_wipe(&c, sizeof c);
+    if (res == NULL)
+        return;
+    otp_reply(r, res);
+    if (!db_is_null(res, 0, 2))
+        wake_sender(r, db_value(res, 0, 2));
+    db_result_free(res);
+}
+
+/*
+ * The verification code of the body, or NULL with *problem set to the
+ * Weavr error (REQUIRED, SIZE, REGEX).  The code is copied to out.
+ */
+static int read_verification_code(const struct request *r, char out[CRYPTO_OTP_DIGITS + 1],
+                                  const char **problem)
+{
+    struct json_object *doc = json_tokener_parse(r->body);
+    struct json_object *v = NULL;
+    const char *code = NULL;
+
+    *problem = NULL;
+    if (doc != NULL && json_object_is_type(doc, json_type_object) &&
+        json_object_object_get_ex(doc, "verificationCode", &v) && v != NULL) {
+        code = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+        *problem = json_object_is_type(v, json_type_string) ? validate_verification_code(code)
+                                                             : "REGEX";
+    } else {
+        *problem = "REQUIRED";
+    }
+    if (*problem == NULL)
+        memcpy(out, code, CRYPTO_OTP_DIGITS + 1);
+    json_object_put(doc);
+    return *problem == NULL ? STEPUP_OK : STEPUP_ERR;
+}
+
+void otp_verify(struct request *r, const char *purpose)
+{
+    static const char *const size_params[] = { "6", "6" };
+    char code[CRYPTO_OTP_DIGITS + 1];
+    const char *field = "channel";
+    const char *problem = validate_channel(r->param);
+
+    if (problem == NULL && read_verification_code(r, code, &problem) != STEPUP_OK)
+        field = "verificationCode";
+    if (problem != NULL) {
+        if (api_authenticated(r, 0)) {
+            int sized = strcmp(problem, "SIZE") == 0;
+            reply_invalid_field(r, field, problem, sized ? size_params : NULL, sized ? 2 : 0);
+        }
+        return;
+    }
+
+    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
+    unsigned char fingerprint[CRYPTO_HASH_LEN], code_hash[CRYPTO_HASH_LEN];
+    api_key_hash(r, key_hash);
+    api_token_hash(r, token_hash);
+    int hashed = crypto_otp_hash(r->worker->settings->otp_key, token_hash, code, code_hash);
+    crypto_wipe(code, sizeof code);
+    if (hashed != STEPUP_OK || request_fingerprint(r, fingerprint) != STEPUP_OK) {
+        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+        return;
+    }
+
+    struct db_params p = { 0 };
+    db_param_bytes(&p, key_hash, sizeof key_hash);
+    db_param_bytes(&p, token_hash, sizeof token_hash);
+    db_param_text(&p, purpose);
+    db_param_text(&p, r->param);
+    db_param_text(&p, r->route->operation);
+    db_param_text(&p, r->idem_ref);
+    db_param_bytes(&p, fingerprint, sizeof fingerprint);
+    db_param_bytes(&p, code_hash, sizeof code_hash);
+
+    db_result *res = api_call(r, STMT_VERIFY_CHALLENGE, &p);
+    if (res == NULL)
+        return;
+    otp_reply(r, res);
+    db_result_free(res);
+}
