@@ -1,0 +1,446 @@
+"""Integration tests of stepup: real HTTP through lighttpd to stepup-fcgi,
+against a throwaway PostgreSQL cluster.
+
+The session-scoped fixture ``stack`` runs ``tools/stack up`` on two free
+loopback ports with a fresh state directory under the build directory
+($STEPUP_BUILD_DIR/tests-var: its logs stay there after the run for
+inspection) and always runs ``tools/stack down`` at the end.  It is also the
+toolbox of the tests:
+
+    stack.ctl(*args)                 run stepupctl, return its JSON
+    stack.make_programme(**opts)     a new programme with an API key
+    stack.make_user(programme, ...)  a new user (enrolled for SMS by default)
+    stack.login(api_key, email, password) -> token
+    stack.request(method, path, ...) -> Response(status, headers, json)
+    stack.issue(api_key, token, ...) POST /stepup/challenges/otp/{channel}
+    stack.psql(sql, **vars)          rows of a query (superuser)
+
+Every test creates its own programme, so tests do not interfere.  Every
+secret the run uses (passwords, API keys, tokens, OTP codes) is recorded in
+``stack.secrets``; the last test checks that none of them is in any table,
+data file or log.
+"""
+
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("STEPUP_BUILD_DIR") or ROOT / "build").resolve()
+STACK = ROOT / "tools" / "stack"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+SERVICE_USER = "stepup"
+SANDBOX_CODE = "123456"
+# Fast scrypt for test users (the hash records its own parameters).
+SCRYPT_LOG2N = "10"
+# Throwaway cluster: durability is not needed.
+PG_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# Numbers as libphonenumber's numbering-plan data classifies them.
+GB_MOBILE = "+447400123456"
+GG_MOBILE = "+447911123456"  # +44 but Guernsey: 7911 1xx is a GG mobile range
+GB_LANDLINE = "+442079460000"
+MT_MOBILE = "+35699123456"
+
+
+def free_ports(n):
+    """n distinct free TCP ports on 127.0.0.1 (held open together while chosen)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def as_service(cmd):
+    """cmd run as the service user when we are root (what tools/stack does)."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", SERVICE_USER, "--"] + list(cmd)
+    return list(cmd)
+
+
+def read_env_file(path):
+    """The variables of a file of `export NAME=VALUE` lines (shell-quoted)."""
+    values = {}
+    for line in Path(path).read_text().splitlines():
+        m = re.match(r"^export ([A-Z_][A-Z0-9_]*)=(.*)$", line)
+        if m:
+            parts = shlex.split(m.group(2))
+            values[m.group(1)] = parts[0] if parts else ""
+    return values
+
+
+def read_conf(path):
+    """stepup.conf as a dict (key = value lines, '#' comments)."""
+    conf = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+class Response:
+    """An HTTP answer: status, headers (case-insensitive) and the parsed JSON
+    body (None when the body is empty).  Unpacks as (status, headers, json)."""
+
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.json = json.loads(raw) if raw else None
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.json))
+
+    @property
+    def ref(self):
+        return self.headers.get("request-ref")
+
+    def __repr__(self):
+        return f"Response({self.status}, {self.raw[:300]!r})"
+
+
+@dataclass
+class Programme:
+    id: str
+    api_key: str
+    name: str
+
+
+@dataclass
+class User:
+    id: str
+    identity_id: str
+    email: str
+    password: str
+    mobile: str
+    programme: Programme = field(repr=False)
+
+
+class Stack:
+    """A running stack and the helpers to drive it."""
+
+    def __init__(self, state_dir, env):
+        self.state_dir = Path(state_dir)
+        self.env = env
+        self.url = env["STEPUP_URL"]
+        m = re.match(r"^http://([0-9.]+):([0-9]+)$", self.url)
+        assert m, f"unexpected STEPUP_URL {self.url}"
+        self.host, self.port = m.group(1), int(m.group(2))
+        self.ctl_path = env["STEPUPCTL"]
+        self.pg_env = {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE")}
+        self.conf = read_conf(self.state_dir / "stepup.conf")
+        self.otp_key = bytes.fromhex(self.conf["otp_key"])
+        self.outbox_key = bytes.fromhex(self.conf["outbox_key"])
+        self.secrets = set()  # passwords, API keys, tokens
+        self.codes = set()  # OTP codes seen in the outbox
+        self._lock = threading.Lock()
+
+    # -- secrets ---------------------------------------------------------
+    def remember(self, *values):
+        with self._lock:
+            self.secrets.update(v for v in values if v)
+
+    def remember_code(self, code):
+        with self._lock:
+            self.codes.add(code)
+
+    # -- processes -------------------------------------------------------
+    def subprocess_env(self, **extra):
+        env = dict(os.environ)
+        env.update(self.pg_env)
+        env.update(extra)
+        return env
+
+    def ctl_run(self, *args):
+        """Run stepupctl; return the CompletedProcess (no check)."""
+        args = [str(a) for a in args]
+        if "--password" in args:
+            self.remember(args[args.index("--password") + 1])
+        return subprocess.run([self.ctl_path] + args, capture_output=True, text=True,
+                              env=self.subprocess_env(STEPUP_SCRYPT_LOG2N=SCRYPT_LOG2N),
+                              timeout=60)
+
+    def ctl(self, *args):
+        """Run stepupctl and return its JSON output (None when it printed nothing)."""
+        p = self.ctl_run(*args)
+        if p.returncode != 0:
+            raise AssertionError(f"stepupctl {' '.join(map(str, args))} failed "
+                                 f"({p.returncode}): {p.stderr.strip()}")
+        doc = json.loads(p.stdout) if p.stdout.strip() else None
+        if isinstance(doc, dict):
+            self.remember(doc.get("apiKey"), doc.get("token"))
+        return doc
+
+    def psql(self, sql, **variables):
+        """Rows (lists of text, NULL as '') of a query run as the superuser.
+        Values are passed as psql variables: write :'name' in the SQL."""
+        cmd = [str(PG_BIN / "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f",
+               "-v", "ON_ERROR_STOP=1"]
+        for name, value in variables.items():
+            cmd += ["-v", f"{name}={value}"]
+        cmd += ["-f", "-"]
+        p = subprocess.run(cmd, input=sql, capture_output=True, text=True,
+                           env=self.subprocess_env(), timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"psql failed: {p.stderr.strip()}\n{sql}")
+        return [line.split("\x1f") for line in p.stdout.splitlines() if line != ""]
+
+    def pg_ctl(self, action, check=True):
+        cmd = [str(PG_BIN / "pg_ctl"), "-D", str(self.state_dir / "pg"), "-w", "-t", "60"]
+        if action == "stop":
+            cmd += ["-m", "fast"]
+        if action == "start":
+            cmd += ["-l", str(self.state_dir / "log" / "postgresql.log"), "-o",
+                    f"-c listen_addresses=127.0.0.1 -p {self.pg_env['PGPORT']} "
+                    f"-k {self.state_dir / 'run'} {PG_OPTIONS}"]
+        cmd.append(action)
+        return subprocess.run(as_service(cmd), capture_output=True, text=True, cwd="/",
+                              stdin=subprocess.DEVNULL, timeout=90, check=check)
+
+    def fcgi_pids(self):
+        """pids of the processes lighttpd spawned (stepup-fcgi)."""
+        pid = (self.state_dir / "run" / "lighttpd.pid").read_text().split()[0]
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", pid], capture_output=True,
+                             text=True).stdout
+        return sorted(int(x) for x in out.split())
+
+    # -- HTTP ------------------------------------------------------------
+    def request(self, method, path, headers=None, body=None, *, api_key=None, token=None,
+                idem=None, timeout=30):
+        """One HTTP request on a new connection.  body: dict/list (sent as
+        JSON), str/bytes (sent as is) or None.  Checks what every answer
+        must have: a request-ref header holding a UUID, and a JSON body with
+        Content-Type application/json whenever there is a body."""
+        hdrs = {}
+        if api_key is not None:
+            hdrs["api-key"] = api_key
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        if idem is not None:
+            hdrs["idempotency-ref"] = idem
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            hdrs["Content-Type"] = "application/json"
+        hdrs.update(headers or {})
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            raw = r.read()
+            status, msg = r.status, r.msg
+        finally:
+            conn.close()
+        ref = msg.get("request-ref")
+        assert ref is not None, f"{method} {path} -> {status}: no request-ref header"
+        assert UUID_RE.match(ref), f"request-ref is not a UUID: {ref!r}"
+        if raw:
+            ctype = msg.get("Content-Type", "")
+            assert ctype.split(";")[0].strip() == "application/json", \
+                f"{method} {path} -> {status}: Content-Type {ctype!r} for {raw[:200]!r}"
+        if status == 204:
+            assert raw == b"", f"204 with a body: {raw[:200]!r}"
+        resp = Response(status, msg, raw.decode("utf-8"))
+        if isinstance(resp.json, dict) and isinstance(resp.json.get("token"), str):
+            self.remember(resp.json["token"])
+        return resp
+
+    def issue(self, api_key, token, channel="SMS", *, idem=None, headers=None, body=None):
+        return self.request("POST", f"/stepup/challenges/otp/{channel}", headers, body,
+                            api_key=api_key, token=token, idem=idem)
+
+    # -- fixtures of data ------------------------------------------------
+    def make_programme(self, *, sandbox=True, sms=True, countries=None, retry_seconds=None,
+                       issue_limit=None, verify_attempts=None, expiry_seconds=None,
+                       session_ttl=None, name=None):
+        """A new programme with its own API key.  Defaults: sandbox, SMS on."""
+        name = name or f"test-{uuid.uuid4().hex[:12]}"
+        args = ["programme", "create", "--name", name]
+        if sandbox:
+            args.append("--sandbox")
+        if not sms:
+            args.append("--no-sms")
+        for opt, value in (("--countries", countries), ("--retry-seconds", retry_seconds),
+                           ("--issue-limit", issue_limit),
+                           ("--verify-attempts", verify_attempts),
+                           ("--expiry-seconds", expiry_seconds),
+                           ("--session-ttl", session_ttl)):
+            if value is not None:
+                args += [opt, str(value)]
+        pid = self.ctl(*args)["id"]
+        key = self.ctl("apikey", "create", "--programme", pid)["apiKey"]
+        return Programme(id=pid, api_key=key, name=name)
+
+    def make_user(self, programme, mobile=GB_MOBILE, enrol=True, *, email=None, password=None,
+                  role=None, identity=None):
+        """A new user of the programme (ROOT of a new identity unless identity
+        is given), SMS factor enrolled unless enrol=False."""
+        email = email or f"u-{uuid.uuid4().hex[:12]}@example.com"
+        password = password or f"pw-{uuid.uuid4().hex}"
+        args = ["user", "create", "--programme", programme.id, "--email", email,
+                "--password", password]
+        if mobile is not None:
+            args += ["--mobile", mobile]
+        if role is not None:
+            args += ["--role", role]
+        if identity is not None:
+            args += ["--identity", identity]
+        doc = self.ctl(*args)
+        user = User(id=doc["userId"], identity_id=doc["identityId"], email=email,
+                    password=password, mobile=mobile, programme=programme)
+        if enrol:
+            self.ctl("user", "enrol", "--user", user.id, "--channel", "SMS")
+        return user
+
+    def login_response(self, api_key, email, password):
+        return self.request("POST", "/login_with_password", api_key=api_key,
+                            body={"email": email, "password": {"value": password}})
+
+    def login(self, api_key, email, password):
+        """Log in; the session token."""
+        r = self.login_response(api_key, email, password)
+        assert r.status == 200, r
+        return r.json["token"]
+
+    def session(self, user):
+        """A new session of user: its token."""
+        return self.login(user.programme.api_key, user.email, user.password)
+
+    def impersonate(self, user):
+        return self.ctl("token", "impersonate", "--user", user.id)["token"]
+
+    # -- database views --------------------------------------------------
+    @staticmethod
+    def token_hash_hex(token):
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def session_id(self, token):
+        rows = self.psql("SELECT id FROM stepup.sessions WHERE token_hash = decode(:'h', 'hex')",
+                         h=self.token_hash_hex(token))
+        assert len(rows) == 1, rows
+        return rows[0][0]
+
+    def challenges(self, token):
+        """The challenges of a session, oldest first, as dicts."""
+        cols = ["id", "status", "sandbox", "channel", "purpose", "mobile", "code_hash",
+                "expiry", "request_ref", "ended"]
+        rows = self.psql(
+            "SELECT c.id, c.status, c.sandbox, c.channel, c.purpose, coalesce(c.mobile, ''),"
+            "       encode(c.code_hash, 'hex'),"
+            "       extract(epoch FROM c.expires_at - c.created_at)::int,"
+            "       coalesce(c.request_ref, ''), (c.ended_at IS NOT NULL)"
+            "  FROM stepup.challenges c JOIN stepup.sessions s ON s.id = c.session_id"
+            " WHERE s.token_hash = decode(:'h', 'hex')"
+            " ORDER BY c.created_at, c.id", h=self.token_hash_hex(token))
+        return [dict(zip(cols, r)) for r in rows]
+
+    def outbox(self, programme):
+        """The outbox rows of a programme, oldest first, with the code opened."""
+        cols = ["id", "challenge_id", "to_number", "body_template", "status", "sealed"]
+        rows = self.psql(
+            "SELECT id, challenge_id, to_number, coalesce(body_template, ''), status,"
+            "       coalesce(encode(code_sealed, 'hex'), '')"
+            "  FROM stepup.sms_outbox WHERE programme_id = :'p'"
+            " ORDER BY created_at, id", p=programme.id)
+        out = []
+        for r in rows:
+            row = dict(zip(cols, r))
+            row["code"] = self.open_code(row["challenge_id"], row["sealed"])
+            out.append(row)
+        return out
+
+    def open_code(self, challenge_id, sealed_hex):
+        """Decrypt an outbox code: nonce(12) || ciphertext || tag(16), AAD = the
+        challenge id's 16 bytes."""
+        blob = bytes.fromhex(sealed_hex)
+        code = AESGCM(self.outbox_key).decrypt(blob[:12], blob[12:],
+                                               uuid.UUID(challenge_id).bytes).decode("ascii")
+        self.remember_code(code)
+        return code
+
+    def code_hash(self, token, code):
+        """What the database must store for a code: HMAC-SHA256(otp_key,
+        SHA-256(session token) || code) (see crypto_otp_hash)."""
+        return hmac.new(self.otp_key, hashlib.sha256(token.encode()).digest() + code.encode("ascii"),
+                        hashlib.sha256).hexdigest()
+
+
+def _run_stack(command, env, timeout=600):
+    return subprocess.run([str(STACK), command], env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def _scan_for_tool_errors(state_dir):
+    """Errors reported by valgrind or the sanitizers into the state's logs."""
+    problems = []
+    logdir = state_dir / "log"
+    for f in sorted(logdir.glob("valgrind.*.log")):
+        text = f.read_text(errors="replace")
+        if re.search(r"ERROR SUMMARY: [1-9]", text):
+            problems.append(f"{f}:\n{text[-4000:]}")
+    for f in sorted(logdir.glob("*.log")):
+        if f.name.startswith("valgrind."):
+            continue
+        text = f.read_text(errors="replace")
+        for pat in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            i = text.find(pat)
+            if i >= 0:
+                problems.append(f"{f}: {pat}\n{text[max(0, i - 200):i + 3000]}")
+                break
+    return problems
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The stack of this test session (see the module docstring)."""
+    state_dir = BUILD / "tests-var"
+    base_env = dict(os.environ)
+    base_env.update(STEPUP_BUILD_DIR=str(BUILD), STEPUP_STATE_DIR=str(state_dir),
+                    STEPUP_DEMO="0", STEPUP_PG_OPTIONS=PG_OPTIONS)
+    if state_dir.exists():
+        # A previous run's leftovers: stop what may still run there, then wipe.
+        _run_stack("down", base_env)
+        shutil.rmtree(state_dir)
+    pg_port, http_port = free_ports(2)
+    env = dict(base_env, STEPUP_PG_PORT=str(pg_port), STEPUP_HTTP_PORT=str(http_port))
+    try:
+        up = _run_stack("up", env)
+        if up.returncode != 0:
+            pytest.fail(f"tools/stack up failed ({up.returncode}):\n{up.stdout}\n{up.stderr}",
+                        pytrace=False)
+        s = Stack(state_dir, read_env_file(state_dir / "stack.env"))
+        s.stack_env = env
+        yield s
+    finally:
+        down = _run_stack("down", base_env)
+        if down.returncode != 0:
+            print(f"tools/stack down failed:\n{down.stdout}\n{down.stderr}")
+    problems = _scan_for_tool_errors(state_dir)
+    if problems:
+        pytest.fail("valgrind / sanitizer errors:\n" + "\n\n".join(problems), pytrace=False)
+    if down.returncode != 0:
+        pytest.fail(f"tools/stack down failed:\n{down.stderr}", pytrace=False)

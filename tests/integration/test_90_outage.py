@@ -1,0 +1,55 @@
+"""PostgreSQL goes away: 503, and the same workers recover by themselves."""
+
+import time
+
+from conftest import GB_MOBILE
+
+
+def poll(fn, seconds):
+    """Call fn until it returns a true value or the time is up; the last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.25)
+
+
+def test_database_outage_gives_503_and_workers_recover(stack):
+    p = stack.make_programme()
+    u = stack.make_user(p, mobile=GB_MOBILE)
+    token = stack.session(u)
+    spare = stack.session(u)
+    pids = stack.fcgi_pids()
+    assert pids, "lighttpd runs no stepup-fcgi"
+
+    stack.pg_ctl("stop")
+    try:
+        for _ in range(8):  # every worker sees the outage
+            r = stack.request("GET", "/health")
+            assert r.status == 503, r
+            assert set(r.json) == {"code", "message"}, r
+        r = stack.issue(p.api_key, token)
+        assert r.status == 503 and set(r.json) == {"code", "message"}, r
+        r = stack.login_response(p.api_key, u.email, u.password)
+        assert r.status == 503, r
+        # No secret and no libpq detail in the answer.
+        assert "connect" not in r.raw.lower() and u.password not in r.raw
+    finally:
+        stack.pg_ctl("start")
+
+    # Recovery within a few seconds, without restarting anything.
+    assert poll(lambda: stack.request("GET", "/health").status == 200, 15)
+    # The session survived; a 503 moved no window: the first answer is 204.
+    def answered():
+        r = stack.issue(p.api_key, token)
+        return r if r.status != 503 else None
+    r = poll(answered, 15)
+    assert r is not None and r.status == 204, r
+    assert stack.issue(p.api_key, spare).status == 204
+
+    # Every worker reconnected: many requests in a row, all answered.
+    def all_healthy():
+        return all(stack.request("GET", "/health").status == 200 for _ in range(20))
+    assert poll(all_healthy, 15)
+    assert stack.fcgi_pids() == pids, "stepup-fcgi was restarted instead of recovering"

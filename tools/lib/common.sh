@@ -1,0 +1,196 @@
+# shellcheck shell=bash
+# tools/lib/common.sh - shell functions shared by tools/stack and tools/test.
+#
+# Source it from a bash script that has set ROOT to the top of the source
+# tree (the directory holding configure.ac).  It defines:
+#
+#   STEPUP_PACKAGES      the Debian 12 packages stepup needs to build, run
+#                        and test
+#   ensure_packages [PKG...]
+#                        install whatever of STEPUP_PACKAGES (plus PKG...)
+#                        is missing, when root; otherwise fail naming them
+#   ensure_built [CONFIGURE-ARG...]
+#                        bootstrap, configure and build into
+#                        $STEPUP_BUILD_DIR when the binaries are missing
+#   service_user_setup   create the `stepup` system user when root
+#   as_service CMD...    run CMD as the service user (root) or directly
+#   ensure_traversable DIR...
+#                        give the service user the search bit on every
+#                        ancestor of DIR that denies it
+#   die MESSAGE / say MESSAGE
+#
+# Nothing here starts a server; tools/stack does.
+
+: "${ROOT:?ROOT must be set before sourcing common.sh}"
+
+STEPUP_BUILD_DIR=${STEPUP_BUILD_DIR:-$ROOT/build}
+STEPUP_SERVICE_USER=${STEPUP_SERVICE_USER:-stepup}
+# shellcheck disable=SC2034 # used by the scripts that source this file
+PG_BIN=${STEPUP_PG_BIN:-/usr/lib/postgresql/15/bin}
+PROG=${PROG:-$(basename "$0")}
+
+# Every Debian 12 package stepup needs, with one file (or Python module)
+# whose absence shows that the package is missing.  Probing files instead of
+# asking dpkg keeps the check fast and lets it work where the tools came
+# from elsewhere.
+STEPUP_PACKAGE_PROBES=(
+    "build-essential|/usr/bin/gcc /usr/bin/g++ /usr/bin/make"
+    "autoconf|/usr/bin/autoreconf"
+    "automake|/usr/bin/automake"
+    "libtool|/usr/bin/libtoolize"
+    "pkg-config|/usr/bin/pkg-config"
+    "libfcgi-dev|/usr/include/fcgiapp.h"
+    "libpq-dev|/usr/include/postgresql/libpq-fe.h"
+    "libjson-c-dev|/usr/include/json-c/json.h"
+    "libssl-dev|/usr/include/openssl/evp.h"
+    "check|/usr/include/check.h"
+    "libsubunit-dev|/usr/include/subunit/child.h"
+    "libphonenumber-dev|/usr/include/phonenumbers/phonenumberutil.h"
+    "lighttpd|/usr/sbin/lighttpd"
+    "postgresql-15|/usr/lib/postgresql/15/bin/postgres /usr/lib/postgresql/15/bin/initdb"
+    "postgresql-client-15|/usr/lib/postgresql/15/bin/psql /usr/lib/postgresql/15/bin/pg_dump"
+    "python3|/usr/bin/python3"
+    "python3-pytest|py:pytest"
+    "python3-cryptography|py:cryptography.hazmat.primitives.ciphers.aead"
+    "curl|/usr/bin/curl"
+    "ca-certificates|/etc/ssl/certs/ca-certificates.crt"
+    "procps|/usr/bin/ps"
+    "passwd|/usr/sbin/useradd"
+    "util-linux|/usr/sbin/runuser"
+    "valgrind|/usr/bin/valgrind"
+)
+# valgrind is only needed by `tools/test --valgrind`: not in the default list.
+STEPUP_PACKAGES=(build-essential autoconf automake libtool pkg-config libfcgi-dev libpq-dev
+                 libjson-c-dev libssl-dev check libsubunit-dev libphonenumber-dev lighttpd
+                 postgresql-15 postgresql-client-15 python3 python3-pytest python3-cryptography
+                 curl ca-certificates procps passwd util-linux)
+
+say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+
+# The probe of a package ("" when it has none listed).
+package_probe() {
+    local entry
+    for entry in "${STEPUP_PACKAGE_PROBES[@]}"; do
+        if [ "${entry%%|*}" = "$1" ]; then
+            printf '%s\n' "${entry#*|}"
+            return 0
+        fi
+    done
+    printf '\n'
+}
+
+# True when every probe of the package is present.
+package_present() {
+    local probe
+    for probe in $(package_probe "$1"); do
+        case $probe in
+            py:*) [ -x /usr/bin/python3 ] &&
+                  /usr/bin/python3 -c "import ${probe#py:}" 2>/dev/null || return 1 ;;
+            *) [ -e "$probe" ] || return 1 ;;
+        esac
+    done
+    if [ -z "$(package_probe "$1")" ]; then
+        dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q ' installed$' || return 1
+    fi
+    return 0
+}
+
+# ensure_packages [EXTRA-PACKAGE...]: install the missing packages of
+# STEPUP_PACKAGES and EXTRA (apt-get, as root), or fail with their names.
+ensure_packages() {
+    local pkg missing=()
+    for pkg in "${STEPUP_PACKAGES[@]}" "$@"; do
+        package_present "$pkg" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing Debian packages: ${missing[*]}
+  install them as root:  apt-get install ${missing[*]}"
+    fi
+    say "installing missing Debian packages: ${missing[*]}"
+    if [ -z "${STEPUP_APT_UPDATED:-}" ]; then
+        apt-get update -q || die "apt-get update failed"
+        STEPUP_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+        die "apt-get install ${missing[*]} failed"
+    for pkg in "${missing[@]}"; do
+        package_present "$pkg" || die "package $pkg is installed but $(package_probe "$pkg") is still missing"
+    done
+}
+
+# ensure_built [CONFIGURE-ARG...]: when stepup-fcgi or stepupctl is missing
+# from $STEPUP_BUILD_DIR, generate configure if needed (./bootstrap),
+# configure out of tree (with the given arguments) and build.
+ensure_built() {
+    local b=$STEPUP_BUILD_DIR
+    if [ -x "$b/src/fcgi/stepup-fcgi" ] && [ -x "$b/src/ctl/stepupctl" ]; then
+        return 0
+    fi
+    if [ ! -x "$ROOT/configure" ]; then
+        say "generating configure (./bootstrap)"
+        "$ROOT/bootstrap" || die "./bootstrap failed"
+    fi
+    mkdir -p "$b"
+    if [ ! -f "$b/Makefile" ]; then
+        say "configuring in $b"
+        (cd "$b" && "$ROOT/configure" -q "$@") || die "configure failed (see $b/config.log)"
+    fi
+    say "building in $b"
+    make -C "$b" -j"$(nproc)" >/dev/null || die "the build failed (run: make -C $b)"
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Create the service user (a system user without home or shell) when root.
+service_user_setup() {
+    is_root || return 0
+    if ! id -u "$STEPUP_SERVICE_USER" >/dev/null 2>&1; then
+        say "creating system user $STEPUP_SERVICE_USER"
+        useradd --system --no-create-home --shell /usr/sbin/nologin "$STEPUP_SERVICE_USER" ||
+            die "useradd $STEPUP_SERVICE_USER failed"
+    fi
+}
+
+# as_service CMD...: run CMD as the service user when root, else as
+# ourselves.  The working directory is / so that a directory the service
+# user cannot enter (e.g. /root) is never its current directory.
+as_service() {
+    if is_root; then
+        (cd / && runuser -u "$STEPUP_SERVICE_USER" -- "$@")
+    else
+        (cd / && "$@")
+    fi
+}
+
+# ensure_traversable DIR...: when root, make sure the service user can
+# reach DIR: every ancestor that denies it the search bit gets o+x (search
+# only, never read), and each change is printed.
+ensure_traversable() {
+    is_root || return 0
+    local dir d
+    for dir in "$@"; do
+        [ -d "$dir" ] || continue
+        runuser -u "$STEPUP_SERVICE_USER" -- test -x "$dir" 2>/dev/null && continue
+        d=$dir
+        local chain=()
+        while [ "$d" != "/" ] && [ -n "$d" ]; do
+            chain=("$d" "${chain[@]}")
+            d=$(dirname "$d")
+        done
+        for d in "${chain[@]}"; do
+            if ! runuser -u "$STEPUP_SERVICE_USER" -- test -x "$d" 2>/dev/null; then
+                chmod o+x "$d" || die "chmod o+x $d failed"
+                say "gave others the search bit (o+x) on $d so that $STEPUP_SERVICE_USER can reach $dir"
+            fi
+        done
+        runuser -u "$STEPUP_SERVICE_USER" -- test -x "$dir" ||
+            die "$STEPUP_SERVICE_USER still cannot reach $dir"
+    done
+}
+
+# 64 hex digits (256 bits) from the kernel's random source.
+random_hex32() {
+    od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
+}
