@@ -7,8 +7,8 @@
 --
 -- The api_* functions are SECURITY DEFINER with a pinned search_path and are
 -- the only thing stepup_app may execute; the helpers without the api_
--- prefix (authenticate, idempotency_begin, idempotency_finish) are internal
--- building blocks for them and are granted to nobody.
+-- prefix (authenticate, idempotency_begin/finish, call_begin, issue_code)
+-- are internal building blocks for them and are granted to nobody.
 --
 -- Outcomes:
 --   authentication  OK, API_KEY_UNKNOWN (401), TOKEN_INVALID (401), FORBIDDEN (403)
@@ -300,10 +300,134 @@ LANGUAGE sql
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
     INSERT INTO stepup.idempotency_keys (session_id, ref, operation, request_hash, outcome)
-    VALUES (p_session_id, p_ref, p_operation, coalesce(p_request_hash, '\x'::bytea), p_outcome);
+    SELECT p_session_id, p_ref, p_operation, coalesce(p_request_hash, '\x'::bytea), p_outcome
+     WHERE p_ref IS NOT NULL;
 $$;
 COMMENT ON FUNCTION stepup.idempotency_finish(uuid, text, text, bytea, text) IS
-    'Internal: records the outcome of a NEW idempotent call (after idempotency_begin, same transaction).';
+    'Internal: records the outcome of a NEW idempotent call (after idempotency_begin, same transaction); nothing without a ref.';
+
+-- ---------------------------------------------------------------------------
+-- call_begin: the opening every state-changing api_* function shares.
+--
+-- Authenticates (impersonation refused; no waiting on the session row),
+-- then applies the idempotency-ref: IDEMPOTENCY_IN_FLIGHT,
+-- IDEMPOTENCY_MISMATCH, or the recorded outcome with replayed = true.
+-- Then it locks the session row FOR UPDATE, so the calls of one session
+-- queue here and each sees what its predecessors wrote (this is what makes
+-- 50 racing issues yield one challenge, and 100 racing wrong codes count
+-- 100), and answers TOKEN_INVALID if the session ended while it waited.
+-- outcome is NULL when the caller goes on with its own rules, holding the
+-- session row; the session's step-up counters are returned as read under
+-- the lock.  The caller ends with idempotency_finish.
+CREATE FUNCTION stepup.call_begin(p_api_key_hash bytea, p_token_hash bytea, p_operation text,
+                                  p_idem_ref text, p_request_hash bytea)
+RETURNS TABLE (outcome text, replayed boolean, session_id uuid, user_id uuid,
+               programme_id uuid, challenges_issued integer, last_challenge_at timestamptz)
+LANGUAGE plpgsql
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_auth record;
+    v_idem record;
+    v_ended timestamptz;
+BEGIN
+    replayed := false;
+    SELECT a.outcome, a.session_id, a.user_id, a.programme_id INTO v_auth
+      FROM authenticate(p_api_key_hash, p_token_hash, false, false) a;
+    IF v_auth.outcome <> 'OK' THEN
+        outcome := v_auth.outcome;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    IF p_idem_ref IS NOT NULL THEN
+        SELECT b.state, b.outcome INTO v_idem
+          FROM idempotency_begin(v_auth.session_id, p_idem_ref, p_operation, p_request_hash) b;
+        IF v_idem.state <> 'NEW' THEN
+            outcome := CASE v_idem.state WHEN 'IN_FLIGHT' THEN 'IDEMPOTENCY_IN_FLIGHT'
+                                         WHEN 'MISMATCH' THEN 'IDEMPOTENCY_MISMATCH'
+                                         ELSE v_idem.outcome END;
+            replayed := v_idem.state = 'REPLAY';
+            RETURN NEXT;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT s.ended_at, s.challenges_issued, s.last_challenge_at
+      INTO v_ended, challenges_issued, last_challenge_at
+      FROM sessions s
+     WHERE s.id = v_auth.session_id
+       FOR UPDATE;
+    IF v_ended IS NOT NULL THEN
+        -- logged out (or the user deactivated) while this call waited for the lock
+        outcome := 'TOKEN_INVALID';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    UPDATE sessions s SET last_seen_at = now() WHERE s.id = v_auth.session_id;
+
+    session_id := v_auth.session_id;
+    user_id := v_auth.user_id;
+    programme_id := v_auth.programme_id;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stepup.call_begin(bytea, bytea, text, text, bytea) IS
+    'Internal: authentication, idempotency and the session lock that open every state-changing call.';
+
+-- ---------------------------------------------------------------------------
+-- issue_code: what issuing a code writes, for step-up and enrolment alike.
+--
+-- Supersedes the session's pending challenge of the same purpose, inserts
+-- the new one (the sandbox code's hash in a sandbox programme) and, outside
+-- sandbox, queues its text: the programme's template with {minutes} and
+-- {programme} filled in ({minutes} first, so that a programme name cannot
+-- inject it) and {code} left for the sender, which opens the sealed code.
+-- Returns the outbox row's id, NULL in a sandbox.
+CREATE FUNCTION stepup.issue_code(p_session_id uuid, p_user_id uuid, p_programme_id uuid,
+                                  p_purpose text, p_channel text, p_mobile text,
+                                  p_challenge_id uuid, p_code_hash bytea,
+                                  p_sandbox_code_hash bytea, p_code_sealed bytea,
+                                  p_request_ref text, p_client_addr inet, p_user_agent text)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_prog record;
+    v_outbox uuid;
+BEGIN
+    SELECT p.name, p.sandbox, p.expiry_seconds, p.sms_template INTO v_prog
+      FROM programmes p
+     WHERE p.id = p_programme_id;
+
+    UPDATE challenges c
+       SET status = 'SUPERSEDED', ended_at = now()
+     WHERE c.session_id = p_session_id AND c.status = 'PENDING' AND c.purpose = p_purpose;
+
+    INSERT INTO challenges (id, session_id, user_id, programme_id, purpose, channel, mobile,
+                            code_hash, sandbox, status, attempts, expires_at,
+                            request_ref, client_addr, user_agent)
+    VALUES (p_challenge_id, p_session_id, p_user_id, p_programme_id, p_purpose, p_channel,
+            p_mobile, CASE WHEN v_prog.sandbox THEN p_sandbox_code_hash ELSE p_code_hash END,
+            v_prog.sandbox, 'PENDING', 0, now() + make_interval(secs => v_prog.expiry_seconds),
+            p_request_ref, p_client_addr, p_user_agent);
+
+    IF NOT v_prog.sandbox THEN
+        INSERT INTO sms_outbox AS o (challenge_id, programme_id, to_number, body_template, code_sealed)
+        VALUES (p_challenge_id, p_programme_id, p_mobile,
+                replace(replace(v_prog.sms_template, '{minutes}',
+                                ceil(v_prog.expiry_seconds / 60.0)::integer::text),
+                        '{programme}', v_prog.name),
+                p_code_sealed)
+        RETURNING o.id INTO v_outbox;
+    END IF;
+    RETURN v_outbox;
+END
+$$;
+COMMENT ON FUNCTION stepup.issue_code(uuid, uuid, uuid, text, text, text, uuid, bytea, bytea, bytea,
+                                      text, inet, text) IS
+    'Internal: supersedes, inserts the challenge and queues its text (outside sandbox); returns the outbox id.';
 
 -- ---------------------------------------------------------------------------
 -- api_issue_challenge: POST /stepup/challenges/otp/{channel}.
@@ -340,122 +464,59 @@ SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_auth record;
-    v_idem record;
-    v_session record;
+    v_call record;
     v_prog record;
     v_factor record;
+    v_registered boolean;
     v_outcome text;
-    v_outbox uuid;
 BEGIN
+    SELECT * INTO v_call
+      FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash);
+    IF v_call.outcome IS NOT NULL THEN
+        outcome := v_call.outcome;
+        replayed := v_call.replayed;
+        RETURN NEXT;
+        RETURN;
+    END IF;
     replayed := false;
 
-    SELECT a.outcome, a.session_id, a.user_id, a.programme_id INTO v_auth
-      FROM authenticate(p_api_key_hash, p_token_hash, false, false) a;
-    IF v_auth.outcome <> 'OK' THEN
-        outcome := v_auth.outcome;
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    IF p_idem_ref IS NOT NULL THEN
-        SELECT b.state, b.outcome INTO v_idem
-          FROM idempotency_begin(v_auth.session_id, p_idem_ref, p_operation, p_request_hash) b;
-        IF v_idem.state = 'IN_FLIGHT' THEN
-            outcome := 'IDEMPOTENCY_IN_FLIGHT';
-            RETURN NEXT;
-            RETURN;
-        ELSIF v_idem.state = 'MISMATCH' THEN
-            outcome := 'IDEMPOTENCY_MISMATCH';
-            RETURN NEXT;
-            RETURN;
-        ELSIF v_idem.state = 'REPLAY' THEN
-            outcome := v_idem.outcome;
-            replayed := true;
-            RETURN NEXT;
-            RETURN;
-        END IF;
-    END IF;
-
-    SELECT s.ended_at, s.challenges_issued, s.last_challenge_at INTO v_session
-      FROM sessions s
-     WHERE s.id = v_auth.session_id
-       FOR UPDATE;
-    IF v_session.ended_at IS NOT NULL THEN
-        -- logged out while this call waited for the lock
-        outcome := 'TOKEN_INVALID';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    SELECT p.name, p.sandbox, p.sms_enabled, p.countries, p.retry_seconds, p.issue_limit,
-           p.expiry_seconds, p.sms_template
-      INTO v_prog
+    SELECT p.sms_enabled, p.countries, p.retry_seconds, p.issue_limit INTO v_prog
       FROM programmes p
-     WHERE p.id = v_auth.programme_id;
+     WHERE p.id = v_call.programme_id;
+    SELECT f.mobile, f.mobile_kind, f.mobile_region INTO v_factor
+      FROM factors f
+     WHERE f.user_id = v_call.user_id AND f.channel = p_channel AND f.status = 'ACTIVE';
+    v_registered := FOUND;
 
     IF p_channel IS DISTINCT FROM 'SMS' OR NOT v_prog.sms_enabled THEN
         v_outcome := 'CHANNEL_NOT_SUPPORTED';
+    ELSIF NOT v_registered THEN
+        v_outcome := 'CHANNEL_NOT_REGISTERED';
+    ELSIF v_factor.mobile IS NULL OR v_factor.mobile_kind IS DISTINCT FROM 'MOBILE' THEN
+        v_outcome := 'MOBILE_NUMBER_INVALID';
+    ELSIF v_prog.countries IS NOT NULL
+          AND (v_factor.mobile_region IS NULL
+               OR NOT v_factor.mobile_region = ANY (v_prog.countries)) THEN
+        v_outcome := 'MOBILE_COUNTRY_NOT_SUPPORTED';
+    ELSIF v_call.last_challenge_at IS NOT NULL
+          AND now() < v_call.last_challenge_at + make_interval(secs => v_prog.retry_seconds) THEN
+        v_outcome := 'RETRY_IN_15SEC';
+    ELSIF v_call.challenges_issued >= v_prog.issue_limit THEN
+        v_outcome := 'CHALLENGE_LIMIT_EXCEEDED';
     ELSE
-        SELECT f.mobile, f.mobile_kind, f.mobile_region INTO v_factor
-          FROM factors f
-         WHERE f.user_id = v_auth.user_id AND f.channel = p_channel AND f.status = 'ACTIVE';
-        IF NOT FOUND THEN
-            v_outcome := 'CHANNEL_NOT_REGISTERED';
-        ELSIF v_factor.mobile IS NULL OR v_factor.mobile_kind IS DISTINCT FROM 'MOBILE' THEN
-            v_outcome := 'MOBILE_NUMBER_INVALID';
-        ELSIF v_prog.countries IS NOT NULL
-              AND (v_factor.mobile_region IS NULL
-                   OR NOT v_factor.mobile_region = ANY (v_prog.countries)) THEN
-            v_outcome := 'MOBILE_COUNTRY_NOT_SUPPORTED';
-        ELSIF v_session.last_challenge_at IS NOT NULL
-              AND now() < v_session.last_challenge_at + make_interval(secs => v_prog.retry_seconds) THEN
-            v_outcome := 'RETRY_IN_15SEC';
-        ELSIF v_session.challenges_issued >= v_prog.issue_limit THEN
-            v_outcome := 'CHALLENGE_LIMIT_EXCEEDED';
-        END IF;
-    END IF;
-
-    IF v_outcome IS NULL THEN
-        UPDATE challenges c
-           SET status = 'SUPERSEDED', ended_at = now()
-         WHERE c.session_id = v_auth.session_id AND c.status = 'PENDING' AND c.purpose = 'STEPUP';
-
-        INSERT INTO challenges (id, session_id, user_id, programme_id, purpose, channel, mobile,
-                                code_hash, sandbox, status, attempts, expires_at,
-                                request_ref, client_addr, user_agent)
-        VALUES (p_challenge_id, v_auth.session_id, v_auth.user_id, v_auth.programme_id, 'STEPUP',
-                p_channel, v_factor.mobile,
-                CASE WHEN v_prog.sandbox THEN p_sandbox_code_hash ELSE p_code_hash END,
-                v_prog.sandbox, 'PENDING', 0, now() + make_interval(secs => v_prog.expiry_seconds),
-                p_request_ref, p_client_addr, p_user_agent);
-
+        outbox_id := issue_code(v_call.session_id, v_call.user_id, v_call.programme_id, 'STEPUP',
+                                p_channel, v_factor.mobile, p_challenge_id, p_code_hash,
+                                p_sandbox_code_hash, p_code_sealed, p_request_ref, p_client_addr,
+                                p_user_agent);
         UPDATE sessions s
-           SET challenges_issued = s.challenges_issued + 1,
-               last_challenge_at = now(),
-               last_seen_at = now()
-         WHERE s.id = v_auth.session_id;
-
-        IF NOT v_prog.sandbox THEN
-            -- {minutes} first, so that a programme name cannot inject it
-            INSERT INTO sms_outbox AS o (challenge_id, programme_id, to_number, body_template, code_sealed)
-            VALUES (p_challenge_id, v_auth.programme_id, v_factor.mobile,
-                    replace(replace(v_prog.sms_template, '{minutes}',
-                                    ceil(v_prog.expiry_seconds / 60.0)::integer::text),
-                            '{programme}', v_prog.name),
-                    p_code_sealed)
-            RETURNING o.id INTO v_outbox;
-        END IF;
+           SET challenges_issued = s.challenges_issued + 1, last_challenge_at = now()
+         WHERE s.id = v_call.session_id;
         v_outcome := 'OK';
     END IF;
 
-    IF p_idem_ref IS NOT NULL THEN
-        PERFORM idempotency_finish(v_auth.session_id, p_idem_ref, p_operation, p_request_hash,
-                                   v_outcome);
-    END IF;
-
+    PERFORM idempotency_finish(v_call.session_id, p_idem_ref, p_operation, p_request_hash,
+                               v_outcome);
     outcome := v_outcome;
-    outbox_id := v_outbox;
     RETURN NEXT;
 END
 $$;
