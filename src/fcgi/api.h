@@ -13,9 +13,8 @@
  */
 db_result *api_call(struct request *r, const char *statement, const struct db_params *params);
 
-/* SHA-256 of the request's api-key / bearer token: how both are stored. */
-void api_key_hash(const struct request *r, unsigned char out[CRYPTO_HASH_LEN]);
-void api_token_hash(const struct request *r, unsigned char out[CRYPTO_HASH_LEN]);
+/* Append the caller's credentials: the api-key hash, then the token hash. */
+void api_caller_params(const struct request *r, struct db_params *p);
 
 /*
  * For a request that failed validation: ask the database whether the

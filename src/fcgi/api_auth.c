@@ -10,14 +10,10 @@
 #include "response.h"
 #include "statements.h"
 
-void api_key_hash(const struct request *r, unsigned char out[CRYPTO_HASH_LEN])
+void api_caller_params(const struct request *r, struct db_params *p)
 {
-    crypto_sha256(r->api_key, strlen(r->api_key), out);
-}
-
-void api_token_hash(const struct request *r, unsigned char out[CRYPTO_HASH_LEN])
-{
-    crypto_sha256(r->bearer, strlen(r->bearer), out);
+    db_param_bytes(p, r->key_hash, sizeof r->key_hash);
+    db_param_bytes(p, r->token_hash, sizeof r->token_hash);
 }
 
 db_result *api_call(struct request *r, const char *statement, const struct db_params *params)
@@ -48,13 +44,9 @@ db_result *api_call(struct request *r, const char *statement, const struct db_pa
 
 int api_authenticated(struct request *r, int allow_impersonation)
 {
-    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
     struct db_params p = { 0 };
 
-    api_key_hash(r, key_hash);
-    api_token_hash(r, token_hash);
-    db_param_bytes(&p, key_hash, sizeof key_hash);
-    db_param_bytes(&p, token_hash, sizeof token_hash);
+    api_caller_params(r, &p);
     db_param_text(&p, allow_impersonation ? "true" : "false");
 
     db_result *res = api_call(r, STMT_AUTHENTICATE, &p);

@@ -12,13 +12,9 @@
 /* GET /authentication_factors: impersonators may look. */
 void handle_factors(struct request *r)
 {
-    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
     struct db_params p = { 0 };
 
-    api_key_hash(r, key_hash);
-    api_token_hash(r, token_hash);
-    db_param_bytes(&p, key_hash, sizeof key_hash);
-    db_param_bytes(&p, token_hash, sizeof token_hash);
+    api_caller_params(r, &p);
     db_result *res = api_call(r, STMT_FACTORS, &p);
     if (res == NULL)
         return;

@@ -24,12 +24,10 @@ void handle_authorize(struct request *r)
         return;
     }
 
-    unsigned char token_hash[CRYPTO_HASH_LEN];
     char max_age[16];
     struct db_params p = { 0 };
-    api_token_hash(r, token_hash);
     snprintf(max_age, sizeof max_age, "%d", r->worker->settings->gate_max_age_seconds);
-    db_param_bytes(&p, token_hash, sizeof token_hash);
+    db_param_bytes(&p, r->token_hash, sizeof r->token_hash);
     db_param_text(&p, max_age);
 
     db_result *res = api_call(r, STMT_GATE, &p);

@@ -61,24 +61,6 @@ static void wake_sender(struct request *r, const char *outbox_id)
         db_result_free(res);
 }
 
-/*
- * The parameters an issuing operation starts with: the caller's key and
- * token hashes, the channel, the operation, and the idempotency ref with
- * the request's fingerprint.  The arrays must live as long as p.
- */
-static void otp_common_params(struct request *r, struct db_params *p,
-                              const unsigned char key_hash[CRYPTO_HASH_LEN],
-                              const unsigned char token_hash[CRYPTO_HASH_LEN],
-                              const unsigned char fingerprint[CRYPTO_HASH_LEN])
-{
-    db_param_bytes(p, key_hash, CRYPTO_HASH_LEN);
-    db_param_bytes(p, token_hash, CRYPTO_HASH_LEN);
-    db_param_text(p, r->param);
-    db_param_text(p, r->route->operation);
-    db_param_text(p, r->idem_ref);
-    db_param_bytes(p, fingerprint, CRYPTO_HASH_LEN);
-}
-
 /* Answer an operation's outcome; replays are logged. */
 static void otp_reply(struct request *r, db_result *res)
 {
@@ -96,14 +78,10 @@ void otp_issue(struct request *r, const char *statement)
         return;
     }
 
-    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
     unsigned char fingerprint[CRYPTO_HASH_LEN];
-    api_key_hash(r, key_hash);
-    api_token_hash(r, token_hash);
-
     struct new_challenge c;
     if (request_fingerprint(r, fingerprint) != STEPUP_OK ||
-        challenge_make(r->worker->settings, token_hash, &c) != STEPUP_OK) {
+        challenge_make(r->worker->settings, r->token_hash, &c) != STEPUP_OK) {
         crypto_wipe(&c, sizeof c);
         log_msg(LOG_ERROR, r->ref, "cannot make a challenge: random or cipher failure");
         reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
@@ -111,7 +89,11 @@ void otp_issue(struct request *r, const char *statement)
     }
 
     struct db_params p = { 0 };
-    otp_common_params(r, &p, key_hash, token_hash, fingerprint);
+    api_caller_params(r, &p);
+    db_param_text(&p, r->param);
+    db_param_text(&p, r->route->operation);
+    db_param_text(&p, r->idem_ref);
+    db_param_bytes(&p, fingerprint, sizeof fingerprint);
     db_param_text(&p, c.id_text);
     db_param_bytes(&p, c.code_hash, sizeof c.code_hash);
     db_param_bytes(&p, c.sandbox_hash, sizeof c.sandbox_hash);
@@ -173,11 +155,8 @@ void otp_verify(struct request *r, const char *purpose)
         return;
     }
 
-    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
     unsigned char fingerprint[CRYPTO_HASH_LEN], code_hash[CRYPTO_HASH_LEN];
-    api_key_hash(r, key_hash);
-    api_token_hash(r, token_hash);
-    int hashed = crypto_otp_hash(r->worker->settings->otp_key, token_hash, code, code_hash);
+    int hashed = crypto_otp_hash(r->worker->settings->otp_key, r->token_hash, code, code_hash);
     crypto_wipe(code, sizeof code);
     if (hashed != STEPUP_OK || request_fingerprint(r, fingerprint) != STEPUP_OK) {
         reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
@@ -185,8 +164,7 @@ void otp_verify(struct request *r, const char *purpose)
     }
 
     struct db_params p = { 0 };
-    db_param_bytes(&p, key_hash, sizeof key_hash);
-    db_param_bytes(&p, token_hash, sizeof token_hash);
+    api_caller_params(r, &p);
     db_param_text(&p, purpose);
     db_param_text(&p, r->param);
     db_param_text(&p, r->route->operation);

@@ -50,7 +50,7 @@ void handle_login(struct request *r)
     const char *email = string_member(doc, "email");
     struct json_object *pw_obj = NULL;
     const char *password = NULL;
-    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
+    unsigned char token_hash[CRYPTO_HASH_LEN];
     char token[CRYPTO_TOKEN_LEN + 1];
     db_result *found = NULL, *opened = NULL;
 
@@ -69,8 +69,7 @@ void handle_login(struct request *r)
     }
 
     struct db_params p = { 0 };
-    api_key_hash(r, key_hash);
-    db_param_bytes(&p, key_hash, sizeof key_hash);
+    db_param_bytes(&p, r->key_hash, sizeof r->key_hash);
     db_param_text(&p, email);
     found = api_call(r, STMT_LOGIN_LOOKUP, &p);
     if (found == NULL)
@@ -105,7 +104,7 @@ void handle_login(struct request *r)
     }
     crypto_sha256(token, CRYPTO_TOKEN_LEN, token_hash);
     struct db_params q = { 0 };
-    db_param_bytes(&q, key_hash, sizeof key_hash);
+    db_param_bytes(&q, r->key_hash, sizeof r->key_hash);
     db_param_text(&q, db_value(found, 0, 1));
     db_param_bytes(&q, token_hash, sizeof token_hash);
     db_param_text(&q, r->ref);
@@ -132,13 +131,9 @@ done:
 
 void handle_logout(struct request *r)
 {
-    unsigned char key_hash[CRYPTO_HASH_LEN], token_hash[CRYPTO_HASH_LEN];
     struct db_params p = { 0 };
 
-    api_key_hash(r, key_hash);
-    api_token_hash(r, token_hash);
-    db_param_bytes(&p, key_hash, sizeof key_hash);
-    db_param_bytes(&p, token_hash, sizeof token_hash);
+    api_caller_params(r, &p);
     db_result *res = api_call(r, STMT_LOGOUT, &p);
     if (res == NULL)
         return;

@@ -19,6 +19,14 @@ const struct route stepup_routes[] = {
     { "POST", "/logout", handle_logout, ROUTE_API_KEY | ROUTE_SESSION, "logout" },
     { "POST", "/stepup/challenges/otp/{channel}", handle_stepup_issue,
       ROUTE_API_KEY | ROUTE_SESSION, "stepup.challenge.issue" },
+    { "POST", "/stepup/challenges/otp/{channel?}/verify", handle_stepup_verify,
+      ROUTE_API_KEY | ROUTE_SESSION, "stepup.challenge.verify" },
+    { "GET", "/authentication_factors", handle_factors, ROUTE_API_KEY | ROUTE_SESSION,
+      "factors.list" },
+    { "POST", "/authentication_factors/otp/{channel}", handle_enrol,
+      ROUTE_API_KEY | ROUTE_SESSION, "factors.enrol" },
+    { "POST", "/authentication_factors/otp/{channel?}/verify", handle_enrol_verify,
+      ROUTE_API_KEY | ROUTE_SESSION, "factors.enrol.verify" },
 };
 const size_t stepup_nroutes = ARRAY_LEN(stepup_routes);
 
@@ -63,6 +71,8 @@ void dispatch(struct worker *w)
         reply_error(&r, 413, "PAYLOAD_TOO_LARGE", "The request body is too large", NULL);
     else if (status != STEPUP_OK)
         reply_error(&r, status, "BAD_REQUEST", "The request could not be read", NULL);
+    else if (r.authorizer)
+        handle_authorize(&r); /* a gate in front of any URL: no routes */
     else if (dispatch_checks(&r))
         r.route->handler(&r);
 

@@ -63,6 +63,10 @@ int request_init(struct request *r, struct worker *w, size_t max_body)
     r->api_key = header(envp, "HTTP_API_KEY");
     r->bearer = request_bearer_token(header(envp, "HTTP_AUTHORIZATION"));
     r->idem_ref = header(envp, "HTTP_IDEMPOTENCY_REF");
+    if (r->api_key != NULL)
+        crypto_sha256(r->api_key, strlen(r->api_key), r->key_hash);
+    if (r->bearer != NULL)
+        crypto_sha256(r->bearer, strlen(r->bearer), r->token_hash);
     request_path(envp, r->path, sizeof r->path);
     const char *role = FCGX_GetParam("FCGI_ROLE", envp);
     r->authorizer = role != NULL && strcmp(role, "AUTHORIZER") == 0;

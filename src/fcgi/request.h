@@ -41,6 +41,9 @@ struct request {
     const char *api_key;      /* "api-key" header, NULL when absent or empty */
     const char *bearer;       /* token of "Authorization: Bearer", NULL when absent/empty/"null" */
     const char *idem_ref;     /* "idempotency-ref" header, NULL when absent or empty */
+    /* SHA-256 of api_key and of bearer (how both are stored); zero when absent. */
+    unsigned char key_hash[CRYPTO_HASH_LEN];
+    unsigned char token_hash[CRYPTO_HASH_LEN];
     char path[REQUEST_PATH_MAX]; /* the URL path, without the query */
     bool authorizer;          /* FastCGI role AUTHORIZER, not RESPONDER */
 

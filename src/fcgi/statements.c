@@ -21,6 +21,18 @@ const struct db_statement stepup_statements[] = {
       "SELECT outcome, replayed, outbox_id"
       " FROM stepup.api_issue_challenge($1::bytea, $2::bytea, $3::text, $4::text, $5::text,"
       " $6::bytea, $7::uuid, $8::bytea, $9::bytea, $10::bytea, $11::text, $12::inet, $13::text)" },
+    { STMT_VERIFY_CHALLENGE,
+      "SELECT outcome, replayed"
+      " FROM stepup.api_verify_challenge($1::bytea, $2::bytea, $3::text, $4::text, $5::text,"
+      " $6::text, $7::bytea, $8::bytea)" },
+    { STMT_ENROL_FACTOR,
+      "SELECT outcome, replayed, outbox_id"
+      " FROM stepup.api_enrol_factor($1::bytea, $2::bytea, $3::text, $4::text, $5::text,"
+      " $6::bytea, $7::uuid, $8::bytea, $9::bytea, $10::bytea, $11::text, $12::inet, $13::text)" },
+    { STMT_FACTORS, "SELECT outcome, factors FROM stepup.api_factors($1::bytea, $2::bytea)" },
+    { STMT_GATE,
+      "SELECT outcome, user_id, identity_id, programme_id"
+      " FROM stepup.api_gate($1::bytea, $2::integer)" },
     { STMT_NOTIFY_OUTBOX, "SELECT pg_catalog.pg_notify('stepup_outbox', $1::text)" },
 };
 
