@@ -34,6 +34,8 @@ struct programme_settings {
     const char *expiry;
     const char *session_ttl;
     const char *sms_template;
+    bool provider_set;
+    const char *sms_provider; /* http, exec, log; NULL = the sender's default */
     int nset; /* how many settings were given */
     /* storage for the normalised integers */
     char retry_buf[16], issue_buf[16], verify_buf[16], expiry_buf[16], ttl_buf[16];
@@ -42,6 +44,7 @@ struct programme_settings {
 enum {
     OPT_NAME = 256, OPT_SANDBOX, OPT_NO_SANDBOX, OPT_SMS, OPT_NO_SMS, OPT_COUNTRIES,
     OPT_RETRY, OPT_ISSUE_LIMIT, OPT_VERIFY, OPT_EXPIRY, OPT_SESSION_TTL, OPT_TEMPLATE,
+    OPT_SMS_PROVIDER,
 };
 
 static const struct option programme_options[] = {
@@ -57,6 +60,7 @@ static const struct option programme_options[] = {
     { "expiry-seconds", required_argument, NULL, OPT_EXPIRY },
     { "session-ttl", required_argument, NULL, OPT_SESSION_TTL },
     { "sms-template", required_argument, NULL, OPT_TEMPLATE },
+    { "sms-provider", required_argument, NULL, OPT_SMS_PROVIDER },
     { NULL, 0, NULL, 0 },
 };
 
@@ -72,7 +76,8 @@ static const char update_sql[] =
     " verify_attempts = CASE WHEN $9::boolean THEN $10::integer ELSE verify_attempts END,"
     " expiry_seconds = coalesce($11::integer, expiry_seconds),"
     " session_ttl_seconds = coalesce($12::integer, session_ttl_seconds),"
-    " sms_template = coalesce($13::text, sms_template)"
+    " sms_template = coalesce($13::text, sms_template),"
+    " sms_provider = CASE WHEN $14::boolean THEN $15::text ELSE sms_provider END"
     " WHERE id = $1::uuid"
     " RETURNING id";
 
@@ -217,6 +222,19 @@ static int parse_settings(const struct ctl *c, int argc, char **argv, struct pro
             }
             s->sms_template = optarg;
             break;
+        case OPT_SMS_PROVIDER: /* stepup-sender's provider for this programme */
+            s->provider_set = true;
+            if (strcmp(optarg, "default") == 0) {
+                s->sms_provider = NULL;
+            } else if (strcmp(optarg, "http") == 0 || strcmp(optarg, "exec") == 0 ||
+                       strcmp(optarg, "log") == 0) {
+                s->sms_provider = optarg;
+            } else {
+                ctl_error(c, "--sms-provider: expected http, exec, log or default, got '%s'",
+                          optarg);
+                return CTL_FAILED;
+            }
+            break;
         default:
             return ctl_option_error(c, ch, argv);
         }
@@ -241,6 +259,8 @@ static int apply_settings(struct ctl *c, const char *id, const struct programme_
     db_param_text(&p, s->expiry);
     db_param_text(&p, s->session_ttl);
     db_param_text(&p, s->sms_template);
+    db_param_text(&p, s->provider_set ? "true" : "false");
+    db_param_text(&p, s->sms_provider);
 
     db_result *r = db_query(c->db, NULL, update_sql, &p);
     if (r == NULL) {

@@ -1,6 +1,9 @@
 /*
  * db.c - the one place that talks to libpq.  See db.h.
  */
+#define _GNU_SOURCE /* ppoll */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@ struct db {
     size_t nstatements;
     int retry_seconds;
     time_t last_attempt; /* of a connect that failed; 0 when none */
+    char *listen_channel; /* LISTENed to after every connect (db_listen); NULL: none */
     char error[256];
     char sqlstate[6];
 };
@@ -71,6 +75,7 @@ void db_free(struct db *db)
     if (db == NULL)
         return;
     db_disconnect(db);
+    free(db->listen_channel);
     free(db->conninfo);
     free(db);
 }
@@ -122,6 +127,30 @@ static int db_setup(struct db *db)
     return STEPUP_OK;
 }
 
+/* Issue LISTEN for the remembered channel, if any, on the open connection. */
+static int db_listen_now(struct db *db)
+{
+    if (db->listen_channel == NULL)
+        return STEPUP_OK;
+    char *quoted = PQescapeIdentifier(db->conn, db->listen_channel, strlen(db->listen_channel));
+    if (quoted == NULL) {
+        db_note_error(db, PQerrorMessage(db->conn), NULL);
+        return STEPUP_ERR;
+    }
+    char sql[256];
+    snprintf(sql, sizeof sql, "LISTEN %s", quoted);
+    PQfreemem(quoted);
+    PGresult *res = PQexec(db->conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        db_note_error(db, PQresultErrorMessage(res), res);
+        log_msg(LOG_ERROR, NULL, "database: LISTEN %s failed: %s", db->listen_channel, db->error);
+        PQclear(res);
+        return STEPUP_ERR;
+    }
+    PQclear(res);
+    return STEPUP_OK;
+}
+
 int db_ensure(struct db *db, char *errbuf, size_t errlen)
 {
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
@@ -142,7 +171,7 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen)
         goto failed;
     }
     PQsetNoticeReceiver(db->conn, db_ignore_notice, NULL);
-    if (db_setup(db) != STEPUP_OK)
+    if (db_setup(db) != STEPUP_OK || db_listen_now(db) != STEPUP_OK)
         goto failed;
     if (db->last_attempt != 0)
         log_msg(LOG_INFO, NULL, "database: connected again");
@@ -221,6 +250,74 @@ int db_script(struct db *db, const char *ref, const char *sql)
         return STEPUP_ERR;
     PQclear(res);
     return STEPUP_OK;
+}
+
+int db_listen(struct db *db, const char *channel)
+{
+    char *copy = strdup(channel);
+    if (copy == NULL || strlen(channel) > 63) {
+        free(copy);
+        return STEPUP_ERR;
+    }
+    free(db->listen_channel);
+    db->listen_channel = copy;
+    if (!db_connected(db))
+        return db_ensure(db, NULL, 0); /* connecting listens */
+    return db_listen_now(db);
+}
+
+/* Consume every queued notification; the number consumed. */
+static int db_drain_notifies(struct db *db)
+{
+    PGnotify *n;
+    int count = 0;
+    while ((n = PQnotifies(db->conn)) != NULL) {
+        PQfreemem(n);
+        count++;
+    }
+    return count;
+}
+
+/* Sleep up to timeout_ms (interrupted by an unblocked signal). */
+static void db_sleep(int timeout_ms, const sigset_t *unblock)
+{
+    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+    (void)ppoll(NULL, 0, &ts, unblock);
+}
+
+int db_wait_notify(struct db *db, int timeout_ms, const sigset_t *unblock)
+{
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (db_ensure(db, NULL, 0) != STEPUP_OK) {
+        db_sleep(timeout_ms, unblock);
+        return STEPUP_ERR;
+    }
+    /* Notifications that arrived with earlier results are queued already. */
+    if (PQconsumeInput(db->conn) == 0)
+        goto broken;
+    if (db_drain_notifies(db) > 0)
+        return 1;
+
+    struct pollfd pfd = { .fd = PQsocket(db->conn), .events = POLLIN };
+    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+    if (pfd.fd < 0)
+        goto broken;
+    int n = ppoll(&pfd, 1, &ts, unblock);
+    if (n < 0)
+        return errno == EINTR ? 0 : STEPUP_ERR;
+    if (n == 0)
+        return 0;
+    if (PQconsumeInput(db->conn) == 0)
+        goto broken;
+    return db_drain_notifies(db) > 0 ? 1 : 0;
+
+broken:
+    db_note_error(db, PQerrorMessage(db->conn), NULL);
+    log_msg(LOG_ERROR, NULL, "database: connection lost while waiting: %s", db->error);
+    db_disconnect(db);
+    db->last_attempt = time(NULL);
+    return STEPUP_ERR;
 }
 
 const char *db_last_error(const struct db *db)

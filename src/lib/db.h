@@ -12,6 +12,7 @@
 #ifndef STEPUP_DB_H
 #define STEPUP_DB_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include "common.h"
 
@@ -77,6 +78,26 @@ int db_script(struct db *db, const char *ref, const char *sql) WARN_UNUSED;
 const char *db_last_error(const struct db *db);
 /* The last SQLSTATE ("" if none). */
 const char *db_last_sqlstate(const struct db *db);
+
+/*
+ * LISTEN on channel (an identifier, quoted here) now, and again after every
+ * reconnect, for stepup-sender.  One channel per handle; the name is
+ * copied.  STEPUP_ERR when the LISTEN failed now (logged); the channel is
+ * remembered all the same, so the next reconnect listens.
+ */
+int db_listen(struct db *db, const char *channel) WARN_UNUSED;
+
+/*
+ * Wait up to timeout_ms for a notification on the channel of db_listen,
+ * reconnecting first if the connection was lost.  Returns 1 when at least
+ * one arrived (every queued notification is consumed: they only wake the
+ * caller), 0 on timeout or when a signal interrupted the wait, STEPUP_ERR
+ * when there is no usable connection (the wait still lasts timeout_ms, so
+ * a caller's loop does not spin while the database is away).  With
+ * unblock, the signal mask is unblock during the wait only (ppoll): a
+ * caller that blocks its signals elsewhere sees them exactly here.
+ */
+int db_wait_notify(struct db *db, int timeout_ms, const sigset_t *unblock) WARN_UNUSED;
 
 int db_rows(const db_result *r);
 int db_cols(const db_result *r);

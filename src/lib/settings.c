@@ -1,11 +1,14 @@
 /*
- * settings.c - stepup-fcgi's configuration file.
+ * settings.c - configuration files: the shared parser (config_*) and
+ * stepup-fcgi's table (settings_*).
  *
- * Every key is one row of the static table below: its name, its type, where
- * it lives in struct settings, its bounds, its default as text (NULL for a
- * required key) and its documentation.  Defaults are applied by parsing the
- * default text through the same setter as the file, so a default can never
- * disagree with the rules.  settings_describe() prints the table.
+ * Every key is one row of a program's static table: its name, its type,
+ * where it lives in the program's struct, its bounds, its default as text
+ * (NULL for a required key) and its documentation.  Defaults are applied by
+ * parsing the default text through the same setter as the file, so a
+ * default can never disagree with the rules.  config_describe() prints a
+ * table.  stepup-fcgi's table is below; stepup-sender declares its own
+ * (src/sender/sender_config.c) and shares everything else.
  *
  * Error messages never contain a value: values may be secrets (the keys, a
  * password inside db_conninfo).
@@ -19,22 +22,6 @@
 #include <string.h>
 
 #include "settings.h"
-
-enum setting_type {
-    SETTING_STRING,    /* char *, owned by struct settings */
-    SETTING_INT,       /* int within [min, max] */
-    SETTING_LOG_LEVEL, /* enum log_level */
-    SETTING_KEY        /* CRYPTO_KEY_LEN bytes, written as 64 hex digits */
-};
-
-struct setting_def {
-    const char *key;
-    enum setting_type type;
-    size_t offset; /* of the field in struct settings */
-    long min, max; /* SETTING_INT only */
-    const char *def; /* default as text; NULL: required */
-    const char *doc;
-};
 
 #define FIELD(f) offsetof(struct settings, f)
 
@@ -61,11 +48,13 @@ static const struct setting_def setting_defs[] = {
      "64 hex digits (32 random bytes): AES-256-GCM key sealing SMS text in the outbox"},
 };
 
-/* Apply one definition's setter to s; on error a reason (without the value) in err. */
-static int apply(struct settings *s, const struct setting_def *d, const char *value, char *err,
+static const struct setting_table fcgi_table = { setting_defs, ARRAY_LEN(setting_defs) };
+
+/* Apply one definition's setter to obj; on error a reason (without the value) in err. */
+static int apply(void *obj, const struct setting_def *d, const char *value, char *err,
                  size_t errlen)
 {
-    char *field = (char *)s + d->offset;
+    char *field = (char *)obj + d->offset;
 
     switch (d->type) {
     case SETTING_STRING: {
@@ -108,67 +97,146 @@ static int apply(struct settings *s, const struct setting_def *d, const char *va
         crypto_wipe(key, sizeof key);
         return STEPUP_OK;
     }
+    case SETTING_LIST: {
+        struct setting_list *list = (struct setting_list *)(void *)field;
+        char **items;
+        char *copy;
+        if (value[0] == '\0' && list->count == 0)
+            return STEPUP_OK; /* an empty default: no item */
+        items = realloc(list->items, (list->count + 1) * sizeof *items);
+        if (items == NULL) {
+            snprintf(err, errlen, "%s: out of memory", d->key);
+            return STEPUP_ERR;
+        }
+        list->items = items;
+        copy = strdup(value);
+        if (copy == NULL) {
+            snprintf(err, errlen, "%s: out of memory", d->key);
+            return STEPUP_ERR;
+        }
+        list->items[list->count++] = copy;
+        return STEPUP_OK;
+    }
     }
     snprintf(err, errlen, "%s: unsupported type", d->key);
     return STEPUP_ERR;
 }
 
-static const struct setting_def *find_def(const char *key)
+static const struct setting_def *find_def(const struct setting_table *t, const char *key)
 {
-    for (size_t i = 0; i < ARRAY_LEN(setting_defs); i++) {
-        if (strcmp(setting_defs[i].key, key) == 0)
-            return &setting_defs[i];
+    for (size_t i = 0; i < t->count; i++) {
+        if (strcmp(t->defs[i].key, key) == 0)
+            return &t->defs[i];
     }
     return NULL;
 }
 
 /*
- * Fill s with every default; the keys are zero.  s must not hold allocated
- * strings (call settings_free first when reusing it).  Should copying a
- * default string fail for lack of memory, that field is left NULL and
- * settings_load reports the problem.
+ * Apply every default of table t to obj (whose fields are zero).  Should
+ * copying a default string fail for lack of memory, that field is left
+ * NULL and config_load reports the problem.
  */
-void settings_defaults(struct settings *s)
+static void apply_defaults(const struct setting_table *t, void *obj)
 {
     char err[128];
 
-    memset(s, 0, sizeof *s);
-    for (size_t i = 0; i < ARRAY_LEN(setting_defs); i++) {
-        /* Only an allocation can fail here; settings_load notices the NULL. */
-        if (setting_defs[i].def != NULL)
-            (void)apply(s, &setting_defs[i], setting_defs[i].def, err, sizeof err);
+    for (size_t i = 0; i < t->count; i++) {
+        /* Only an allocation can fail here; config_load notices the NULL. */
+        if (t->defs[i].def != NULL)
+            (void)apply(obj, &t->defs[i], t->defs[i].def, err, sizeof err);
     }
+}
+
+/*
+ * Fill obj with the defaults of t after zeroing every field the table
+ * declares (fields the table does not declare are left alone: the caller
+ * zeroes its whole struct first when it has others).
+ */
+void config_defaults(const struct setting_table *t, void *obj)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        char *field = (char *)obj + t->defs[i].offset;
+        switch (t->defs[i].type) {
+        case SETTING_STRING: *(char **)(void *)field = NULL; break;
+        case SETTING_INT: *(int *)(void *)field = 0; break;
+        case SETTING_LOG_LEVEL: *(enum log_level *)(void *)field = LOG_ERROR; break;
+        case SETTING_KEY: memset(field, 0, CRYPTO_KEY_LEN); break;
+        case SETTING_LIST: *(struct setting_list *)(void *)field = (struct setting_list){ 0 }; break;
+        }
+    }
+    apply_defaults(t, obj);
+}
+
+/*
+ * Fill s with every default; the keys are zero.  s must not hold allocated
+ * strings (call settings_free first when reusing it).
+ */
+void settings_defaults(struct settings *s)
+{
+    memset(s, 0, sizeof *s);
+    apply_defaults(&fcgi_table, s);
 }
 
 /*
  * Set key to value as if read from the file.  STEPUP_ERR with a reason in
  * err (which never repeats the value) for an unknown key or a bad value.
  */
-int settings_set(struct settings *s, const char *key, const char *value, char *err,
-                 size_t errlen)
+int config_set(const struct setting_table *t, void *obj, const char *key, const char *value,
+               char *err, size_t errlen)
 {
-    const struct setting_def *d = find_def(key);
+    const struct setting_def *d = find_def(t, key);
 
     if (d == NULL) {
         snprintf(err, errlen, "unknown key \"%.64s\"", key);
         return STEPUP_ERR;
     }
-    return apply(s, d, value, err, errlen);
+    return apply(obj, d, value, err, errlen);
+}
+
+int settings_set(struct settings *s, const char *key, const char *value, char *err,
+                 size_t errlen)
+{
+    return config_set(&fcgi_table, s, key, value, err, errlen);
+}
+
+/* Wipe and free a string that may hold a secret (a password, an API key). */
+static void free_string(char *p)
+{
+    if (p == NULL)
+        return;
+    crypto_wipe(p, strlen(p));
+    free(p);
+}
+
+/*
+ * Release the strings and lists of obj, wiped first (they may hold a
+ * password or an API key), and wipe its keys; obj may then be refilled.
+ */
+void config_free(const struct setting_table *t, void *obj)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        char *field = (char *)obj + t->defs[i].offset;
+        if (t->defs[i].type == SETTING_STRING) {
+            char **slot = (char **)(void *)field;
+            free_string(*slot);
+            *slot = NULL;
+        } else if (t->defs[i].type == SETTING_KEY) {
+            crypto_wipe(field, CRYPTO_KEY_LEN);
+        } else if (t->defs[i].type == SETTING_LIST) {
+            struct setting_list *list = (struct setting_list *)(void *)field;
+            for (size_t j = 0; j < list->count; j++)
+                free_string(list->items[j]);
+            free(list->items);
+            list->items = NULL;
+            list->count = 0;
+        }
+    }
 }
 
 /* Release the strings of s and wipe its keys; s may then be refilled by settings_defaults. */
 void settings_free(struct settings *s)
 {
-    for (size_t i = 0; i < ARRAY_LEN(setting_defs); i++) {
-        char *field = (char *)s + setting_defs[i].offset;
-        if (setting_defs[i].type == SETTING_STRING) {
-            char **slot = (char **)(void *)field;
-            free(*slot);
-            *slot = NULL;
-        } else if (setting_defs[i].type == SETTING_KEY) {
-            crypto_wipe(field, CRYPTO_KEY_LEN);
-        }
-    }
+    config_free(&fcgi_table, s);
 }
 
 static char *skip_space(char *p)
@@ -188,8 +256,10 @@ static void trim_right(char *start, char *end)
 /*
  * Split one line in place.  Sets *key to NULL for a blank or comment line;
  * otherwise to the key and *value to the value with surrounding blanks and
- * quotes removed.  '#' starts a comment except inside a double-quoted value.
- * Returns STEPUP_ERR with a reason in err for a malformed line.
+ * quotes removed.  '#' starts a comment except inside a double-quoted value,
+ * where \" stands for a quote and \\ for a backslash (any other backslash
+ * is kept as it is).  Returns STEPUP_ERR with a reason in err for a
+ * malformed line.
  */
 static int split_line(char *line, char **key, char **value, char *err, size_t errlen)
 {
@@ -223,13 +293,19 @@ static int split_line(char *line, char **key, char **value, char *err, size_t er
 
     v = skip_space(eq + 1);
     if (*v == '"') {
-        char *close = strchr(v + 1, '"'), *rest;
-        if (close == NULL) {
+        /* Unescape in place: out never overtakes in. */
+        char *in = v + 1, *out = v + 1, *rest;
+        while (*in != '\0' && *in != '"') {
+            if (in[0] == '\\' && (in[1] == '"' || in[1] == '\\'))
+                in++;
+            *out++ = *in++;
+        }
+        if (*in != '"') {
             snprintf(err, errlen, "%s: unterminated quoted value", p);
             return STEPUP_ERR;
         }
-        *close = '\0';
-        rest = skip_space(close + 1);
+        *out = '\0';
+        rest = skip_space(in + 1);
         if (*rest != '\0' && *rest != '#' && *rest != '\r' && *rest != '\n') {
             snprintf(err, errlen, "%s: text after the closing quote", p);
             return STEPUP_ERR;
@@ -250,25 +326,34 @@ static int split_line(char *line, char **key, char **value, char *err, size_t er
 }
 
 /*
- * Read path into s (filled by settings_defaults).  Each line is blank, a
- * comment, or "key = value"; every key at most once.  On error returns
- * STEPUP_ERR with "path:line: reason" in err (for a file that cannot be read,
- * "path: reason"); s may then be partly updated and must still be freed.
+ * Read path into obj (filled by config_defaults).  Each line is blank, a
+ * comment, or "key = value"; every key at most once, except list keys,
+ * which add an item per line (the first line replaces the default items).
+ * On error returns STEPUP_ERR with "path:line: reason" in err (for a file
+ * that cannot be read, "path: reason"); obj may then be partly updated and
+ * must still be freed.
  */
-int settings_load(struct settings *s, const char *path, char *err, size_t errlen)
+int config_load(const struct setting_table *t, void *obj, const char *path, char *err,
+                size_t errlen)
 {
     FILE *f = NULL;
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
     unsigned lineno = 0;
-    unsigned seen_at[ARRAY_LEN(setting_defs)] = {0};
+    unsigned *seen_at = NULL;
     char reason[256];
     int rc = STEPUP_ERR;
 
+    seen_at = calloc(t->count + 1, sizeof *seen_at);
+    if (seen_at == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return STEPUP_ERR;
+    }
     f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        free(seen_at);
         return STEPUP_ERR;
     }
 
@@ -288,19 +373,26 @@ int settings_load(struct settings *s, const char *path, char *err, size_t errlen
         }
         if (key == NULL)
             continue;
-        d = find_def(key);
+        d = find_def(t, key);
         if (d == NULL) {
             snprintf(err, errlen, "%s:%u: unknown key \"%.64s\"", path, lineno, key);
             goto done;
         }
-        idx = (size_t)(d - setting_defs);
-        if (seen_at[idx] != 0) {
+        idx = (size_t)(d - t->defs);
+        if (seen_at[idx] != 0 && d->type != SETTING_LIST) {
             snprintf(err, errlen, "%s:%u: duplicate key \"%s\" (first set on line %u)", path,
                      lineno, d->key, seen_at[idx]);
             goto done;
         }
+        if (seen_at[idx] == 0 && d->type == SETTING_LIST) {
+            /* the file's items replace the default ones */
+            struct setting_list *list = (struct setting_list *)(void *)((char *)obj + d->offset);
+            for (size_t j = 0; j < list->count; j++)
+                free_string(list->items[j]);
+            list->count = 0;
+        }
         seen_at[idx] = lineno;
-        if (apply(s, d, value, reason, sizeof reason) != STEPUP_OK) {
+        if (apply(obj, d, value, reason, sizeof reason) != STEPUP_OK) {
             snprintf(err, errlen, "%s:%u: %s", path, lineno, reason);
             goto done;
         }
@@ -310,14 +402,14 @@ int settings_load(struct settings *s, const char *path, char *err, size_t errlen
         goto done;
     }
 
-    for (size_t i = 0; i < ARRAY_LEN(setting_defs); i++) {
-        const struct setting_def *d = &setting_defs[i];
+    for (size_t i = 0; i < t->count; i++) {
+        const struct setting_def *d = &t->defs[i];
         if (d->def == NULL && seen_at[i] == 0) {
             snprintf(err, errlen, "%s:%u: missing required key \"%s\" (%s)", path, lineno, d->key,
                      d->type == SETTING_KEY ? "64 hex digits" : "no default");
             goto done;
         }
-        if (d->type == SETTING_STRING && *(char **)(void *)((char *)s + d->offset) == NULL) {
+        if (d->type == SETTING_STRING && *(char **)(void *)((char *)obj + d->offset) == NULL) {
             snprintf(err, errlen, "%s:%u: %s: out of memory", path, lineno, d->key);
             goto done;
         }
@@ -330,7 +422,13 @@ done:
         free(line);
     }
     fclose(f);
+    free(seen_at);
     return rc;
+}
+
+int settings_load(struct settings *s, const char *path, char *err, size_t errlen)
+{
+    return config_load(&fcgi_table, s, path, err, errlen);
 }
 
 /*
@@ -339,12 +437,12 @@ done:
  * table order, key and default in backquotes (`""` for an empty default,
  * "(required)" for a key without one).
  */
-void settings_describe(FILE *out)
+void config_describe(const struct setting_table *t, FILE *out)
 {
     fprintf(out, "| key | default | meaning |\n");
     fprintf(out, "|-----|---------|---------|\n");
-    for (size_t i = 0; i < ARRAY_LEN(setting_defs); i++) {
-        const struct setting_def *d = &setting_defs[i];
+    for (size_t i = 0; i < t->count; i++) {
+        const struct setting_def *d = &t->defs[i];
         if (d->def == NULL)
             fprintf(out, "| `%s` | (required) | %s |\n", d->key, d->doc);
         else if (d->def[0] == '\0')
@@ -352,4 +450,9 @@ void settings_describe(FILE *out)
         else
             fprintf(out, "| `%s` | `%s` | %s |\n", d->key, d->def, d->doc);
     }
+}
+
+void settings_describe(FILE *out)
+{
+    config_describe(&fcgi_table, out);
 }

@@ -1,11 +1,13 @@
 /*
- * settings.h - stepup-fcgi's configuration file.
+ * settings.h - configuration files: stepup-fcgi's (struct settings), and
+ * the shared machinery other programs (stepup-sender) declare theirs with.
  *
- * The file is "key = value" lines; '#' starts a comment.  Every key is
- * declared once in the table in settings.c with its type, default and
- * documentation; settings_describe() prints that table (it is what
- * README.md's configuration reference is checked against).  Parsing fills a
- * fresh struct settings; nothing else in the program is mutable and global.
+ * A file is "key = value" lines; '#' starts a comment.  Every key is
+ * declared once in a program's table (struct setting_table) with its type,
+ * default and documentation; config_describe() prints that table (it is
+ * what README.md's configuration reference is checked against).  Parsing
+ * fills a fresh struct; nothing else in a program is mutable and global.
+ * stepup-fcgi's table is in settings.c and used through settings_*().
  */
 #ifndef STEPUP_SETTINGS_H
 #define STEPUP_SETTINGS_H
@@ -27,6 +29,52 @@ struct settings {
     unsigned char otp_key[CRYPTO_KEY_LEN];    /* HMAC key for stored OTP hashes */
     unsigned char outbox_key[CRYPTO_KEY_LEN]; /* AES-256-GCM key for the outbox */
 };
+
+/*
+ * The shared machinery.  A value is the rest of the line after '=' with
+ * surrounding blanks removed, or a double-quoted string (which may hold '#'
+ * and, escaped as \" and \\, quotes and backslashes).
+ */
+enum setting_type {
+    SETTING_STRING,    /* char *, owned by the struct */
+    SETTING_INT,       /* int within [min, max] */
+    SETTING_LOG_LEVEL, /* enum log_level */
+    SETTING_KEY,       /* CRYPTO_KEY_LEN bytes, written as 64 hex digits */
+    SETTING_LIST       /* struct setting_list: the key may repeat, each line adds an item */
+};
+
+/* The items of a SETTING_LIST key, in file order (owned by the struct). */
+struct setting_list {
+    size_t count;
+    char **items;
+};
+
+struct setting_def {
+    const char *key;
+    enum setting_type type;
+    size_t offset;   /* of the field in the program's struct */
+    long min, max;   /* SETTING_INT only */
+    const char *def; /* default as text; NULL: required; "" for a list: empty */
+    const char *doc;
+};
+
+struct setting_table {
+    const struct setting_def *defs;
+    size_t count;
+};
+
+/* Fill obj with every default (zeroing it first; keys stay zero). */
+void config_defaults(const struct setting_table *t, void *obj);
+/* Read path into obj (filled by config_defaults): see settings_load. */
+int config_load(const struct setting_table *t, void *obj, const char *path, char *err,
+                size_t errlen) WARN_UNUSED;
+/* Set one key as if read from a file (a list key gets one more item). */
+int config_set(const struct setting_table *t, void *obj, const char *key, const char *value,
+               char *err, size_t errlen) WARN_UNUSED;
+/* Free the strings and lists of obj and wipe its keys. */
+void config_free(const struct setting_table *t, void *obj);
+/* Print every key, its default and its documentation, as Markdown rows. */
+void config_describe(const struct setting_table *t, FILE *out);
 
 /* Defaults for every key (keys are all zero: a loaded file must set them). */
 void settings_defaults(struct settings *s);

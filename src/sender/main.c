@@ -1,0 +1,372 @@
+/*
+ * main.c - stepup-sender: drains the SMS outbox into a gateway.
+ *
+ *   stepup-sender -c FILE [--daemon] [--pid-file FILE]
+ *   stepup-sender --describe-config
+ *
+ * The loop: write what the database did not take earlier; claim a batch
+ * and deliver it (sender.c); when the batch was not full, sleep on the
+ * database connection (LISTEN stepup_outbox) until a NOTIFY, the next
+ * message due for a retry, or poll_interval_ms - whichever comes first.
+ * A lost notification therefore costs at most one poll interval.
+ *
+ * Signals only set flags.  SIGTERM, SIGINT and SIGHUP are blocked except
+ * while the loop sleeps (ppoll) and at the check before each send, so they
+ * arrive exactly where the loop looks at the flags:
+ *   SIGTERM/SIGINT  the send in flight finishes and is recorded, the rest
+ *                   of the batch is released, exit 0;
+ *   SIGHUP          the file is parsed into a fresh configuration, which
+ *                   replaces the running one only if it loaded, passed its
+ *                   checks and its providers opened.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include "config.h" /* autoconf: PACKAGE_VERSION */
+#include "../lib/log.h"
+#include "outbox.h"
+#include "provider.h"
+#include "sender.h"
+#include "sender_config.h"
+
+#define CHANNEL "stepup_outbox"
+#define MIN_WAIT_MS 20 /* do not spin when due rows are locked by another sender */
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
+
+/* The signals the loop handles, and the mask that lets them in. */
+static sigset_t handled_signals;
+static sigset_t wait_mask;
+
+/* SIGTERM, SIGINT: finish the send in flight, give the rest back, exit. */
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* SIGHUP: reload the configuration between batches. */
+static void on_reload(int sig)
+{
+    (void)sig;
+    reload_flag = 1;
+}
+
+/* Let pending signals in (their handlers set the flags); true when asked to stop. */
+static bool stop_requested(void)
+{
+    sigprocmask(SIG_SETMASK, &wait_mask, NULL);
+    sigprocmask(SIG_BLOCK, &handled_signals, NULL);
+    return stop_flag != 0;
+}
+
+/* The command line, on out. */
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: stepup-sender -c FILE [--daemon] [--pid-file FILE]\n"
+            "       stepup-sender --describe-config\n"
+            "\n"
+            "Delivers the texts of stepup's SMS outbox.  SIGTERM: finish the send in flight,\n"
+            "give back the rest, exit.  SIGHUP: reload FILE (kept only if it is valid).\n"
+            "\n"
+            "  -c, --config FILE    configuration (or $STEPUP_SENDER_CONFIG)\n"
+            "      --daemon         detach once started (logs still go to standard error)\n"
+            "      --pid-file FILE  write the process id there (removed at exit)\n"
+            "      --describe-config  print every setting with its default\n"
+            "  -h, --help / -V, --version\n");
+}
+
+/* Load and check path into a fresh configuration; NULL (logged) when it is not valid. */
+static struct sender_config *load_config(const char *path)
+{
+    char err[512];
+    struct sender_config *c = malloc(sizeof *c);
+    if (c == NULL) {
+        log_msg(LOG_ERROR, NULL, "out of memory loading the configuration");
+        return NULL;
+    }
+    sender_config_defaults(c);
+    if (sender_config_load(c, path, err, sizeof err) != STEPUP_OK) {
+        log_msg(LOG_ERROR, NULL, "%s", err);
+        sender_config_free(c);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Free a configuration from load_config (NULL is fine). */
+static void free_config(struct sender_config *c)
+{
+    if (c == NULL)
+        return;
+    sender_config_free(c);
+    free(c);
+}
+
+/* A new database handle for c, listening on the outbox channel (connects lazily). */
+static struct db *open_db(const struct sender_config *c)
+{
+    struct db *db = db_new(c->db_conninfo, outbox_statements, outbox_nstatements,
+                           c->db_retry_seconds);
+    if (db == NULL)
+        return NULL;
+    if (db_listen(db, CHANNEL) != STEPUP_OK)
+        log_msg(LOG_WARN, NULL, "database not reachable yet: will keep trying");
+    return db;
+}
+
+/*
+ * SIGHUP: parse the file into a fresh configuration and open its providers;
+ * swap both in only if everything worked (between batches: nothing is
+ * claimed).  A new db_conninfo gets a new connection (which also takes any
+ * result the old one could not write).
+ */
+static void reload(struct sender *s, struct sender_config **config, struct providers *providers,
+                   const char *path)
+{
+    struct sender_config *fresh = load_config(path);
+    struct providers opened;
+
+    if (fresh == NULL) {
+        log_msg(LOG_ERROR, NULL, "SIGHUP: %s is not valid; keeping the running configuration", path);
+        return;
+    }
+    if (providers_open(&opened, fresh) != STEPUP_OK) {
+        log_msg(LOG_ERROR, NULL, "SIGHUP: the providers of %s do not open; keeping the running "
+                "configuration", path);
+        free_config(fresh);
+        return;
+    }
+    /* Results waiting for the database are written on the new connection. */
+    if (strcmp(fresh->db_conninfo, (*config)->db_conninfo) != 0) {
+        struct db *db = open_db(fresh);
+        if (db == NULL) {
+            log_msg(LOG_ERROR, NULL, "SIGHUP: out of memory; keeping the running configuration");
+            providers_close(&opened);
+            free_config(fresh);
+            return;
+        }
+        db_free(s->db);
+        s->db = db;
+    }
+    providers_close(providers);
+    *providers = opened;
+    free_config(*config);
+    *config = fresh;
+    s->config = fresh;
+    s->providers = providers;
+    log_init("stepup-sender", fresh->log_level);
+    log_msg(LOG_INFO, NULL, "SIGHUP: configuration reloaded from %s (default provider %s)", path,
+            fresh->provider);
+}
+
+/*
+ * Detach: fork, and let the parent exit 0 once the child has written its
+ * pid file and started a new session (1 if the child could not).
+ */
+static int daemonize(void)
+{
+    int ready[2];
+    if (pipe(ready) != 0)
+        return STEPUP_ERR;
+    pid_t pid = fork();
+    if (pid < 0)
+        return STEPUP_ERR;
+    if (pid > 0) {
+        char ok = 0;
+        close(ready[1]);
+        ssize_t n;
+        while ((n = read(ready[0], &ok, 1)) < 0 && errno == EINTR)
+            ;
+        _exit(n == 1 && ok == 1 ? 0 : 1);
+    }
+    close(ready[0]);
+    if (setsid() < 0)
+        _exit(1);
+    if (chdir("/") != 0)
+        _exit(1);
+    return ready[1]; /* the caller writes 1 to it when started */
+}
+
+/* Write our pid to path (mode 0644); STEPUP_ERR (logged) on failure. */
+static int write_pid_file(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
+        rename(tmp, path) != 0) {
+        log_msg(LOG_ERROR, NULL, "cannot write the pid file %s: %s", path, strerror(errno));
+        return STEPUP_ERR;
+    }
+    return STEPUP_OK;
+}
+
+/*
+ * Load the configuration (exit 1 if it is not valid, 2 on a usage error),
+ * open the providers, detach if asked, then run the loop until SIGTERM or
+ * SIGINT: exit 0.
+ */
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "daemon", no_argument, NULL, 'd' },
+        { "pid-file", required_argument, NULL, 'p' },
+        { "describe-config", no_argument, NULL, 'D' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = getenv("STEPUP_SENDER_CONFIG");
+    const char *pid_file = NULL;
+    bool daemon_mode = false;
+    int opt, status = EXIT_FAILURE, ready_fd = -1;
+    struct sender_config *config = NULL;
+    struct providers providers;
+    struct sender s;
+    bool providers_opened = false, curl_started = false, pid_written = false;
+
+    memset(&s, 0, sizeof s);
+    while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'd': daemon_mode = true; break;
+        case 'p': pid_file = optarg; break;
+        case 'D': sender_config_describe(stdout); return EXIT_SUCCESS;
+        case 'h': usage(stdout); return EXIT_SUCCESS;
+        case 'V': printf("stepup-sender %s\n", PACKAGE_VERSION); return EXIT_SUCCESS;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || config_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+
+    log_init("stepup-sender", LOG_INFO);
+    config = load_config(config_path);
+    if (config == NULL)
+        return EXIT_FAILURE;
+    log_init("stepup-sender", config->log_level);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_msg(LOG_ERROR, NULL, "cannot initialise libcurl");
+        goto out;
+    }
+    curl_started = true;
+    if (providers_open(&providers, config) != STEPUP_OK)
+        goto out;
+    providers_opened = true;
+
+    if (daemon_mode) {
+        ready_fd = daemonize();
+        if (ready_fd < 0) {
+            log_msg(LOG_ERROR, NULL, "cannot detach: %s", strerror(errno));
+            goto out;
+        }
+    }
+    if (pid_file != NULL) {
+        if (write_pid_file(pid_file) != STEPUP_OK)
+            goto out;
+        pid_written = true;
+    }
+
+    /* Handlers only set flags; the signals are let in where the loop looks. */
+    sigemptyset(&handled_signals);
+    sigaddset(&handled_signals, SIGTERM);
+    sigaddset(&handled_signals, SIGINT);
+    sigaddset(&handled_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &handled_signals, &wait_mask);
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGHUP);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    s.config = config;
+    s.providers = &providers;
+    if (sender_init_owner(&s) != STEPUP_OK) {
+        log_msg(LOG_ERROR, NULL, "cannot draw random bits");
+        goto out;
+    }
+    s.db = open_db(config);
+    if (s.db == NULL) {
+        log_msg(LOG_ERROR, NULL, "out of memory");
+        goto out;
+    }
+    if (ready_fd >= 0) {
+        char one = 1;
+        if (write(ready_fd, &one, 1) != 1)
+            log_msg(LOG_WARN, NULL, "could not tell the starting process that we are up");
+        close(ready_fd);
+        ready_fd = -1;
+    }
+    log_msg(LOG_INFO, NULL, "started as %s: default provider %s, batch %d, lease %d s, "
+            "poll %d ms", s.owner, config->provider, config->batch_size, config->lease_seconds,
+            config->poll_interval_ms);
+
+    while (!stop_requested()) {
+        if (reload_flag) {
+            reload_flag = 0;
+            reload(&s, &config, &providers, config_path);
+        }
+        int wait_ms = config->poll_interval_ms;
+        int claimed = 0;
+        if (sender_flush(&s) == STEPUP_OK &&
+            sender_run_batch(&s, stop_requested, &claimed) == STEPUP_OK) {
+            if (stop_flag)
+                break;
+            if (claimed >= config->batch_size)
+                continue; /* more may be due */
+            int due = -1;
+            if (outbox_next_due(s.db, &due) == STEPUP_OK && due >= 0 && due < wait_ms)
+                wait_ms = due;
+            if (claimed == 0 && wait_ms < MIN_WAIT_MS)
+                wait_ms = MIN_WAIT_MS;
+        }
+        /* 1: notified, 0: timeout or signal, STEPUP_ERR: the database is away (it waited) */
+        if (db_wait_notify(s.db, wait_ms, &wait_mask) == STEPUP_ERR)
+            log_msg(LOG_DEBUG, NULL, "database unavailable; retrying");
+    }
+
+    /* Stopping: whatever is still unrecorded gets one more chance. */
+    if (sender_flush(&s) != STEPUP_OK)
+        log_msg(LOG_WARN, NULL, "stopping with results the database did not take; those "
+                "messages are retried when their lease runs out");
+    log_msg(LOG_INFO, NULL, "stopped");
+    status = EXIT_SUCCESS;
+
+out:
+    if (ready_fd >= 0)
+        close(ready_fd);
+    sender_free(&s);
+    db_free(s.db);
+    if (providers_opened)
+        providers_close(&providers);
+    if (curl_started)
+        curl_global_cleanup();
+    free_config(config);
+    if (pid_written)
+        unlink(pid_file);
+    return status;
+}

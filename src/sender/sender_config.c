@@ -1,0 +1,261 @@
+/*
+ * sender_config.c - stepup-sender's configuration: its declarative table, and the
+ * checks that span several keys.  The parser is the shared one of
+ * src/lib/settings.c.  See sender_config.h.
+ *
+ * As in stepup.conf, error messages never contain a value: values may be
+ * secrets (outbox_key, a password in db_conninfo, an API key in a header).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sender_config.h"
+
+#define FIELD(f) offsetof(struct sender_config, f)
+
+#define DEFAULT_BODY "{\"to\": \"{to}\", \"text\": \"{text}\", \"messageId\": \"{message_id}\"}"
+
+static const struct setting_def sender_defs[] = {
+    {"db_conninfo", SETTING_STRING, FIELD(db_conninfo), 0, 0, "dbname=stepup",
+     "libpq connection string; connect as the role stepup_sender, which may only call the stepup.sender_* functions"},
+    {"db_retry_seconds", SETTING_INT, FIELD(db_retry_seconds), 0, 3600, "1",
+     "seconds (0..3600) between attempts to reconnect to a lost database"},
+    {"log_level", SETTING_LOG_LEVEL, FIELD(log_level), 0, 0, "info",
+     "least severe level logged to standard error: error, warn, info or debug"},
+    {"outbox_key", SETTING_KEY, FIELD(outbox_key), 0, 0, NULL,
+     "64 hex digits: the AES-256-GCM key of the outbox, the same as stepup-fcgi's outbox_key"},
+    {"provider", SETTING_STRING, FIELD(provider), 0, 0, "log",
+     "provider of the programmes whose sms_provider is not set: http, exec or log"},
+    {"poll_interval_ms", SETTING_INT, FIELD(poll_interval_ms), 10, 3600000, "5000",
+     "longest idle wait (10..3600000 ms) before looking at the outbox without a NOTIFY"},
+    {"batch_size", SETTING_INT, FIELD(batch_size), 1, 1000, "20",
+     "messages claimed at once (1..1000)"},
+    {"lease_seconds", SETTING_INT, FIELD(lease_seconds), 1, 86400, "300",
+     "how long a claim lasts (1..86400 s); a killed sender's messages are retried after it. "
+     "At least twice the longest send (http_timeout_ms, exec_timeout_ms) plus 2 s: a send is "
+     "started only while the lease outlives its timeout by 2 s, so a lease is never renewed"},
+    {"max_attempts", SETTING_INT, FIELD(max_attempts), 1, 1000, "5",
+     "attempts (1..1000) before a message is DEAD"},
+    {"backoff_base_ms", SETTING_INT, FIELD(backoff_base_ms), 1, 86400000, "2000",
+     "back-off after the first failure (ms); it doubles with each attempt, with random jitter "
+     "(the wait is between half and all of it)"},
+    {"backoff_max_ms", SETTING_INT, FIELD(backoff_max_ms), 1, 86400000, "300000",
+     "longest back-off (ms)"},
+    {"http_url", SETTING_STRING, FIELD(http_url), 0, 0, "",
+     "http provider: the gateway's URL (http or https)"},
+    {"http_method", SETTING_STRING, FIELD(http_method), 0, 0, "POST",
+     "http provider: POST or PUT"},
+    {"http_header", SETTING_LIST, FIELD(http_headers), 0, 0, "",
+     "http provider: a request header \"Name: value\" (e.g. an API key or Authorization: Basic ...); "
+     "repeat the key for more headers"},
+    {"http_body", SETTING_STRING, FIELD(http_body), 0, 0, DEFAULT_BODY,
+     "http provider: the request body; {to}, {text} and {message_id} (the outbox id) are replaced, "
+     "escaped for http_body_type. In the file, quote it and write \\\" for a quote"},
+    {"http_body_type", SETTING_STRING, FIELD(http_body_type_text), 0, 0, "json",
+     "http provider: json (values JSON-escaped, Content-Type application/json) or form "
+     "(values URL-encoded, application/x-www-form-urlencoded), unless a header sets Content-Type"},
+    {"http_connect_timeout_ms", SETTING_INT, FIELD(http_connect_timeout_ms), 1, 600000, "5000",
+     "http provider: connect timeout (ms)"},
+    {"http_timeout_ms", SETTING_INT, FIELD(http_timeout_ms), 1, 3600000, "15000",
+     "http provider: timeout of the whole request (ms); a timed-out send is retried"},
+    {"http_permanent_statuses", SETTING_STRING, FIELD(http_permanent_statuses_text), 0, 0,
+     "400,401,403,404,422",
+     "http provider: statuses that fail a message for good (DEAD at once, no retry); other "
+     "non-2xx statuses and network errors are retried"},
+    {"http_id_field", SETTING_STRING, FIELD(http_id_field), 0, 0, "messageId",
+     "http provider: the field of a JSON answer holding the gateway's message id (a.b for a nested "
+     "field; empty: none)"},
+    {"http_ca_file", SETTING_STRING, FIELD(http_ca_file), 0, 0, "",
+     "http provider: CA certificates (PEM) to verify the gateway with; empty: the system's"},
+    {"exec_program", SETTING_STRING, FIELD(exec_program), 0, 0, "",
+     "exec provider: the program to run (absolute path), with the number as its argument and the "
+     "text on its standard input; exit status 0 means sent"},
+    {"exec_timeout_ms", SETTING_INT, FIELD(exec_timeout_ms), 1, 3600000, "15000",
+     "exec provider: the program is killed after this long (ms) and the send retried"},
+    {"exec_permanent_exit_codes", SETTING_STRING, FIELD(exec_permanent_exit_codes_text), 0, 0, "",
+     "exec provider: exit statuses that fail a message for good (e.g. 2,3); others are retried"},
+};
+
+static const struct setting_table sender_table = { sender_defs, ARRAY_LEN(sender_defs) };
+
+void sender_config_defaults(struct sender_config *c)
+{
+    memset(c, 0, sizeof *c);
+    config_defaults(&sender_table, c);
+}
+
+int sender_config_set(struct sender_config *c, const char *key, const char *value, char *err,
+                      size_t errlen)
+{
+    return config_set(&sender_table, c, key, value, err, errlen);
+}
+
+void sender_config_free(struct sender_config *c)
+{
+    config_free(&sender_table, c);
+}
+
+void sender_config_describe(FILE *out)
+{
+    config_describe(&sender_table, out);
+}
+
+int sender_config_send_timeout_ms(const struct sender_config *c)
+{
+    return c->http_timeout_ms > c->exec_timeout_ms ? c->http_timeout_ms : c->exec_timeout_ms;
+}
+
+bool sender_status_in(const int *list, size_t n, int code)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (list[i] == code)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Parse "400,401, 403" (blanks allowed around items; empty: no item) into
+ * out, each in [min, max].  STEPUP_ERR with a reason naming key.
+ */
+static int parse_code_list(const char *key, const char *text, int min, int max, int *out,
+                           size_t *n, char *err, size_t errlen)
+{
+    const char *p = text;
+
+    *n = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\0')
+        return STEPUP_OK;
+    for (;;) {
+        char *end;
+        long v;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        errno = 0;
+        v = strtol(p, &end, 10);
+        if (end == p || !isdigit((unsigned char)*p) || errno != 0 || v < min || v > max ||
+            *n >= SENDER_MAX_STATUSES) {
+            snprintf(err, errlen, "%s: expected up to %d comma-separated numbers in %d..%d", key,
+                     SENDER_MAX_STATUSES, min, max);
+            return STEPUP_ERR;
+        }
+        out[(*n)++] = (int)v;
+        p = end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            return STEPUP_OK;
+        if (*p != ',') {
+            snprintf(err, errlen, "%s: expected up to %d comma-separated numbers in %d..%d", key,
+                     SENDER_MAX_STATUSES, min, max);
+            return STEPUP_ERR;
+        }
+        p++;
+    }
+}
+
+/* True for a known provider name. */
+static bool provider_name_ok(const char *name)
+{
+    return strcmp(name, "http") == 0 || strcmp(name, "exec") == 0 || strcmp(name, "log") == 0;
+}
+
+/* "Name: value" with a token name and no control characters. */
+static bool header_ok(const char *h)
+{
+    const char *colon = strchr(h, ':');
+    if (colon == NULL || colon == h)
+        return false;
+    for (const char *p = h; p < colon; p++) {
+        if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~", *p) == NULL)
+            return false;
+    }
+    for (const char *p = h; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return false;
+    }
+    return true;
+}
+
+int sender_config_check(struct sender_config *c, char *err, size_t errlen)
+{
+    if (!provider_name_ok(c->provider)) {
+        snprintf(err, errlen, "provider: expected http, exec or log");
+        return STEPUP_ERR;
+    }
+    if (strcmp(c->http_method, "POST") != 0 && strcmp(c->http_method, "PUT") != 0) {
+        snprintf(err, errlen, "http_method: expected POST or PUT");
+        return STEPUP_ERR;
+    }
+    if (strcmp(c->http_body_type_text, "json") == 0) {
+        c->http_body_type = BODY_JSON;
+    } else if (strcmp(c->http_body_type_text, "form") == 0) {
+        c->http_body_type = BODY_FORM;
+    } else {
+        snprintf(err, errlen, "http_body_type: expected json or form");
+        return STEPUP_ERR;
+    }
+    if (parse_code_list("http_permanent_statuses", c->http_permanent_statuses_text, 100, 599,
+                        c->http_permanent_statuses, &c->n_http_permanent_statuses, err,
+                        errlen) != STEPUP_OK ||
+        parse_code_list("exec_permanent_exit_codes", c->exec_permanent_exit_codes_text, 1, 255,
+                        c->exec_permanent_exit_codes, &c->n_exec_permanent_exit_codes, err,
+                        errlen) != STEPUP_OK)
+        return STEPUP_ERR;
+    for (size_t i = 0; i < c->http_headers.count; i++) {
+        if (!header_ok(c->http_headers.items[i])) {
+            snprintf(err, errlen, "http_header #%zu: expected \"Name: value\"", i + 1);
+            return STEPUP_ERR;
+        }
+    }
+    if (c->http_url[0] != '\0' && strncasecmp(c->http_url, "http://", 7) != 0 &&
+        strncasecmp(c->http_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "http_url: expected an http:// or https:// URL");
+        return STEPUP_ERR;
+    }
+    if (strcmp(c->provider, "http") == 0 && c->http_url[0] == '\0') {
+        snprintf(err, errlen, "provider is http but http_url is not set");
+        return STEPUP_ERR;
+    }
+    if (c->exec_program[0] != '\0' && c->exec_program[0] != '/') {
+        snprintf(err, errlen, "exec_program: expected an absolute path");
+        return STEPUP_ERR;
+    }
+    if (strcmp(c->provider, "exec") == 0 && c->exec_program[0] == '\0') {
+        snprintf(err, errlen, "provider is exec but exec_program is not set");
+        return STEPUP_ERR;
+    }
+    if (c->backoff_base_ms > c->backoff_max_ms) {
+        snprintf(err, errlen, "backoff_base_ms must not exceed backoff_max_ms");
+        return STEPUP_ERR;
+    }
+    /* Sends may start during the first lease - timeout - margin ms of a
+     * claim: at least one timeout's worth, so a batch always gets going. */
+    if ((long)c->lease_seconds * 1000 <
+        2L * sender_config_send_timeout_ms(c) + SENDER_LEASE_MARGIN_MS) {
+        snprintf(err, errlen,
+                 "lease_seconds must be at least twice the longest send timeout (http_timeout_ms, "
+                 "exec_timeout_ms) plus %d ms", SENDER_LEASE_MARGIN_MS);
+        return STEPUP_ERR;
+    }
+    return STEPUP_OK;
+}
+
+int sender_config_load(struct sender_config *c, const char *path, char *err, size_t errlen)
+{
+    char reason[256];
+
+    if (config_load(&sender_table, c, path, err, errlen) != STEPUP_OK)
+        return STEPUP_ERR;
+    if (sender_config_check(c, reason, sizeof reason) != STEPUP_OK) {
+        snprintf(err, errlen, "%s: %s", path, reason);
+        return STEPUP_ERR;
+    }
+    return STEPUP_OK;
+}
