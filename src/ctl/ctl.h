@@ -70,7 +70,9 @@ void ctl_db_error(const struct ctl *c, const char *what);
 int ctl_migrate(struct ctl *c, int argc, char **argv);
 int ctl_programme(struct ctl *c, int argc, char **argv); /* create | set */
 int ctl_apikey(struct ctl *c, int argc, char **argv);    /* create */
-int ctl_user(struct ctl *c, int argc, char **argv);      /* create | enrol */
-int ctl_token(struct ctl *c, int argc, char **argv);     /* impersonate */
+int ctl_user(struct ctl *c, int argc, char **argv); /* create|enrol|deactivate|activate|set-mobile */
+int ctl_token(struct ctl *c, int argc, char **argv);      /* impersonate */
+int ctl_challenges(struct ctl *c, int argc, char **argv); /* --user ID [--limit N] */
+int ctl_outbox(struct ctl *c, int argc, char **argv);     /* list | show | retry | purge */
 
 #endif

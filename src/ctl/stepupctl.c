@@ -38,6 +38,8 @@ static const char usage_text[] =
     "        --expiry-seconds N           1..86400, lifetime of a challenge (default 300)\n"
     "        --session-ttl N              1..2592000, idle seconds before a session ends (default 300)\n"
     "        --sms-template TEXT          with {code}, and optionally {programme} and {minutes}\n"
+    "        --sms-provider NAME|default  stepup-sender's provider for this programme: http,\n"
+    "                                     exec or log (default: the sender's own setting)\n"
     "  apikey create --programme ID                     -> {\"id\", \"apiKey\"}\n"
     "      the key is shown this once; only its SHA-256 is stored\n"
     "  user create --programme ID --email E --password P [--mobile +E164]\n"
@@ -46,8 +48,25 @@ static const char usage_text[] =
     "      STEPUP_SCRYPT_LOG2N sets the scrypt cost (default 15)\n"
     "  user enrol --user ID [--channel SMS]             -> {\"userId\", \"channel\", \"status\"}\n"
     "      marks the SMS factor ACTIVE on the number on file, without an OTP\n"
+    "  user deactivate ID                               -> {\"userId\", \"active\": false, \"sessionsEnded\"}\n"
+    "      ends all of the user's open sessions; logins are refused until activated\n"
+    "  user activate ID                                 -> {\"userId\", \"active\": true}\n"
+    "  user set-mobile ID +E164                         -> {\"userId\", \"mobile\", \"factorStatus\"}\n"
+    "      a factor on another number becomes INACTIVE until enrolled again, and\n"
+    "      pending codes sent to the old number are superseded\n"
     "  token impersonate --user ID                      -> {\"token\"}\n"
-    "      a back-office session: it may read, never step up\n";
+    "      a back-office session: it may read, never step up\n"
+    "  challenges --user ID [--limit N]                 -> one JSON object per line, newest first\n"
+    "      the user's challenge history (effective status, never a code or hash)\n"
+    "  outbox list [--status S] [--programme ID] [--limit N]  -> one JSON object per line\n"
+    "      SMS messages, newest first (default limit 100); S: PENDING, SENDING, SENT,\n"
+    "      DEAD or EXPIRED\n"
+    "  outbox show ID                                   -> the message with its attempts\n"
+    "  outbox retry ID                                  -> {\"id\", \"status\", \"due\"}\n"
+    "      a message waiting for its next attempt is due now (ended ones cannot be sent)\n"
+    "  outbox purge --older-than DURATION               -> {\"purged\", \"olderThanSeconds\"}\n"
+    "      deletes SENT, DEAD and EXPIRED messages (and their attempts) ended longer\n"
+    "      ago than DURATION: a number with s, m, h or d (30d, 12h)\n";
 
 void ctl_usage(FILE *out)
 {
@@ -141,6 +160,8 @@ static const struct command commands[] = {
     { "apikey", ctl_apikey },
     { "user", ctl_user },
     { "token", ctl_token },
+    { "challenges", ctl_challenges },
+    { "outbox", ctl_outbox },
 };
 
 /* True when a command's arguments ask for help (answered without a database). */

@@ -13,6 +13,10 @@ toolbox of the tests:
     stack.login(api_key, email, password) -> token
     stack.request(method, path, ...) -> Response(status, headers, json)
     stack.issue(api_key, token, ...) POST /stepup/challenges/otp/{channel}
+    stack.verify(api_key, token, code, ...)  POST .../otp/{channel}/verify
+    stack.enrol(api_key, token, ...), stack.enrol_verify(api_key, token, code, ...),
+    stack.factors(api_key, token)    the /authentication_factors endpoints
+    stack.page(path, token)          plain HTTP (the legacy application) -> (status, headers, text)
     stack.psql(sql, **vars)          rows of a query (superuser)
 
 Every test creates its own programme, so tests do not interfere.  Every
@@ -45,6 +49,7 @@ STACK = ROOT / "tools" / "stack"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SERVICE_USER = "stepup"
 SANDBOX_CODE = "123456"
+NO_BODY = object()  # default of the verify helpers: {"verificationCode": code}
 # Fast scrypt for test users (the hash records its own parameters).
 SCRYPT_LOG2N = "10"
 # Throwaway cluster: durability is not needed.
@@ -273,6 +278,49 @@ class Stack:
         return self.request("POST", f"/stepup/challenges/otp/{channel}", headers, body,
                             api_key=api_key, token=token, idem=idem)
 
+    def verify(self, api_key, token, code=SANDBOX_CODE, channel="SMS", *, idem=None,
+               headers=None, body=NO_BODY):
+        """POST /stepup/challenges/otp/{channel}/verify with {"verificationCode": code},
+        or with body instead when given (None: an empty body)."""
+        if body is NO_BODY:
+            body = {"verificationCode": code}
+        return self.request("POST", f"/stepup/challenges/otp/{channel}/verify", headers,
+                            "" if body is None else body, api_key=api_key, token=token,
+                            idem=idem)
+
+    def enrol(self, api_key, token, channel="SMS", *, idem=None, headers=None, body=None):
+        """POST /authentication_factors/otp/{channel}: send an enrolment code."""
+        return self.request("POST", f"/authentication_factors/otp/{channel}", headers,
+                            "" if body is None else body, api_key=api_key, token=token,
+                            idem=idem)
+
+    def enrol_verify(self, api_key, token, code=SANDBOX_CODE, channel="SMS", *, idem=None,
+                     headers=None, body=NO_BODY):
+        """POST /authentication_factors/otp/{channel}/verify (body as for verify)."""
+        if body is NO_BODY:
+            body = {"verificationCode": code}
+        return self.request("POST", f"/authentication_factors/otp/{channel}/verify", headers,
+                            "" if body is None else body, api_key=api_key, token=token,
+                            idem=idem)
+
+    def factors(self, api_key, token):
+        """GET /authentication_factors."""
+        return self.request("GET", "/authentication_factors", api_key=api_key, token=token)
+
+    def page(self, path, token=None, headers=None, method="GET", body=None, timeout=30):
+        """A plain HTTP request (e.g. to the legacy application behind the
+        step-up gate), without the API's checks: (status, headers, text)."""
+        hdrs = dict(headers or {})
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            return r.status, r.msg, r.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+
     # -- fixtures of data ------------------------------------------------
     def make_programme(self, *, sandbox=True, sms=True, countries=None, retry_seconds=None,
                        issue_limit=None, verify_attempts=None, expiry_seconds=None,
@@ -419,8 +467,10 @@ def stack():
     """The stack of this test session (see the module docstring)."""
     state_dir = BUILD / "tests-var"
     base_env = dict(os.environ)
+    # No stack sender: tests read their outbox rows before anything sends
+    # them; the sender tests start their own (sender_fixtures.py).
     base_env.update(STEPUP_BUILD_DIR=str(BUILD), STEPUP_STATE_DIR=str(state_dir),
-                    STEPUP_DEMO="0", STEPUP_PG_OPTIONS=PG_OPTIONS)
+                    STEPUP_DEMO="0", STEPUP_PG_OPTIONS=PG_OPTIONS, STEPUP_SENDER="0")
     if state_dir.exists():
         # A previous run's leftovers: stop what may still run there, then wipe.
         _run_stack("down", base_env)

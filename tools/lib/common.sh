@@ -58,10 +58,14 @@ STEPUP_PACKAGE_PROBES=(
     "passwd|/usr/sbin/useradd"
     "util-linux|/usr/sbin/runuser"
     "valgrind|/usr/bin/valgrind"
+    "wrk|/usr/bin/wrk"
+    # libcurl4-openssl-dev (stepup-sender's http provider): its headers live
+    # under a multiarch directory, so it has no probe and dpkg is asked.
 )
-# valgrind is only needed by `tools/test --valgrind`: not in the default list.
+# valgrind (tools/test --valgrind) and wrk (tools/bench) are asked for by
+# the scripts that need them: not in the default list.
 STEPUP_PACKAGES=(build-essential autoconf automake libtool pkg-config libfcgi-dev libpq-dev
-                 libjson-c-dev libssl-dev check libsubunit-dev libphonenumber-dev lighttpd
+                 libjson-c-dev libssl-dev check libsubunit-dev libphonenumber-dev libcurl4-openssl-dev lighttpd
                  postgresql-15 postgresql-client-15 python3 python3-pytest python3-cryptography
                  curl ca-certificates procps passwd util-linux)
 
@@ -125,7 +129,8 @@ ensure_packages() {
 # configure out of tree (with the given arguments) and build.
 ensure_built() {
     local b=$STEPUP_BUILD_DIR
-    if [ -x "$b/src/fcgi/stepup-fcgi" ] && [ -x "$b/src/ctl/stepupctl" ]; then
+    if [ -x "$b/src/fcgi/stepup-fcgi" ] && [ -x "$b/src/ctl/stepupctl" ] &&
+       [ -x "$b/src/sender/stepup-sender" ]; then
         return 0
     fi
     if [ ! -x "$ROOT/configure" ]; then
