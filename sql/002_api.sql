@@ -175,6 +175,9 @@ COMMENT ON FUNCTION stepup.api_login_lookup(bytea, text) IS
 -- the password was verified.  Re-checks the key and that the user is an
 -- active user of the key's programme (API_KEY_UNKNOWN, USER_UNKNOWN,
 -- CREDENTIALS_INACTIVE), then opens a session for the token hash: OK.
+-- The user row is held FOR SHARE meanwhile, so that a concurrent
+-- `stepupctl user deactivate` either is seen (CREDENTIALS_INACTIVE) or
+-- waits for this login and then ends the session it opened.
 CREATE FUNCTION stepup.api_login_session(p_api_key_hash bytea, p_user_id uuid, p_token_hash bytea,
                                          p_request_ref text, p_client_addr inet,
                                          p_user_agent text)
@@ -198,7 +201,8 @@ BEGIN
 
     SELECT u.active INTO v_active
       FROM users u
-     WHERE u.id = p_user_id AND u.programme_id = v_programme;
+     WHERE u.id = p_user_id AND u.programme_id = v_programme
+       FOR SHARE;
     IF NOT FOUND THEN
         outcome := 'USER_UNKNOWN';
         RETURN NEXT;

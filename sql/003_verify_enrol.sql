@@ -20,8 +20,8 @@
 -- same transaction, so a deactivated user is logged out everywhere (401)
 -- and cannot log in again (api_login_lookup / api_login_session answer
 -- CREDENTIALS_INACTIVE, 403).  So that no login can slip in between,
--- api_login_session is redefined below to hold the user row FOR SHARE
--- while it opens the session: deactivation (UPDATE users, then UPDATE
+-- api_login_session (002) holds the user row FOR SHARE while it opens the
+-- session: deactivation (UPDATE users, then UPDATE
 -- sessions in a later statement) either waits for that login and then ends
 -- its session, or is seen by it.  api_enrol_factor still answers
 -- CREDENTIALS_INACTIVE for a session that survives anyway (a user made
@@ -87,57 +87,6 @@ END
 $$;
 COMMENT ON FUNCTION stepup.hash_equal(bytea, bytea) IS
     'Internal: constant-time comparison of two 32-byte hashes.';
-
--- ---------------------------------------------------------------------------
--- api_login_session, redefined (same signature and answers as in
--- 002_api.sql): the user row is now read FOR SHARE, so that a concurrent
--- `stepupctl user deactivate` either is seen (CREDENTIALS_INACTIVE) or
--- waits for this login and then ends the session it opened.
-CREATE OR REPLACE FUNCTION stepup.api_login_session(p_api_key_hash bytea, p_user_id uuid,
-                                                    p_token_hash bytea, p_request_ref text,
-                                                    p_client_addr inet, p_user_agent text)
-RETURNS TABLE (outcome text, session_id uuid)
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = stepup, pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_programme uuid;
-    v_active boolean;
-BEGIN
-    SELECT k.programme_id INTO v_programme
-      FROM api_keys k
-     WHERE k.key_hash = p_api_key_hash AND k.revoked_at IS NULL;
-    IF NOT FOUND THEN
-        outcome := 'API_KEY_UNKNOWN';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    SELECT u.active INTO v_active
-      FROM users u
-     WHERE u.id = p_user_id AND u.programme_id = v_programme
-       FOR SHARE;
-    IF NOT FOUND THEN
-        outcome := 'USER_UNKNOWN';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    IF NOT v_active THEN
-        outcome := 'CREDENTIALS_INACTIVE';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    INSERT INTO sessions AS s (programme_id, user_id, token_hash, request_ref, client_addr, user_agent)
-    VALUES (v_programme, p_user_id, p_token_hash, p_request_ref, p_client_addr, p_user_agent)
-    RETURNING s.id INTO session_id;
-    outcome := 'OK';
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION stepup.api_login_session(bytea, uuid, bytea, text, inet, text) IS
-    'Login, step 2: opens a session for a verified user; OK, API_KEY_UNKNOWN, USER_UNKNOWN or CREDENTIALS_INACTIVE.';
 
 -- ---------------------------------------------------------------------------
 -- api_verify_challenge: POST /stepup/challenges/otp/{channel}/verify
