@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <json-c/json.h>
+#include "../lib/crypto.h"
 #include "../lib/db.h"
 
 enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
@@ -66,6 +67,17 @@ int ctl_check_uuid(const struct ctl *c, const char *option, const char *text) WA
 
 /* Report a failed query: "what: <the database's message>". */
 void ctl_db_error(const struct ctl *c, const char *what);
+
+/*
+ * The shape shared by "apikey create --programme ID" and "token
+ * impersonate --user ID": check the subcommand and the one --option ID
+ * (a UUID), then make a fresh 256-bit secret in token and its SHA-256 in
+ * hash (what is stored).  CTL_OK, or the exit status after a message.
+ * The caller wipes token.
+ */
+int ctl_secret_command(struct ctl *c, int argc, char **argv, const char *subcommand,
+                       const char *option, const char **id, char token[CRYPTO_TOKEN_LEN + 1],
+                       unsigned char hash[CRYPTO_HASH_LEN]);
 
 int ctl_migrate(struct ctl *c, int argc, char **argv);
 int ctl_programme(struct ctl *c, int argc, char **argv); /* create | set */

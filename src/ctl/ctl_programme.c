@@ -392,41 +392,14 @@ int ctl_programme(struct ctl *c, int argc, char **argv)
  */
 int ctl_apikey(struct ctl *c, int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "programme", required_argument, NULL, 'p' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *programme = NULL;
+    const char *programme;
     char key[CRYPTO_TOKEN_LEN + 1];
     unsigned char hash[CRYPTO_HASH_LEN];
     struct db_params p = { 0 };
-    int ch;
 
-    if (argc < 2 || strcmp(argv[1], "create") != 0) {
-        ctl_error(c, "apikey needs the subcommand create (see --help)");
-        return CTL_USAGE;
-    }
-    argc--;
-    argv++;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-        if (ch != 'p')
-            return ctl_option_error(c, ch, argv);
-        programme = optarg;
-    }
-    if (optind < argc || programme == NULL) {
-        ctl_error(c, "usage: apikey create --programme ID");
-        return CTL_USAGE;
-    }
-    if (ctl_check_uuid(c, "--programme", programme) != STEPUP_OK)
-        return CTL_FAILED;
-
-    if (crypto_random_token(key) != STEPUP_OK) {
-        ctl_error(c, "cannot generate a key");
-        return CTL_FAILED;
-    }
-    crypto_sha256(key, strlen(key), hash);
+    int rc = ctl_secret_command(c, argc, argv, "create", "programme", &programme, key, hash);
+    if (rc != CTL_OK)
+        return rc;
     db_param_text(&p, programme);
     db_param_bytes(&p, hash, sizeof hash);
     db_result *r = db_query(c->db, NULL,

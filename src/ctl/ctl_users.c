@@ -513,41 +513,14 @@ int ctl_user(struct ctl *c, int argc, char **argv)
  */
 int ctl_token(struct ctl *c, int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "user", required_argument, NULL, 'u' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *user = NULL;
+    const char *user;
     char token[CRYPTO_TOKEN_LEN + 1];
     unsigned char hash[CRYPTO_HASH_LEN];
     struct db_params p = { 0 };
-    int ch;
 
-    if (argc < 2 || strcmp(argv[1], "impersonate") != 0) {
-        ctl_error(c, "token needs the subcommand impersonate (see --help)");
-        return CTL_USAGE;
-    }
-    argc--;
-    argv++;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-        if (ch != 'u')
-            return ctl_option_error(c, ch, argv);
-        user = optarg;
-    }
-    if (optind < argc || user == NULL) {
-        ctl_error(c, "usage: token impersonate --user ID");
-        return CTL_USAGE;
-    }
-    if (ctl_check_uuid(c, "--user", user) != STEPUP_OK)
-        return CTL_FAILED;
-
-    if (crypto_random_token(token) != STEPUP_OK) {
-        ctl_error(c, "cannot generate a token");
-        return CTL_FAILED;
-    }
-    crypto_sha256(token, strlen(token), hash);
+    int rc = ctl_secret_command(c, argc, argv, "impersonate", "user", &user, token, hash);
+    if (rc != CTL_OK)
+        return rc;
     db_param_text(&p, user);
     db_param_bytes(&p, hash, sizeof hash);
     db_result *r = query(c, "cannot create the session",

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/crypto.h"
 #include "../lib/log.h"
 #include "ctl.h"
 
@@ -147,6 +148,46 @@ void ctl_db_error(const struct ctl *c, const char *what)
         ctl_error(c, "%s: cannot connect to the database: %s", what, msg);
     else
         ctl_error(c, "%s: %s", what, msg);
+}
+
+int ctl_secret_command(struct ctl *c, int argc, char **argv, const char *subcommand,
+                       const char *option, const char **id, char token[CRYPTO_TOKEN_LEN + 1],
+                       unsigned char hash[CRYPTO_HASH_LEN])
+{
+    const struct option options[] = {
+        { option, required_argument, NULL, 'i' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+
+    if (argc < 2 || strcmp(argv[1], subcommand) != 0) {
+        ctl_error(c, "%s needs the subcommand %s (see --help)", argv[0], subcommand);
+        return CTL_USAGE;
+    }
+    argc--;
+    argv++;
+    optind = 0;
+    opterr = 0;
+    *id = NULL;
+    while ((ch = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        if (ch != 'i')
+            return ctl_option_error(c, ch, argv);
+        *id = optarg;
+    }
+    if (optind < argc || *id == NULL) {
+        ctl_error(c, "usage: %s %s --%s ID", argv[-1], subcommand, option);
+        return CTL_USAGE;
+    }
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", option);
+    if (ctl_check_uuid(c, flag, *id) != STEPUP_OK)
+        return CTL_FAILED;
+    if (crypto_random_token(token) != STEPUP_OK) {
+        ctl_error(c, "cannot generate a random secret");
+        return CTL_FAILED;
+    }
+    crypto_sha256(token, strlen(token), hash);
+    return CTL_OK;
 }
 
 struct command {
