@@ -7,8 +7,9 @@
 --
 -- The api_* functions are SECURITY DEFINER with a pinned search_path and are
 -- the only thing stepup_app may execute; the helpers without the api_
--- prefix (authenticate, idempotency_begin/finish, call_begin, issue_code)
--- are internal building blocks for them and are granted to nobody.
+-- prefix (key_programme, authenticate, idempotency_begin/finish, call_begin,
+-- issue_code) are internal building blocks for them and are granted to
+-- nobody.
 --
 -- Outcomes:
 --   authentication  OK, API_KEY_UNKNOWN (401), TOKEN_INVALID (401), FORBIDDEN (403)
@@ -16,6 +17,23 @@
 --   idempotency     IDEMPOTENCY_IN_FLIGHT (409), IDEMPOTENCY_MISMATCH (422)
 --   issue           CHANNEL_NOT_SUPPORTED, CHANNEL_NOT_REGISTERED, MOBILE_NUMBER_INVALID,
 --                   MOBILE_COUNTRY_NOT_SUPPORTED, RETRY_IN_15SEC, CHALLENGE_LIMIT_EXCEEDED (409)
+
+-- ---------------------------------------------------------------------------
+-- key_programme: the programme an API key (by its hash) belongs to, or NULL
+-- when no unrevoked key has this hash.  The one place that decides whether
+-- an api-key is valid.
+CREATE FUNCTION stepup.key_programme(p_api_key_hash bytea)
+RETURNS uuid
+LANGUAGE sql
+STABLE
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+    SELECT k.programme_id
+      FROM stepup.api_keys k
+     WHERE k.key_hash = p_api_key_hash AND k.revoked_at IS NULL;
+$$;
+COMMENT ON FUNCTION stepup.key_programme(bytea) IS
+    'Internal: the programme of an unrevoked API key hash, or NULL.';
 
 -- ---------------------------------------------------------------------------
 -- authenticate: the api-key and bearer-token check shared by every endpoint.
@@ -43,10 +61,8 @@ DECLARE
     v_key_programme uuid;
     v_session record;
 BEGIN
-    SELECT k.programme_id INTO v_key_programme
-      FROM api_keys k
-     WHERE k.key_hash = p_api_key_hash AND k.revoked_at IS NULL;
-    IF NOT FOUND THEN
+    v_key_programme := key_programme(p_api_key_hash);
+    IF v_key_programme IS NULL THEN
         outcome := 'API_KEY_UNKNOWN';
         RETURN NEXT;
         RETURN;
@@ -138,10 +154,8 @@ DECLARE
     v_programme uuid;
     v_user record;
 BEGIN
-    SELECT k.programme_id INTO v_programme
-      FROM api_keys k
-     WHERE k.key_hash = p_api_key_hash AND k.revoked_at IS NULL;
-    IF NOT FOUND THEN
+    v_programme := key_programme(p_api_key_hash);
+    IF v_programme IS NULL THEN
         outcome := 'API_KEY_UNKNOWN';
         RETURN NEXT;
         RETURN;
@@ -190,10 +204,8 @@ DECLARE
     v_programme uuid;
     v_active boolean;
 BEGIN
-    SELECT k.programme_id INTO v_programme
-      FROM api_keys k
-     WHERE k.key_hash = p_api_key_hash AND k.revoked_at IS NULL;
-    IF NOT FOUND THEN
+    v_programme := key_programme(p_api_key_hash);
+    IF v_programme IS NULL THEN
         outcome := 'API_KEY_UNKNOWN';
         RETURN NEXT;
         RETURN;
