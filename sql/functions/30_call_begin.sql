@@ -1,0 +1,68 @@
+-- call_begin: the opening every state-changing api_* function shares.
+--
+-- Authenticates (impersonation refused; no waiting on the session row),
+-- then applies the idempotency-ref: IDEMPOTENCY_IN_FLIGHT,
+-- IDEMPOTENCY_MISMATCH, or the recorded outcome with replayed = true.
+-- Then it locks the session row FOR UPDATE, so the calls of one session
+-- queue here and each sees what its predecessors wrote (this is what makes
+-- 50 racing issues yield one challenge, and 100 racing wrong codes count
+-- 100), and answers TOKEN_INVALID if the session ended while it waited.
+-- outcome is NULL when the caller goes on with its own rules, holding the
+-- session row; the session's step-up counters are returned as read under
+-- the lock.  The caller ends with idempotency_finish.
+CREATE OR REPLACE FUNCTION stepup.call_begin(p_api_key_hash bytea, p_token_hash bytea,
+                                             p_operation text, p_idem_ref text,
+                                             p_request_hash bytea)
+RETURNS TABLE (outcome text, replayed boolean, session_id uuid, user_id uuid,
+               programme_id uuid, challenges_issued integer, last_challenge_at timestamptz)
+LANGUAGE plpgsql
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_auth record;
+    v_idem record;
+    v_ended timestamptz;
+BEGIN
+    replayed := false;
+    SELECT a.outcome, a.session_id, a.user_id, a.programme_id INTO v_auth
+      FROM authenticate(p_api_key_hash, p_token_hash, p_allow_impersonation => false) a;
+    IF v_auth.outcome <> 'OK' THEN
+        outcome := v_auth.outcome;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    IF p_idem_ref IS NOT NULL THEN
+        SELECT b.state, b.outcome INTO v_idem
+          FROM idempotency_begin(v_auth.session_id, p_idem_ref, p_operation, p_request_hash) b;
+        IF v_idem.state <> 'NEW' THEN
+            outcome := CASE v_idem.state WHEN 'IN_FLIGHT' THEN 'IDEMPOTENCY_IN_FLIGHT'
+                                         WHEN 'MISMATCH' THEN 'IDEMPOTENCY_MISMATCH'
+                                         ELSE v_idem.outcome END;
+            replayed := v_idem.state = 'REPLAY';
+            RETURN NEXT;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT s.ended_at, s.challenges_issued, s.last_challenge_at
+      INTO v_ended, challenges_issued, last_challenge_at
+      FROM sessions s
+     WHERE s.id = v_auth.session_id
+       FOR UPDATE;
+    IF v_ended IS NOT NULL THEN
+        -- logged out (or the user deactivated) while this call waited for the lock
+        outcome := 'TOKEN_INVALID';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    UPDATE sessions s SET last_seen_at = now() WHERE s.id = v_auth.session_id;
+
+    session_id := v_auth.session_id;
+    user_id := v_auth.user_id;
+    programme_id := v_auth.programme_id;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stepup.call_begin(bytea, bytea, text, text, bytea) IS
+    'Internal: authentication, idempotency and the session lock that open every state-changing call.';

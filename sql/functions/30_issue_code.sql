@@ -1,0 +1,55 @@
+-- issue_code: what issuing a code writes, for step-up and enrolment alike.
+--
+-- Supersedes the session's pending challenge of the same purpose, inserts
+-- the new one (the sandbox code's hash in a sandbox programme) and, outside
+-- sandbox, queues its text: the programme's template with {minutes} and
+-- {programme} filled in ({minutes} first, so that a programme name cannot
+-- inject it) and {code} left for the sender, which opens the sealed code.
+-- Returns the outbox row's id, NULL in a sandbox.  Callers pass every
+-- argument by name.
+CREATE OR REPLACE FUNCTION stepup.issue_code(p_session_id uuid, p_user_id uuid,
+                                             p_programme_id uuid, p_purpose text,
+                                             p_channel text, p_mobile text,
+                                             p_challenge_id uuid, p_code_hash bytea,
+                                             p_sandbox_code_hash bytea, p_code_sealed bytea,
+                                             p_request_ref text, p_client_addr inet,
+                                             p_user_agent text)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_prog record;
+    v_outbox uuid;
+BEGIN
+    SELECT p.name, p.sandbox, p.expiry_seconds, p.sms_template INTO v_prog
+      FROM programmes p
+     WHERE p.id = p_programme_id;
+
+    UPDATE challenges c
+       SET status = 'SUPERSEDED', ended_at = now()
+     WHERE c.session_id = p_session_id AND c.status = 'PENDING' AND c.purpose = p_purpose;
+
+    INSERT INTO challenges (id, session_id, user_id, programme_id, purpose, channel, mobile,
+                            code_hash, sandbox, status, attempts, expires_at,
+                            request_ref, client_addr, user_agent)
+    VALUES (p_challenge_id, p_session_id, p_user_id, p_programme_id, p_purpose, p_channel,
+            p_mobile, CASE WHEN v_prog.sandbox THEN p_sandbox_code_hash ELSE p_code_hash END,
+            v_prog.sandbox, 'PENDING', 0, now() + make_interval(secs => v_prog.expiry_seconds),
+            p_request_ref, p_client_addr, p_user_agent);
+
+    IF NOT v_prog.sandbox THEN
+        INSERT INTO sms_outbox AS o (challenge_id, programme_id, to_number, body_template, code_sealed)
+        VALUES (p_challenge_id, p_programme_id, p_mobile,
+                replace(replace(v_prog.sms_template, '{minutes}',
+                                ceil(v_prog.expiry_seconds / 60.0)::integer::text),
+                        '{programme}', v_prog.name),
+                p_code_sealed)
+        RETURNING o.id INTO v_outbox;
+    END IF;
+    RETURN v_outbox;
+END
+$$;
+COMMENT ON FUNCTION stepup.issue_code(uuid, uuid, uuid, text, text, text, uuid, bytea, bytea, bytea,
+                                      text, inet, text) IS
+    'Internal: supersedes, inserts the challenge and queues its text (outside sandbox); returns the outbox id.';

@@ -1,0 +1,180 @@
+-- api_verify_challenge: POST /stepup/challenges/otp/{channel}/verify
+-- (p_purpose 'STEPUP') and POST /authentication_factors/otp/{channel}/verify
+-- (p_purpose 'ENROLMENT').
+--
+-- The caller hashes the offered code exactly as it hashed the issued one
+-- (HMAC-SHA256(otp key, SHA-256(token) || code)) and passes p_code_hash;
+-- the database never sees a code.  In order:
+--   a. authenticate, impersonation refused (its outcome unless OK);
+--   b. with an idempotency ref: IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_MISMATCH,
+--      or the recorded outcome with replayed = true;
+--   c. lock the session row: every verification of a session is serialised
+--      here, so concurrent wrong codes are all counted and concurrent right
+--      codes verify once; TOKEN_INVALID if it was logged out meanwhile
+--      (a-c: call_begin);
+--   d. CHANNEL_NOT_SUPPORTED (channel_refusal);
+--   e. step-up only: CHANNEL_NOT_REGISTERED without an ACTIVE factor;
+--   f. the session's latest challenge of p_purpose: none (or of another
+--      channel) STATE_INVALID; VERIFIED ALREADY_VERIFIED; FAILED or
+--      SUPERSEDED STATE_INVALID; expired VERIFICATION_CODE_EXPIRED (a
+--      PENDING one past expires_at is stored as EXPIRED, ended_at =
+--      expires_at); enrolment: sent to a number that is no longer the
+--      user's, STATE_INVALID (and the challenge is SUPERSEDED);
+--   g. right code (constant-time hash_equal): the challenge is VERIFIED;
+--      step-up: sessions.stepped_up_at = now(); enrolment: the factor,
+--      still PENDING_VERIFICATION on the challenge's number, is ACTIVE
+--      (with the user's mobile_kind and mobile_region); OK.  (An enrolment
+--      factor retired meanwhile by a number change: STATE_INVALID, and
+--      the challenge is SUPERSEDED);
+--   h. wrong code: attempts + 1.  With the programme's effective limit N
+--      (verify_limit: NULL = no limit, always VERIFICATION_CODE_INVALID):
+--      attempts >= N CHALLENGE_LIMIT_EXCEEDED (the challenge FAILED, every
+--      later attempt STATE_INVALID by f), attempts = N - 1
+--      ONE_CHALLENGE_LIMIT_REMAINING, else VERIFICATION_CODE_INVALID;
+--   i. with an idempotency ref, the outcome of d..h is recorded.
+-- Every attempt that reaches a challenge (f..h) is also recorded in
+-- verification_attempts.
+--
+-- A number change (ctl_user_set_mobile) meets a verification at the factor
+-- row: an enrolment code cannot activate a number that is no longer the
+-- user's, whatever the timing (f and g).  Lock order: session row, then
+-- challenge rows, then the factor row.
+CREATE OR REPLACE FUNCTION stepup.api_verify_challenge(p_api_key_hash bytea, p_token_hash bytea,
+                                                       p_purpose text, p_channel text,
+                                                       p_operation text, p_idem_ref text,
+                                                       p_request_hash bytea, p_code_hash bytea)
+RETURNS TABLE (outcome text, replayed boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_call record;
+    v_prog record;
+    v_mobile text;        -- enrolment: the user's number on file, its kind and region
+    v_mobile_kind text;
+    v_mobile_region text;
+    v_ch record;
+    v_attempted uuid; -- the challenge this attempt reached, if any
+    v_limit integer;
+    v_matched boolean;
+    v_outcome text;
+BEGIN
+    replayed := false;
+
+    SELECT * INTO v_call
+      FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash);
+    IF v_call.outcome IS NOT NULL THEN
+        outcome := v_call.outcome;
+        replayed := v_call.replayed;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    SELECT p.sms_enabled, p.verify_attempts INTO v_prog
+      FROM programmes p
+     WHERE p.id = v_call.programme_id;
+
+    v_outcome := channel_refusal(v_prog.sms_enabled, p_channel);
+    IF v_outcome IS NULL AND p_purpose = 'STEPUP'
+       AND NOT EXISTS (SELECT 1 FROM factors f
+                        WHERE f.user_id = v_call.user_id AND f.channel = p_channel
+                          AND f.status = 'ACTIVE') THEN
+        v_outcome := 'CHANNEL_NOT_REGISTERED';
+    END IF;
+
+    IF v_outcome IS NULL AND p_purpose = 'ENROLMENT' THEN
+        SELECT u.mobile, u.mobile_kind, u.mobile_region
+          INTO v_mobile, v_mobile_kind, v_mobile_region
+          FROM users u
+         WHERE u.id = v_call.user_id;
+    END IF;
+
+    IF v_outcome IS NULL THEN
+        SELECT c.id, c.channel, c.mobile, c.code_hash, c.status, c.attempts, c.expires_at
+          INTO v_ch
+          FROM challenges c
+         WHERE c.session_id = v_call.session_id AND c.purpose = p_purpose
+         ORDER BY c.created_at DESC
+         LIMIT 1
+           FOR UPDATE;
+        IF FOUND AND v_ch.channel = p_channel THEN
+            v_attempted := v_ch.id;
+        END IF;
+        IF v_attempted IS NULL THEN
+            v_outcome := 'STATE_INVALID';
+        ELSIF v_ch.status = 'VERIFIED' THEN
+            v_outcome := 'ALREADY_VERIFIED';
+        ELSIF v_ch.status IN ('FAILED', 'SUPERSEDED') THEN
+            v_outcome := 'STATE_INVALID';
+        ELSIF v_ch.status = 'EXPIRED' THEN
+            v_outcome := 'VERIFICATION_CODE_EXPIRED';
+        ELSIF v_ch.expires_at <= now() THEN
+            UPDATE challenges c SET status = 'EXPIRED', ended_at = c.expires_at
+             WHERE c.id = v_ch.id;
+            v_outcome := 'VERIFICATION_CODE_EXPIRED';
+        ELSIF p_purpose = 'ENROLMENT' AND v_mobile IS DISTINCT FROM v_ch.mobile THEN
+            -- the number on file changed after this code was sent
+            UPDATE challenges c SET status = 'SUPERSEDED', ended_at = now()
+             WHERE c.id = v_ch.id;
+            v_outcome := 'STATE_INVALID';
+        END IF;
+    END IF;
+
+    IF v_outcome IS NULL THEN
+        -- PENDING and in time: compare the code
+        v_matched := hash_equal(v_ch.code_hash, p_code_hash);
+        IF v_matched AND p_purpose = 'STEPUP' THEN
+            UPDATE challenges c SET status = 'VERIFIED', ended_at = now() WHERE c.id = v_ch.id;
+            UPDATE sessions s SET stepped_up_at = now(), last_seen_at = now()
+             WHERE s.id = v_call.session_id;
+            v_outcome := 'OK';
+        ELSIF v_matched THEN
+            -- only a factor still waiting on this number (or enrolled on it
+            -- meanwhile): not one retired by a number change since
+            UPDATE factors f
+               SET status = 'ACTIVE', mobile_kind = v_mobile_kind, mobile_region = v_mobile_region
+             WHERE f.user_id = v_call.user_id AND f.channel = p_channel
+               AND f.mobile = v_ch.mobile AND f.status IN ('PENDING_VERIFICATION', 'ACTIVE');
+            IF FOUND THEN
+                UPDATE challenges c SET status = 'VERIFIED', ended_at = now() WHERE c.id = v_ch.id;
+                UPDATE sessions s SET last_seen_at = now() WHERE s.id = v_call.session_id;
+                v_outcome := 'OK';
+            ELSE
+                UPDATE challenges c SET status = 'SUPERSEDED', ended_at = now()
+                 WHERE c.id = v_ch.id;
+                v_outcome := 'STATE_INVALID';
+            END IF;
+        ELSE
+            v_ch.attempts := v_ch.attempts + 1;
+            v_limit := verify_limit(v_prog.verify_attempts);
+            IF v_limit IS NOT NULL AND v_ch.attempts >= v_limit THEN
+                UPDATE challenges c SET attempts = v_ch.attempts, status = 'FAILED', ended_at = now()
+                 WHERE c.id = v_ch.id;
+                v_outcome := 'CHALLENGE_LIMIT_EXCEEDED';
+            ELSE
+                UPDATE challenges c SET attempts = v_ch.attempts WHERE c.id = v_ch.id;
+                v_outcome := CASE WHEN v_limit IS NOT NULL AND v_ch.attempts = v_limit - 1
+                                  THEN 'ONE_CHALLENGE_LIMIT_REMAINING'
+                                  ELSE 'VERIFICATION_CODE_INVALID' END;
+            END IF;
+        END IF;
+    END IF;
+
+    IF v_attempted IS NOT NULL THEN
+        INSERT INTO verification_attempts (challenge_id, matched, outcome)
+        VALUES (v_attempted, v_matched, v_outcome);
+    END IF;
+
+    PERFORM idempotency_finish(v_call.session_id, p_idem_ref, p_operation, p_request_hash,
+                               v_outcome);
+
+    outcome := v_outcome;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stepup.api_verify_challenge(bytea, bytea, text, text, text, text, bytea, bytea) IS
+    'Verifies the code of a session''s latest step-up or enrolment challenge (see sql/functions/40_api_verify_challenge.sql for the rules).';
+GRANT EXECUTE ON FUNCTION stepup.api_verify_challenge(bytea, bytea, text, text, text, text, bytea,
+                                                      bytea)
+    TO stepup_app;

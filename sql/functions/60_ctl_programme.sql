@@ -1,0 +1,226 @@
+-- The stepupctl commands on programmes and API keys: every change is one
+-- call of one of these SECURITY DEFINER functions, executable by the role
+-- stepup_operator (and the owner).  Errors are raised with a message meant
+-- for the operator, which stepupctl prints as it is.
+--
+-- Per-programme settings travel as a JSON object whose keys are the
+-- columns of stepup.programmes (name, sandbox, sms_enabled, countries,
+-- retry_seconds, issue_limit, verify_attempts, expiry_seconds,
+-- session_ttl_seconds, sms_template, sms_provider); a key that is absent
+-- leaves its setting as it is.  What each accepts is the table's CHECK
+-- constraints (sql/schema/005_one_home.sql), whose comments are the
+-- messages an operator sees; stepupctl's table of settings
+-- (src/ctl/programme_settings.c) documents the same bounds, and a test
+-- holds the two together.
+
+-- programme_constraint_message: the comment of a CHECK constraint of
+-- stepup.programmes (what it demands), or the server's own message.
+CREATE OR REPLACE FUNCTION stepup.programme_constraint_message(p_constraint text, p_default text)
+RETURNS text
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT coalesce((SELECT pg_catalog.obj_description(c.oid, 'pg_constraint')
+                       FROM pg_catalog.pg_constraint c
+                      WHERE c.conrelid = 'stepup.programmes'::pg_catalog.regclass
+                        AND c.conname = p_constraint), p_default);
+$$;
+COMMENT ON FUNCTION stepup.programme_constraint_message(text, text) IS
+    'Internal: the operator''s message for a violated CHECK constraint of stepup.programmes.';
+
+-- programme_write: write p_settings (see above) to programme p_programme_id
+-- in one UPDATE, or, with a NULL id, to a new programme named p_name (every
+-- other setting at its column default); the programme's id, NULL when
+-- there is no such programme.  A value of the wrong JSON type, or a key
+-- that is no setting, is refused here; the bounds are the table's, whose
+-- violations are answered with their constraint's comment.  A
+-- verify_attempts that acts as another limit than it says (verify_limit)
+-- is applied with a WARNING.
+CREATE OR REPLACE FUNCTION stepup.programme_write(p_programme_id uuid, p_name text,
+                                                  p_settings jsonb)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid := p_programme_id;
+    v_key text;
+    v_value jsonb;
+    v_want text;
+BEGIN
+    IF p_settings IS NULL OR jsonb_typeof(p_settings) <> 'object' THEN
+        RAISE EXCEPTION 'programme settings must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    FOR v_key, v_value IN SELECT e.key, e.value FROM jsonb_each(p_settings) e LOOP
+        v_want := CASE v_key
+            WHEN 'name' THEN 'string'
+            WHEN 'sandbox' THEN 'boolean'
+            WHEN 'sms_enabled' THEN 'boolean'
+            WHEN 'countries' THEN 'array or null'
+            WHEN 'retry_seconds' THEN 'integer'
+            WHEN 'issue_limit' THEN 'integer'
+            WHEN 'verify_attempts' THEN 'integer or null'
+            WHEN 'expiry_seconds' THEN 'integer'
+            WHEN 'session_ttl_seconds' THEN 'integer'
+            WHEN 'sms_template' THEN 'string'
+            WHEN 'sms_provider' THEN 'string or null'
+        END;
+        IF v_want IS NULL THEN
+            RAISE EXCEPTION 'no programme setting is called "%"', v_key USING ERRCODE = '22023';
+        END IF;
+        IF NOT (jsonb_typeof(v_value) = split_part(v_want, ' ', 1)
+                OR (jsonb_typeof(v_value) = 'null' AND v_want LIKE '% or null')
+                OR (v_want LIKE 'integer%' AND jsonb_typeof(v_value) = 'number'
+                    AND (v_value #>> '{}') ~ '^-?[0-9]{1,9}$')
+                OR (v_want LIKE 'array%' AND jsonb_typeof(v_value) = 'array'
+                    AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_value) x
+                                     WHERE jsonb_typeof(x) <> 'string'))) THEN
+            RAISE EXCEPTION '%: expected % (JSON), got %', v_key, v_want, v_value
+                USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+
+    IF v_id IS NULL THEN
+        INSERT INTO programmes AS p (name) VALUES (p_name) RETURNING p.id INTO v_id;
+    END IF;
+    UPDATE programmes p SET
+        name = CASE WHEN p_settings ? 'name' THEN p_settings ->> 'name' ELSE p.name END,
+        sandbox = CASE WHEN p_settings ? 'sandbox'
+                       THEN (p_settings ->> 'sandbox')::boolean ELSE p.sandbox END,
+        sms_enabled = CASE WHEN p_settings ? 'sms_enabled'
+                           THEN (p_settings ->> 'sms_enabled')::boolean ELSE p.sms_enabled END,
+        countries = CASE WHEN p_settings ? 'countries'
+                         THEN CASE WHEN jsonb_typeof(p_settings -> 'countries') = 'array'
+                                   THEN ARRAY(SELECT jsonb_array_elements_text(p_settings -> 'countries'))
+                              END
+                         ELSE p.countries END,
+        retry_seconds = CASE WHEN p_settings ? 'retry_seconds'
+                             THEN (p_settings ->> 'retry_seconds')::integer ELSE p.retry_seconds END,
+        issue_limit = CASE WHEN p_settings ? 'issue_limit'
+                           THEN (p_settings ->> 'issue_limit')::integer ELSE p.issue_limit END,
+        verify_attempts = CASE WHEN p_settings ? 'verify_attempts'
+                               THEN (p_settings ->> 'verify_attempts')::integer
+                               ELSE p.verify_attempts END,
+        expiry_seconds = CASE WHEN p_settings ? 'expiry_seconds'
+                              THEN (p_settings ->> 'expiry_seconds')::integer ELSE p.expiry_seconds END,
+        session_ttl_seconds = CASE WHEN p_settings ? 'session_ttl_seconds'
+                                   THEN (p_settings ->> 'session_ttl_seconds')::integer
+                                   ELSE p.session_ttl_seconds END,
+        sms_template = CASE WHEN p_settings ? 'sms_template'
+                            THEN p_settings ->> 'sms_template' ELSE p.sms_template END,
+        sms_provider = CASE WHEN p_settings ? 'sms_provider'
+                            THEN p_settings ->> 'sms_provider' ELSE p.sms_provider END
+     WHERE p.id = v_id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+
+    IF p_settings ? 'verify_attempts'
+       AND verify_limit((p_settings ->> 'verify_attempts')::integer)
+           IS DISTINCT FROM (p_settings ->> 'verify_attempts')::integer THEN
+        RAISE WARNING 'verify_attempts % is outside 1..5 and acts as %',
+            p_settings ->> 'verify_attempts', verify_limit((p_settings ->> 'verify_attempts')::integer);
+    END IF;
+    RETURN v_id;
+EXCEPTION WHEN check_violation THEN
+    DECLARE
+        v_constraint text;
+        v_message text;
+    BEGIN
+        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME, v_message = MESSAGE_TEXT;
+        RAISE EXCEPTION '%', programme_constraint_message(v_constraint, v_message)
+            USING ERRCODE = 'check_violation', CONSTRAINT = v_constraint;
+    END;
+END
+$$;
+COMMENT ON FUNCTION stepup.programme_write(uuid, text, jsonb) IS
+    'Internal: applies a JSON object of settings to a programme, or to a new one; its id, NULL when there is none.';
+
+-- ctl_programme_create: `stepupctl programme create --name NAME [SETTINGS]`.
+-- A new programme with every setting at its default but those given;
+-- returns its id.
+CREATE OR REPLACE FUNCTION stepup.ctl_programme_create(p_name text, p_settings jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+    SELECT stepup.programme_write(NULL, p_name, coalesce(p_settings, '{}'::jsonb));
+$$;
+COMMENT ON FUNCTION stepup.ctl_programme_create(text, jsonb) IS
+    'stepupctl programme create: a new programme with the given settings; its id.';
+GRANT EXECUTE ON FUNCTION stepup.ctl_programme_create(text, jsonb) TO stepup_operator;
+
+-- ctl_programme_set: `stepupctl programme set ID [SETTINGS]`.
+CREATE OR REPLACE FUNCTION stepup.ctl_programme_set(p_programme_id uuid, p_settings jsonb)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_programme_id IS NULL OR programme_write(p_programme_id, NULL, p_settings) IS NULL THEN
+        RAISE EXCEPTION 'no programme with id %', p_programme_id USING ERRCODE = 'P0002';
+    END IF;
+    RETURN p_programme_id;
+END
+$$;
+COMMENT ON FUNCTION stepup.ctl_programme_set(uuid, jsonb) IS
+    'stepupctl programme set: changes the given settings of a programme.';
+GRANT EXECUTE ON FUNCTION stepup.ctl_programme_set(uuid, jsonb) TO stepup_operator;
+
+-- ctl_programme_show: `stepupctl programme show ID`: the programme's
+-- settings under the keys programme_write takes, with id and timestamps.
+CREATE OR REPLACE FUNCTION stepup.ctl_programme_show(p_programme_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_doc jsonb;
+BEGIN
+    SELECT jsonb_build_object(
+               'id', p.id, 'name', p.name, 'sandbox', p.sandbox, 'sms_enabled', p.sms_enabled,
+               'countries', to_jsonb(p.countries), 'retry_seconds', p.retry_seconds,
+               'issue_limit', p.issue_limit, 'verify_attempts', p.verify_attempts,
+               'expiry_seconds', p.expiry_seconds, 'session_ttl_seconds', p.session_ttl_seconds,
+               'sms_template', p.sms_template, 'sms_provider', p.sms_provider,
+               'created_at', p.created_at, 'updated_at', p.updated_at)
+      INTO v_doc
+      FROM programmes p
+     WHERE p.id = p_programme_id;
+    IF v_doc IS NULL THEN
+        RAISE EXCEPTION 'no programme with id %', p_programme_id USING ERRCODE = 'P0002';
+    END IF;
+    RETURN v_doc;
+END
+$$;
+COMMENT ON FUNCTION stepup.ctl_programme_show(uuid) IS
+    'stepupctl programme show: a programme and its settings as JSON.';
+GRANT EXECUTE ON FUNCTION stepup.ctl_programme_show(uuid) TO stepup_operator;
+
+-- ctl_apikey_create: `stepupctl apikey create --programme ID`.  stepupctl
+-- makes the key and shows it once; only its SHA-256 reaches the database.
+CREATE OR REPLACE FUNCTION stepup.ctl_apikey_create(p_programme_id uuid, p_key_hash bytea)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    PERFORM 1 FROM programmes p WHERE p.id = p_programme_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no programme with id %', p_programme_id USING ERRCODE = 'P0002';
+    END IF;
+    INSERT INTO api_keys AS k (programme_id, key_hash) VALUES (p_programme_id, p_key_hash)
+    RETURNING k.id INTO v_id;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION stepup.ctl_apikey_create(uuid, bytea) IS
+    'stepupctl apikey create: stores a new API key''s hash for a programme; the key''s id.';
+GRANT EXECUTE ON FUNCTION stepup.ctl_apikey_create(uuid, bytea) TO stepup_operator;

@@ -1,0 +1,106 @@
+-- 005_one_home.sql - the operator's role, the bounds of programme settings
+-- as constraints, and the helper signatures that sql/functions/ replaced.
+--
+-- Role stepup_operator: LOGIN without a password (configure authentication
+-- in pg_hba.conf), for every stepupctl command but `migrate`.  It may
+-- execute the stepup.ctl_* functions (granted with them) and read what the
+-- commands show: programmes, the challenge history and the outbox views
+-- (granted with the views), delivery attempts.  No table may it write, no
+-- hash or ciphertext may it read.
+
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'stepup_operator') THEN
+        BEGIN
+            CREATE ROLE stepup_operator LOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL; -- created concurrently by a migration of another database
+        END;
+    END IF;
+END
+$roles$;
+COMMENT ON ROLE stepup_operator IS
+    'stepupctl (every command but migrate): may execute the stepup.ctl_* functions and read what they show.';
+GRANT USAGE ON SCHEMA stepup TO stepup_operator;
+GRANT SELECT ON stepup.programmes, stepup.sms_attempts TO stepup_operator;
+
+-- ---------------------------------------------------------------------------
+-- Functions whose signature or result type changed when they moved to
+-- sql/functions/ (CREATE OR REPLACE cannot change those).  Their new
+-- definitions are applied right after the schema steps.
+DROP FUNCTION IF EXISTS stepup.key_programme(bytea);
+DROP FUNCTION IF EXISTS stepup.authenticate(bytea, bytea, boolean, boolean);
+
+-- ---------------------------------------------------------------------------
+-- What a programme's settings may be (stepupctl checks the same bounds
+-- from its table of settings, src/ctl/programme_settings.c, and a test
+-- holds the two together).  The comment of each constraint is what an
+-- operator reads when a value breaks it (ctl_programme_set).  Added NOT
+-- VALID and then validated: a database holding a programme outside them
+-- still migrates, with a warning, and keeps the old, weaker checks.
+ALTER TABLE stepup.programmes
+    ADD CONSTRAINT programmes_name_text
+        CHECK (char_length(name) BETWEEN 1 AND 200 AND name !~ '[\x01-\x1f\x7f]'
+               AND strpos(name, '{code}') = 0) NOT VALID,
+    ADD CONSTRAINT programmes_retry_seconds_range
+        CHECK (retry_seconds BETWEEN 0 AND 86400) NOT VALID,
+    ADD CONSTRAINT programmes_issue_limit_range
+        CHECK (issue_limit BETWEEN 0 AND 1000000) NOT VALID,
+    ADD CONSTRAINT programmes_verify_attempts_range
+        CHECK (verify_attempts BETWEEN 0 AND 1000000) NOT VALID,
+    ADD CONSTRAINT programmes_expiry_seconds_range
+        CHECK (expiry_seconds BETWEEN 1 AND 86400) NOT VALID,
+    ADD CONSTRAINT programmes_session_ttl_range
+        CHECK (session_ttl_seconds BETWEEN 1 AND 2592000) NOT VALID,
+    ADD CONSTRAINT programmes_sms_template_text
+        CHECK (char_length(sms_template) <= 480 AND strpos(sms_template, '{code}') > 0) NOT VALID;
+
+COMMENT ON CONSTRAINT programmes_name_text ON stepup.programmes IS
+    'name: 1 to 200 characters, without control characters or {code}';
+COMMENT ON CONSTRAINT programmes_retry_seconds_range ON stepup.programmes IS
+    'retry_seconds: an integer from 0 to 86400';
+COMMENT ON CONSTRAINT programmes_issue_limit_range ON stepup.programmes IS
+    'issue_limit: an integer from 0 to 1000000';
+COMMENT ON CONSTRAINT programmes_verify_attempts_range ON stepup.programmes IS
+    'verify_attempts: an integer from 0 to 1000000, or off';
+COMMENT ON CONSTRAINT programmes_expiry_seconds_range ON stepup.programmes IS
+    'expiry_seconds: an integer from 1 to 86400';
+COMMENT ON CONSTRAINT programmes_session_ttl_range ON stepup.programmes IS
+    'session_ttl_seconds: an integer from 1 to 2592000';
+COMMENT ON CONSTRAINT programmes_sms_template_text ON stepup.programmes IS
+    'sms_template: at most 480 characters, including {code}';
+COMMENT ON CONSTRAINT programmes_countries_alpha2 ON stepup.programmes IS
+    'countries: ISO 3166-1 alpha-2 codes in capitals, separated by commas (GB,MT), or any';
+COMMENT ON CONSTRAINT programmes_sms_provider ON stepup.programmes IS
+    'sms_provider: http, exec or log, or default (the sender''s own setting)';
+
+DO $validate$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT v.new, v.old
+               FROM (VALUES ('programmes_name_text', NULL),
+                            ('programmes_retry_seconds_range', 'programmes_retry_seconds_check'),
+                            ('programmes_issue_limit_range', 'programmes_issue_limit_check'),
+                            ('programmes_verify_attempts_range', NULL),
+                            ('programmes_expiry_seconds_range', 'programmes_expiry_seconds_check'),
+                            ('programmes_session_ttl_range', 'programmes_session_ttl_seconds_check'),
+                            ('programmes_sms_template_text', NULL)) AS v (new, old)
+    LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('ALTER TABLE stepup.programmes VALIDATE CONSTRAINT %I', r.new);
+            IF r.old IS NOT NULL THEN
+                EXECUTE pg_catalog.format('ALTER TABLE stepup.programmes DROP CONSTRAINT IF EXISTS %I',
+                                          r.old);
+            END IF;
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'a programme breaks the new constraint % (%): it holds for changes from now on; '
+                          'correct the programme with stepupctl programme set',
+                r.new, pg_catalog.obj_description(
+                    (SELECT c.oid FROM pg_catalog.pg_constraint c
+                      WHERE c.conrelid = 'stepup.programmes'::pg_catalog.regclass
+                        AND c.conname = r.new), 'pg_constraint');
+        END;
+    END LOOP;
+END
+$validate$;
