@@ -1,9 +1,10 @@
 /*
  * ctl_challenges.c - stepupctl challenges: a user's challenge history.
  *
- * Reads stepup.challenge_history (the DBA view: effective status, no
- * hashes) and prints one JSON object per line, newest first, so that the
- * output can be piped through `jq -c` or `grep` line by line.
+ * One call of stepup.ctl_challenges (from the DBA view
+ * stepup.challenge_history: effective status, no hashes), printed one JSON
+ * object per line, newest first, so that the output can be piped through
+ * `jq -c` or `grep` line by line.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -13,40 +14,13 @@
 
 #define CHALLENGES_LIMIT_MAX 1000000
 
-/*
- * One row per challenge, already as a JSON object (json_build_object keeps
- * the key order); timestamps in ISO 8601.  NULL $2 = no limit.
- */
-static const char history_sql[] =
-    "SELECT json_build_object("
-    "  'id', h.id, 'purpose', h.purpose, 'channel', h.channel, 'status', h.status,"
-    "  'attempts', h.attempts, 'createdAt', h.created_at, 'expiresAt', h.expires_at,"
-    "  'endedAt', h.ended_at, 'mobile', h.mobile, 'requestRef', h.request_ref,"
-    "  'clientAddr', host(h.client_addr), 'userAgent', h.user_agent,"
-    "  'sessionId', h.session_id)::text"
-    " FROM stepup.challenge_history h"
-    " WHERE h.user_id = $1::uuid"
-    " ORDER BY h.created_at DESC, h.id"
-    " LIMIT $2::integer";
-
-/* STEPUP_OK when a user with this id exists (else reported), STEPUP_ERR also on a failed query. */
-static int check_user(struct ctl *c, const char *user)
-{
-    struct db_params p = { 0 };
-    db_param_text(&p, user);
-    db_result *r = db_query(c->db, NULL, "SELECT 1 FROM stepup.users WHERE id = $1::uuid", &p);
-    if (r == NULL) {
-        ctl_db_error(c, "cannot read the user");
-        return STEPUP_ERR;
-    }
-    int rows = db_rows(r);
-    db_result_free(r);
-    if (rows != 1) {
-        ctl_error(c, "no user with id %s", user);
-        return STEPUP_ERR;
-    }
-    return STEPUP_OK;
-}
+static const struct db_arg_def challenges_args[] = {
+    { "p_user_id", DB_UUID }, { "p_limit", DB_INT },
+};
+static const struct db_statement challenges_st = {
+    .name = "ctl_challenges", .function = "stepup.ctl_challenges", .result = "challenge",
+    DB_ARGS(challenges_args),
+};
 
 /*
  * stepupctl challenges --user ID [--limit N]: the user's challenges as JSON
@@ -60,11 +34,10 @@ int ctl_challenges(struct ctl *c, int argc, char **argv)
         { "limit", required_argument, NULL, 'l' },
         { NULL, 0, NULL, 0 },
     };
-    const char *user = NULL, *limit = NULL;
-    char limit_buf[16];
-    struct db_params p = { 0 };
+    const char *user = NULL;
+    int limit = 0;
+    struct db_call call;
     int ch;
-    int n;
 
     optind = 0;
     opterr = 0;
@@ -74,10 +47,8 @@ int ctl_challenges(struct ctl *c, int argc, char **argv)
             user = optarg;
             break;
         case 'l':
-            if (ctl_parse_int(c, "--limit", optarg, 1, CHALLENGES_LIMIT_MAX, &n) != STEPUP_OK)
+            if (ctl_int_option(c, "--limit", optarg, 1, CHALLENGES_LIMIT_MAX, &limit) != STEPUP_OK)
                 return CTL_FAILED;
-            snprintf(limit_buf, sizeof limit_buf, "%d", n);
-            limit = limit_buf;
             break;
         default:
             return ctl_option_error(c, ch, argv);
@@ -87,26 +58,19 @@ int ctl_challenges(struct ctl *c, int argc, char **argv)
         ctl_error(c, "usage: challenges --user ID [--limit N]");
         return CTL_USAGE;
     }
-    if (ctl_check_uuid(c, "--user", user) != STEPUP_OK || check_user(c, user) != STEPUP_OK)
+    if (ctl_uuid_option(c, "--user", user) != STEPUP_OK)
         return CTL_FAILED;
 
-    db_param_text(&p, user);
-    db_param_text(&p, limit);
-    db_result *r = db_query(c->db, NULL, history_sql, &p);
-    if (r == NULL) {
-        ctl_db_error(c, "cannot read the challenges");
+    db_call_init(&call, &challenges_st);
+    db_arg_text(&call, "p_user_id", user);
+    if (limit > 0)
+        db_arg_int(&call, "p_limit", limit);
+    else
+        db_arg_null(&call, "p_limit");
+    db_result *r = ctl_call(c, &call);
+    if (r == NULL)
         return CTL_FAILED;
-    }
-    int rc = CTL_OK;
-    for (int i = 0; i < db_rows(r); i++) {
-        struct json_object *doc = json_tokener_parse(db_value(r, i, 0));
-        if (doc == NULL) {
-            ctl_error(c, "cannot parse the history row of challenge %d", i);
-            rc = CTL_FAILED;
-            break;
-        }
-        ctl_print_json(doc); /* re-printed for the same compact form as every command */
-    }
+    int rc = ctl_print_rows(c, r, "challenge");
     db_result_free(r);
     return rc;
 }

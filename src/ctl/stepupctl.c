@@ -13,34 +13,29 @@
 #include "../lib/crypto.h"
 #include "../lib/log.h"
 #include "ctl.h"
+#include "programme_settings.h"
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: stepupctl [--dsn CONNINFO] COMMAND [ARGS]\n"
     "\n"
-    "Connects through libpq's PG* environment variables, or --dsn CONNINFO, as\n"
-    "the owner of the stepup schema.  Prints JSON on standard output and\n"
-    "messages on standard error; exits 0 on success, 1 when the operation\n"
-    "fails, 2 on a usage error.\n"
+    "Connects through libpq's PG* environment variables, or --dsn CONNINFO: as\n"
+    "the role stepup_operator for every command but migrate, which needs the\n"
+    "owner of the stepup schema.  Prints JSON on standard output and messages\n"
+    "on standard error; exits 0 on success, 1 when the operation fails, 2 on a\n"
+    "usage error.\n"
     "\n"
     "commands:\n"
     "  migrate\n"
-    "      apply the compiled-in migrations not yet applied\n"
-    "      -> {\"applied\": [NAME...], \"version\": N}\n"
+    "      apply the schema steps not yet applied and every function, in one\n"
+    "      transaction -> {\"applied\": [NAME...], \"adopted\": [NAME...],\n"
+    "      \"functions\": N, \"version\": N}\n"
     "  programme create --name NAME [SETTINGS]          -> {\"id\"}\n"
     "  programme set ID [--name NAME] [SETTINGS]        -> {\"id\"}\n"
-    "      SETTINGS:\n"
-    "        --sandbox | --no-sandbox     code 123456, no text sent (default off)\n"
-    "        --sms | --no-sms             SMS channel on or off (default on)\n"
-    "        --countries CC,CC...|any     allowed countries of numbers, ISO alpha-2 (default any)\n"
-    "        --retry-seconds N            0..86400, between challenges of a session (default 15)\n"
-    "        --issue-limit N              0..1000000, challenges per session (default 2)\n"
-    "        --verify-attempts N|off      0..1000000, wrong codes per challenge; values\n"
-    "                                     outside 1..5 act as 5 (default 5)\n"
-    "        --expiry-seconds N           1..86400, lifetime of a challenge (default 300)\n"
-    "        --session-ttl N              1..2592000, idle seconds before a session ends (default 300)\n"
-    "        --sms-template TEXT          with {code}, and optionally {programme} and {minutes}\n"
-    "        --sms-provider NAME|default  stepup-sender's provider for this programme: http,\n"
-    "                                     exec or log (default: the sender's own setting)\n"
+    "  programme show ID                                -> the programme and its settings\n"
+    "  programme settings [--json]                      every setting, as a Markdown table\n"
+    "      SETTINGS:\n";
+
+static const char usage_tail[] =
     "  apikey create --programme ID                     -> {\"id\", \"apiKey\"}\n"
     "      the key is shown this once; only its SHA-256 is stored\n"
     "  user create --programme ID --email E --password P [--mobile +E164]\n"
@@ -71,7 +66,9 @@ static const char usage_text[] =
 
 void ctl_usage(FILE *out)
 {
-    fputs(usage_text, out);
+    fputs(usage_head, out);
+    programme_settings_usage(out);
+    fputs(usage_tail, out);
 }
 
 void ctl_print_json(struct json_object *doc)
@@ -106,48 +103,71 @@ int ctl_option_error(const struct ctl *c, int ch, char **argv)
     return CTL_USAGE;
 }
 
-int ctl_parse_int(const struct ctl *c, const char *option, const char *text, long min, long max,
-                  int *out)
+int ctl_print_rows(const struct ctl *c, const db_result *r, const char *column)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    /* strtol accepts leading blanks and a '+': insist on plain digits */
-    bool digits = text[0] == '-' ? isdigit((unsigned char)text[1]) : isdigit((unsigned char)text[0]);
-    if (!digits || errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+    for (int i = 0; i < db_rows(r); i++) {
+        struct json_object *doc = json_tokener_parse(db_get(r, i, column));
+        if (doc == NULL) {
+            ctl_error(c, "cannot parse row %d of the answer", i);
+            return CTL_FAILED;
+        }
+        ctl_print_json(doc); /* re-printed for the same compact form as every command */
+    }
+    return CTL_OK;
+}
+
+int ctl_int_option(const struct ctl *c, const char *option, const char *text, long min, long max,
+                   int *out)
+{
+    if (!ctl_parse_int(text, min, max, out)) {
         ctl_error(c, "%s: expected an integer from %ld to %ld, got '%s'", option, min, max, text);
         return STEPUP_ERR;
     }
-    *out = (int)v;
     return STEPUP_OK;
 }
 
-int ctl_check_uuid(const struct ctl *c, const char *option, const char *text)
+int ctl_uuid_option(const struct ctl *c, const char *option, const char *text)
 {
-    size_t n = strlen(text);
-    bool ok = n == 36;
-    for (size_t i = 0; ok && i < n; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23)
-            ok = text[i] == '-';
-        else
-            ok = isxdigit((unsigned char)text[i]) != 0;
-    }
-    if (!ok) {
+    if (!ctl_is_uuid(text)) {
         ctl_error(c, "%s: '%s' is not a UUID", option, text);
         return STEPUP_ERR;
     }
     return STEPUP_OK;
 }
 
-void ctl_db_error(const struct ctl *c, const char *what)
+db_result *ctl_call(struct ctl *c, struct db_call *call)
 {
+    db_result *r = db_run(c->db, NULL, call);
+    if (r != NULL)
+        return r;
     const char *msg = db_last_error(c->db);
     if (msg[0] == '\0')
         msg = "database error";
-    if (!db_connected(c->db))
-        ctl_error(c, "%s: cannot connect to the database: %s", what, msg);
+    if (!db_connected(c->db) && db_last_sqlstate(c->db)[0] == '\0')
+        ctl_error(c, "cannot connect to the database: %s", msg);
     else
-        ctl_error(c, "%s: %s", what, msg);
+        ctl_error(c, "%s", msg);
+    return NULL;
+}
+
+int ctl_id_args(const struct ctl *c, int argc, char **argv, int want, const char *what,
+                const char *usage)
+{
+    static const struct option options[] = { { NULL, 0, NULL, 0 } };
+    int ch;
+
+    optind = 0;
+    opterr = 0;
+    ch = getopt_long(argc, argv, ":", options, NULL);
+    if (ch != -1)
+        return ctl_option_error(c, ch, argv);
+    if (argc - optind != want) {
+        ctl_error(c, "usage: %s", usage);
+        return CTL_USAGE;
+    }
+    if (ctl_uuid_option(c, what, argv[optind]) != STEPUP_OK)
+        return CTL_FAILED;
+    return CTL_OK;
 }
 
 int ctl_secret_command(struct ctl *c, int argc, char **argv, const char *subcommand,
@@ -180,7 +200,7 @@ int ctl_secret_command(struct ctl *c, int argc, char **argv, const char *subcomm
     }
     char flag[64];
     snprintf(flag, sizeof flag, "--%s", option);
-    if (ctl_check_uuid(c, flag, *id) != STEPUP_OK)
+    if (ctl_uuid_option(c, flag, *id) != STEPUP_OK)
         return CTL_FAILED;
     if (crypto_random_token(token) != STEPUP_OK) {
         ctl_error(c, "cannot generate a random secret");
@@ -204,6 +224,13 @@ static const struct command commands[] = {
     { "challenges", ctl_challenges },
     { "outbox", ctl_outbox },
 };
+
+/* The server's warnings (a setting that acts otherwise than it says) on stderr. */
+static void print_warning(void *arg, const char *severity, const char *message)
+{
+    if (strcmp(severity, "WARNING") == 0)
+        ctl_error(arg, "warning: %s", message);
+}
 
 /* True when a command's arguments ask for help (answered without a database). */
 static bool wants_help(int argc, char **argv)
@@ -266,6 +293,7 @@ int main(int argc, char **argv)
         ctl_error(&c, "out of memory");
         return CTL_FAILED;
     }
+    db_on_notice(c.db, print_warning, &c);
     int rc = cmd->run(&c, argc - optind, argv + optind);
     db_free(c.db);
     return rc;

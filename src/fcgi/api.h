@@ -8,13 +8,13 @@
 #include "request.h"
 
 /*
- * Run one prepared statement for a handler.  Returns the result, or NULL
- * after answering 503 (database unreachable) or 500 (statement failed).
+ * Run one call for a handler: its result, which has one row, or NULL after
+ * answering 503 (database unreachable) or 500 (the call failed).
  */
-db_result *api_call(struct request *r, const char *statement, const struct db_params *params);
+db_result *api_call(struct request *r, struct db_call *call);
 
-/* Append the caller's credentials: the api-key hash, then the token hash. */
-void api_caller_params(const struct request *r, struct db_params *p);
+/* Set the caller's credentials: p_api_key_hash and p_token_hash. */
+void api_caller_args(const struct request *r, struct db_call *call);
 
 /*
  * For a request that failed validation: ask the database whether the
@@ -29,7 +29,7 @@ int api_authenticated(struct request *r, int allow_impersonation);
  * channel, make the code and its stored forms, call, answer the outcome,
  * and wake the sender when a text was queued.
  */
-void otp_issue(struct request *r, const char *statement);
+void otp_issue(struct request *r, const struct db_statement *statement);
 
 /*
  * Verify the body's verificationCode against the session's latest

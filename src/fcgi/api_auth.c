@@ -1,7 +1,7 @@
 /*
- * api_auth.c - what every API handler shares: hashing the caller's
- * credentials, calling the database, and authenticating a caller whose
- * request failed validation.  See api.h.
+ * api_auth.c - what every API handler shares: the caller's credentials,
+ * calling the database, and authenticating a caller whose request failed
+ * validation.  See api.h.
  */
 #include <string.h>
 
@@ -10,33 +10,30 @@
 #include "response.h"
 #include "statements.h"
 
-void api_caller_params(const struct request *r, struct db_params *p)
+void api_caller_args(const struct request *r, struct db_call *call)
 {
-    db_param_bytes(p, r->key_hash, sizeof r->key_hash);
-    db_param_bytes(p, r->token_hash, sizeof r->token_hash);
+    db_arg_bytes(call, "p_api_key_hash", r->key_hash, sizeof r->key_hash);
+    db_arg_bytes(call, "p_token_hash", r->token_hash, sizeof r->token_hash);
 }
 
-db_result *api_call(struct request *r, const char *statement, const struct db_params *params)
+db_result *api_call(struct request *r, struct db_call *call)
 {
     struct db *db = r->worker->db;
     if (db_ensure(db, NULL, 0) != STEPUP_OK) {
-        reply_error(r, 503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable",
-                    "Retry-After: 1");
+        reply_unavailable(r);
         return NULL;
     }
-    db_result *res = db_run(db, r->ref, statement, params);
+    db_result *res = db_run(db, r->ref, call);
     if (res == NULL) {
         if (!db_connected(db))
-            reply_error(r, 503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable",
-                        "Retry-After: 1");
+            reply_unavailable(r);
         else
-            reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+            reply_internal_error(r, "%s failed", call->st->name);
         return NULL;
     }
     if (db_rows(res) != 1) {
-        log_msg(LOG_ERROR, r->ref, "bug: %s returned %d rows", statement, db_rows(res));
+        reply_internal_error(r, "%s returned %d rows", call->st->name, db_rows(res));
         db_result_free(res);
-        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
         return NULL;
     }
     return res;
@@ -44,19 +41,18 @@ db_result *api_call(struct request *r, const char *statement, const struct db_pa
 
 int api_authenticated(struct request *r, int allow_impersonation)
 {
-    struct db_params p = { 0 };
+    struct db_call call;
 
-    api_caller_params(r, &p);
-    db_param_text(&p, allow_impersonation ? "true" : "false");
-
-    db_result *res = api_call(r, STMT_AUTHENTICATE, &p);
+    db_call_init(&call, &stmt_authenticate);
+    api_caller_args(r, &call);
+    db_arg_bool(&call, "p_allow_impersonation", allow_impersonation != 0);
+    db_result *res = api_call(r, &call);
     if (res == NULL)
         return 0;
-    const char *outcome = db_value(res, 0, 0);
+    const char *outcome = db_get(res, 0, "outcome");
     int ok = strcmp(outcome, "OK") == 0;
     if (!ok)
         reply_outcome(r, outcome);
     db_result_free(res);
     return ok;
 }
-

@@ -12,26 +12,27 @@
 /* GET /authentication_factors: impersonators may look. */
 void handle_factors(struct request *r)
 {
-    struct db_params p = { 0 };
+    struct db_call call;
 
-    api_caller_params(r, &p);
-    db_result *res = api_call(r, STMT_FACTORS, &p);
+    db_call_init(&call, &stmt_factors);
+    api_caller_args(r, &call);
+    db_result *res = api_call(r, &call);
     if (res == NULL)
         return;
-    if (strcmp(db_value(res, 0, 0), "OK") != 0) {
-        reply_outcome(r, db_value(res, 0, 0));
+    if (strcmp(db_get(res, 0, "outcome"), "OK") != 0) {
+        reply_outcome(r, db_get(res, 0, "outcome"));
         db_result_free(res);
         return;
     }
 
     /* {"factors": [...]}, or {} when nothing is enrolled (as Weavr answers). */
-    struct json_object *factors = json_tokener_parse(db_value(res, 0, 1));
+    struct json_object *factors = json_tokener_parse(db_get(res, 0, "factors"));
     struct json_object *body = json_object_new_object();
     db_result_free(res);
     if (factors == NULL || !json_object_is_type(factors, json_type_array)) {
         json_object_put(factors);
         json_object_put(body);
-        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+        reply_internal_error(r, "api_factors answered factors that are no JSON array");
         return;
     }
     if (json_object_array_length(factors) > 0)
@@ -44,7 +45,7 @@ void handle_factors(struct request *r)
 /* POST /authentication_factors/otp/{channel} */
 void handle_enrol(struct request *r)
 {
-    otp_issue(r, STMT_ENROL_FACTOR);
+    otp_issue(r, &stmt_enrol_factor);
 }
 
 /* POST /authentication_factors/otp/{channel}/verify */

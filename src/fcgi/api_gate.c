@@ -19,29 +19,24 @@
 
 void handle_authorize(struct request *r)
 {
-    if (r->bearer == NULL) {
-        reply_outcome(r, "TOKEN_INVALID");
-        return;
-    }
+    struct db_call call;
 
-    char max_age[16];
-    struct db_params p = { 0 };
-    snprintf(max_age, sizeof max_age, "%d", r->worker->settings->gate_max_age_seconds);
-    db_param_bytes(&p, r->token_hash, sizeof r->token_hash);
-    db_param_text(&p, max_age);
-
-    db_result *res = api_call(r, STMT_GATE, &p);
+    db_call_init(&call, &stmt_gate);
+    db_arg_bytes(&call, "p_token_hash", r->token_hash, sizeof r->token_hash);
+    db_arg_int(&call, "p_max_age_seconds", r->worker->settings->gate_max_age_seconds);
+    db_result *res = api_call(r, &call);
     if (res == NULL)
         return;
-    if (strcmp(db_value(res, 0, 0), "OK") == 0) {
+    if (strcmp(db_get(res, 0, "outcome"), "OK") == 0) {
         char headers[256];
         snprintf(headers, sizeof headers,
                  "Variable-STEPUP_USER_ID: %s\r\nVariable-STEPUP_IDENTITY_ID: %s\r\n"
                  "Variable-STEPUP_PROGRAMME_ID: %s",
-                 db_value(res, 0, 1), db_value(res, 0, 2), db_value(res, 0, 3));
+                 db_get(res, 0, "user_id"), db_get(res, 0, "identity_id"),
+                 db_get(res, 0, "programme_id"));
         reply_headers(r, 200, headers);
     } else {
-        reply_outcome(r, db_value(res, 0, 0));
+        reply_outcome(r, db_get(res, 0, "outcome"));
     }
     db_result_free(res);
 }

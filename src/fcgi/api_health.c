@@ -8,7 +8,9 @@
 
 void handle_health(struct request *r)
 {
-    db_result *res = api_call(r, STMT_HEALTH, NULL);
+    struct db_call call;
+    db_call_init(&call, &stmt_health);
+    db_result *res = api_call(r, &call);
     if (res == NULL)
         return; /* 503 answered */
     db_result_free(res);

@@ -18,7 +18,7 @@
 #include "response.h"
 #include "router.h"
 #include "statements.h"
-#include "validate.h"
+#include "../lib/validate.h"
 
 /* The secrets of one new challenge; wiped after use. */
 struct new_challenge {
@@ -52,9 +52,10 @@ static int challenge_make(const struct settings *s, const unsigned char session[
  */
 static void wake_sender(struct request *r, const char *outbox_id)
 {
-    struct db_params p = { 0 };
-    db_param_text(&p, outbox_id);
-    db_result *res = db_run(r->worker->db, r->ref, STMT_NOTIFY_OUTBOX, &p);
+    struct db_call call;
+    db_call_init(&call, &stmt_notify_outbox);
+    db_arg_text(&call, "p_outbox_id", outbox_id);
+    db_result *res = db_run(r->worker->db, r->ref, &call);
     if (res == NULL)
         log_msg(LOG_WARN, r->ref, "could not notify the sender; it will find the text by polling");
     else
@@ -64,12 +65,12 @@ static void wake_sender(struct request *r, const char *outbox_id)
 /* Answer an operation's outcome; replays are logged. */
 static void otp_reply(struct request *r, db_result *res)
 {
-    if (strcmp(db_value(res, 0, 1), "t") == 0)
+    if (strcmp(db_get(res, 0, "replayed"), "t") == 0)
         log_msg(LOG_INFO, r->ref, "idempotent replay of %s", r->idem_ref);
-    reply_outcome(r, db_value(res, 0, 0));
+    reply_outcome(r, db_get(res, 0, "outcome"));
 }
 
-void otp_issue(struct request *r, const char *statement)
+void otp_issue(struct request *r, const struct db_statement *statement)
 {
     const char *problem = validate_channel(r->param);
     if (problem != NULL) {
@@ -83,32 +84,32 @@ void otp_issue(struct request *r, const char *statement)
     if (request_fingerprint(r, fingerprint) != STEPUP_OK ||
         challenge_make(r->worker->settings, r->token_hash, &c) != STEPUP_OK) {
         crypto_wipe(&c, sizeof c);
-        log_msg(LOG_ERROR, r->ref, "cannot make a challenge: random or cipher failure");
-        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+        reply_internal_error(r, "cannot make a challenge: random or cipher failure");
         return;
     }
 
-    struct db_params p = { 0 };
-    api_caller_params(r, &p);
-    db_param_text(&p, r->param);
-    db_param_text(&p, r->route->operation);
-    db_param_text(&p, r->idem_ref);
-    db_param_bytes(&p, fingerprint, sizeof fingerprint);
-    db_param_text(&p, c.id_text);
-    db_param_bytes(&p, c.code_hash, sizeof c.code_hash);
-    db_param_bytes(&p, c.sandbox_hash, sizeof c.sandbox_hash);
-    db_param_bytes(&p, c.sealed, c.sealed_len);
-    db_param_text(&p, r->ref);
-    db_param_text(&p, r->remote_addr);
-    db_param_text(&p, r->user_agent);
+    struct db_call call;
+    db_call_init(&call, statement);
+    api_caller_args(r, &call);
+    db_arg_text(&call, "p_channel", r->param);
+    db_arg_text(&call, "p_operation", r->route->operation);
+    db_arg_text(&call, "p_idem_ref", r->idem_ref);
+    db_arg_bytes(&call, "p_request_hash", fingerprint, sizeof fingerprint);
+    db_arg_text(&call, "p_challenge_id", c.id_text);
+    db_arg_bytes(&call, "p_code_hash", c.code_hash, sizeof c.code_hash);
+    db_arg_bytes(&call, "p_sandbox_code_hash", c.sandbox_hash, sizeof c.sandbox_hash);
+    db_arg_bytes(&call, "p_code_sealed", c.sealed, c.sealed_len);
+    db_arg_text(&call, "p_request_ref", r->ref);
+    db_arg_text(&call, "p_client_addr", r->remote_addr);
+    db_arg_text(&call, "p_user_agent", r->user_agent);
 
-    db_result *res = api_call(r, statement, &p);
+    db_result *res = api_call(r, &call);
     crypto_wipe(&c, sizeof c);
     if (res == NULL)
         return;
     otp_reply(r, res);
-    if (!db_is_null(res, 0, 2))
-        wake_sender(r, db_value(res, 0, 2));
+    if (!db_is_null(res, 0, "outbox_id"))
+        wake_sender(r, db_get(res, 0, "outbox_id"));
     db_result_free(res);
 }
 
@@ -159,20 +160,21 @@ void otp_verify(struct request *r, const char *purpose)
     int hashed = crypto_otp_hash(r->worker->settings->otp_key, r->token_hash, code, code_hash);
     crypto_wipe(code, sizeof code);
     if (hashed != STEPUP_OK || request_fingerprint(r, fingerprint) != STEPUP_OK) {
-        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+        reply_internal_error(r, "cannot hash the offered code");
         return;
     }
 
-    struct db_params p = { 0 };
-    api_caller_params(r, &p);
-    db_param_text(&p, purpose);
-    db_param_text(&p, r->param);
-    db_param_text(&p, r->route->operation);
-    db_param_text(&p, r->idem_ref);
-    db_param_bytes(&p, fingerprint, sizeof fingerprint);
-    db_param_bytes(&p, code_hash, sizeof code_hash);
+    struct db_call call;
+    db_call_init(&call, &stmt_verify_challenge);
+    api_caller_args(r, &call);
+    db_arg_text(&call, "p_purpose", purpose);
+    db_arg_text(&call, "p_channel", r->param);
+    db_arg_text(&call, "p_operation", r->route->operation);
+    db_arg_text(&call, "p_idem_ref", r->idem_ref);
+    db_arg_bytes(&call, "p_request_hash", fingerprint, sizeof fingerprint);
+    db_arg_bytes(&call, "p_code_hash", code_hash, sizeof code_hash);
 
-    db_result *res = api_call(r, STMT_VERIFY_CHALLENGE, &p);
+    db_result *res = api_call(r, &call);
     if (res == NULL)
         return;
     otp_reply(r, res);

@@ -13,7 +13,7 @@
 #include "handlers.h"
 #include "response.h"
 #include "statements.h"
-#include "validate.h"
+#include "../lib/validate.h"
 
 /* The string member name of o, or NULL when absent or not a string. */
 static const char *string_member(struct json_object *o, const char *name)
@@ -53,6 +53,7 @@ void handle_login(struct request *r)
     unsigned char token_hash[CRYPTO_HASH_LEN];
     char token[CRYPTO_TOKEN_LEN + 1];
     db_result *found = NULL, *opened = NULL;
+    struct db_call call;
 
     if (doc != NULL && json_object_is_type(doc, json_type_object) &&
         json_object_object_get_ex(doc, "password", &pw_obj))
@@ -68,14 +69,14 @@ void handle_login(struct request *r)
         goto done;
     }
 
-    struct db_params p = { 0 };
-    db_param_bytes(&p, r->key_hash, sizeof r->key_hash);
-    db_param_text(&p, email);
-    found = api_call(r, STMT_LOGIN_LOOKUP, &p);
+    db_call_init(&call, &stmt_login_lookup);
+    db_arg_bytes(&call, "p_api_key_hash", r->key_hash, sizeof r->key_hash);
+    db_arg_text(&call, "p_email", email);
+    found = api_call(r, &call);
     if (found == NULL)
         goto done;
 
-    const char *outcome = db_value(found, 0, 0);
+    const char *outcome = db_get(found, 0, "outcome");
     if (strcmp(outcome, "API_KEY_UNKNOWN") == 0) {
         reply_outcome(r, outcome);
         goto done;
@@ -88,37 +89,37 @@ void handle_login(struct request *r)
             STEPUP_OK)
             log_msg(LOG_WARN, r->ref, "password hashing failed");
     } else {
-        match = crypto_password_verify(password, db_value(found, 0, 5));
+        match = crypto_password_verify(password, db_get(found, 0, "password_hash"));
         if (match < 0)
             log_msg(LOG_ERROR, r->ref, "malformed password hash for user %s",
-                    db_value(found, 0, 1));
+                    db_get(found, 0, "user_id"));
     }
     if (strcmp(outcome, "OK") != 0 || match != 1) {
-        reply_error(r, 403, "FORBIDDEN", "Invalid credentials", NULL);
+        reply_outcome(r, strcmp(outcome, "OK") != 0 ? outcome : "PASSWORD_MISMATCH");
         goto done;
     }
 
     if (crypto_random_token(token) != STEPUP_OK) {
-        reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+        reply_internal_error(r, "cannot draw a session token");
         goto done;
     }
     crypto_sha256(token, CRYPTO_TOKEN_LEN, token_hash);
-    struct db_params q = { 0 };
-    db_param_bytes(&q, r->key_hash, sizeof r->key_hash);
-    db_param_text(&q, db_value(found, 0, 1));
-    db_param_bytes(&q, token_hash, sizeof token_hash);
-    db_param_text(&q, r->ref);
-    db_param_text(&q, r->remote_addr);
-    db_param_text(&q, r->user_agent);
-    opened = api_call(r, STMT_LOGIN_SESSION, &q);
+    db_call_init(&call, &stmt_login_session);
+    db_arg_bytes(&call, "p_api_key_hash", r->key_hash, sizeof r->key_hash);
+    db_arg_text(&call, "p_user_id", db_get(found, 0, "user_id"));
+    db_arg_bytes(&call, "p_token_hash", token_hash, sizeof token_hash);
+    db_arg_text(&call, "p_request_ref", r->ref);
+    db_arg_text(&call, "p_client_addr", r->remote_addr);
+    db_arg_text(&call, "p_user_agent", r->user_agent);
+    opened = api_call(r, &call);
     if (opened == NULL)
         goto done;
-    outcome = db_value(opened, 0, 0);
+    outcome = db_get(opened, 0, "outcome");
     if (strcmp(outcome, "OK") != 0)
-        reply_error(r, 403, "FORBIDDEN", "Invalid credentials", NULL);
+        reply_outcome(r, outcome);
     else
-        reply_login(r, token, db_value(found, 0, 2), db_value(found, 0, 3), db_value(found, 0, 1),
-                    db_value(found, 0, 4));
+        reply_login(r, token, db_get(found, 0, "identity_id"), db_get(found, 0, "identity_type"),
+                    db_get(found, 0, "user_id"), db_get(found, 0, "role"));
 
 done:
     crypto_wipe(token, sizeof token);
@@ -131,12 +132,13 @@ done:
 
 void handle_logout(struct request *r)
 {
-    struct db_params p = { 0 };
+    struct db_call call;
 
-    api_caller_params(r, &p);
-    db_result *res = api_call(r, STMT_LOGOUT, &p);
+    db_call_init(&call, &stmt_logout);
+    api_caller_args(r, &call);
+    db_result *res = api_call(r, &call);
     if (res == NULL)
         return;
-    reply_outcome(r, db_value(res, 0, 0));
+    reply_outcome(r, db_get(res, 0, "outcome"));
     db_result_free(res);
 }

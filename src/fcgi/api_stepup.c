@@ -10,7 +10,7 @@
 /* POST /stepup/challenges/otp/{channel} */
 void handle_stepup_issue(struct request *r)
 {
-    otp_issue(r, STMT_ISSUE_CHALLENGE);
+    otp_issue(r, &stmt_issue_challenge);
 }
 
 /* POST /stepup/challenges/otp/{channel}/verify */

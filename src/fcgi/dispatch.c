@@ -13,22 +13,98 @@
 #include "response.h"
 #include "router.h"
 
+/*
+ * The outcomes of each endpoint beyond those every route shares (see
+ * response.c): the Weavr 409 enums of the endpoint, and login's 403s.
+ * An outcome a function returns that its route does not list is answered
+ * 500 and logged as a bug.
+ */
+static const struct outcome_reply login_outcomes[] = {
+    { "USER_UNKNOWN", 403, "FORBIDDEN", "Invalid credentials" },
+    { "CREDENTIALS_INACTIVE", 403, "FORBIDDEN", "Invalid credentials" },
+    { "PASSWORD_MISMATCH", 403, "FORBIDDEN", "Invalid credentials" }, /* decided in C */
+    OUTCOMES_END,
+};
+static const struct outcome_reply issue_outcomes[] = {
+    OUTCOME_CONFLICT("CHANNEL_NOT_SUPPORTED"),
+    OUTCOME_CONFLICT("CHANNEL_NOT_REGISTERED"),
+    OUTCOME_CONFLICT("MOBILE_NUMBER_INVALID"),
+    OUTCOME_CONFLICT("MOBILE_COUNTRY_NOT_SUPPORTED"),
+    OUTCOME_CONFLICT("RETRY_IN_15SEC"),
+    OUTCOME_CONFLICT("CHALLENGE_LIMIT_EXCEEDED"),
+    OUTCOMES_END,
+};
+static const struct outcome_reply verify_outcomes[] = {
+    OUTCOME_CONFLICT("CHANNEL_NOT_SUPPORTED"),
+    OUTCOME_CONFLICT("CHANNEL_NOT_REGISTERED"),
+    OUTCOME_CONFLICT("STATE_INVALID"),
+    OUTCOME_CONFLICT("VERIFICATION_CODE_EXPIRED"),
+    OUTCOME_CONFLICT("VERIFICATION_CODE_INVALID"),
+    OUTCOME_CONFLICT("ONE_CHALLENGE_LIMIT_REMAINING"),
+    OUTCOME_CONFLICT("CHALLENGE_LIMIT_EXCEEDED"),
+    OUTCOME_CONFLICT("ALREADY_VERIFIED"),
+    OUTCOMES_END,
+};
+static const struct outcome_reply enrol_outcomes[] = {
+    OUTCOME_CONFLICT("CHANNEL_NOT_SUPPORTED"),
+    OUTCOME_CONFLICT("CHANNEL_ALREADY_REGISTERED"),
+    OUTCOME_CONFLICT("MOBILE_NUMBER_NOT_AVAILABLE"),
+    OUTCOME_CONFLICT("MOBILE_NUMBER_INVALID"),
+    OUTCOME_CONFLICT("MOBILE_COUNTRY_NOT_SUPPORTED"),
+    OUTCOME_CONFLICT("CREDENTIALS_INACTIVE"),
+    OUTCOMES_END,
+};
+static const struct outcome_reply enrol_verify_outcomes[] = {
+    OUTCOME_CONFLICT("CHANNEL_NOT_SUPPORTED"),
+    OUTCOME_CONFLICT("STATE_INVALID"),
+    OUTCOME_CONFLICT("VERIFICATION_CODE_EXPIRED"),
+    OUTCOME_CONFLICT("VERIFICATION_CODE_INVALID"),
+    OUTCOME_CONFLICT("ONE_CHALLENGE_LIMIT_REMAINING"),
+    OUTCOME_CONFLICT("CHALLENGE_LIMIT_EXCEEDED"),
+    OUTCOME_CONFLICT("ALREADY_VERIFIED"),
+    OUTCOMES_END,
+};
+static const struct outcome_reply gate_outcomes[] = {
+    { "NOT_STEPPED_UP", 403, "STEP_UP_REQUIRED",
+      "This session must be stepped up with a one-time password first" },
+    OUTCOMES_END,
+};
+
 const struct route stepup_routes[] = {
-    { "GET", "/health", handle_health, 0, "health" },
-    { "POST", "/login_with_password", handle_login, ROUTE_API_KEY, "login" },
-    { "POST", "/logout", handle_logout, ROUTE_API_KEY | ROUTE_SESSION, "logout" },
+    { "GET", "/health", handle_health, 0, "health", NULL },
+    { "POST", "/login_with_password", handle_login, ROUTE_API_KEY, "login", login_outcomes },
+    { "POST", "/logout", handle_logout, ROUTE_API_KEY | ROUTE_SESSION, "logout", NULL },
     { "POST", "/stepup/challenges/otp/{channel}", handle_stepup_issue,
-      ROUTE_API_KEY | ROUTE_SESSION, "stepup.challenge.issue" },
+      ROUTE_API_KEY | ROUTE_SESSION, "stepup.challenge.issue", issue_outcomes },
     { "POST", "/stepup/challenges/otp/{channel?}/verify", handle_stepup_verify,
-      ROUTE_API_KEY | ROUTE_SESSION, "stepup.challenge.verify" },
+      ROUTE_API_KEY | ROUTE_SESSION, "stepup.challenge.verify", verify_outcomes },
     { "GET", "/authentication_factors", handle_factors, ROUTE_API_KEY | ROUTE_SESSION,
-      "factors.list" },
+      "factors.list", NULL },
     { "POST", "/authentication_factors/otp/{channel}", handle_enrol,
-      ROUTE_API_KEY | ROUTE_SESSION, "factors.enrol" },
+      ROUTE_API_KEY | ROUTE_SESSION, "factors.enrol", enrol_outcomes },
     { "POST", "/authentication_factors/otp/{channel?}/verify", handle_enrol_verify,
-      ROUTE_API_KEY | ROUTE_SESSION, "factors.enrol.verify" },
+      ROUTE_API_KEY | ROUTE_SESSION, "factors.enrol.verify", enrol_verify_outcomes },
+};
+/* The FastCGI Authorizer role: any URL, the bearer token only. */
+const struct route stepup_gate_route = {
+    "*", "*", handle_authorize, ROUTE_SESSION, "gate", gate_outcomes,
 };
 const size_t stepup_nroutes = ARRAY_LEN(stepup_routes);
+
+/* Check the flags of r->route (answering when one fails): 1 when they hold. */
+static int route_flags_hold(struct request *r)
+{
+    const struct route *route = r->route;
+    if ((route->flags & ROUTE_API_KEY) && r->api_key == NULL) {
+        reply_invalid_field(r, "api-key", "REQUIRED", NULL, 0);
+        return 0;
+    }
+    if ((route->flags & ROUTE_SESSION) && r->bearer == NULL) {
+        reply_outcome(r, "TOKEN_INVALID");
+        return 0;
+    }
+    return 1;
+}
 
 /* Answer the request the router could not take, or whose route's flags fail. */
 static int dispatch_checks(struct request *r)
@@ -51,34 +127,38 @@ static int dispatch_checks(struct request *r)
         break;
     }
     r->route = route;
-    if ((route->flags & ROUTE_API_KEY) && r->api_key == NULL) {
-        reply_invalid_field(r, "api-key", "REQUIRED", NULL, 0);
-        return 0;
-    }
-    if ((route->flags & ROUTE_SESSION) && r->bearer == NULL) {
-        reply_outcome(r, "TOKEN_INVALID");
-        return 0;
-    }
-    return 1;
+    return route_flags_hold(r);
 }
 
 void dispatch(struct worker *w)
 {
     struct request r;
-    int status = request_init(&r, w, (size_t)w->settings->max_body_bytes);
 
-    if (status == 413)
+    switch (request_init(&r, w, (size_t)w->settings->max_body_bytes)) {
+    case REQUEST_OK:
+        if (r.authorizer) {
+            r.route = &stepup_gate_route; /* a gate in front of any URL: no routes */
+            if (route_flags_hold(&r))
+                r.route->handler(&r);
+        } else if (dispatch_checks(&r)) {
+            r.route->handler(&r);
+        }
+        break;
+    case REQUEST_TOO_LARGE:
         reply_error(&r, 413, "PAYLOAD_TOO_LARGE", "The request body is too large", NULL);
-    else if (status != STEPUP_OK)
-        reply_error(&r, status, "BAD_REQUEST", "The request could not be read", NULL);
-    else if (r.authorizer)
-        handle_authorize(&r); /* a gate in front of any URL: no routes */
-    else if (dispatch_checks(&r))
-        r.route->handler(&r);
-
-    if (r.status == 0) {
-        log_msg(LOG_ERROR, r.ref, "bug: %s %s was not answered", r.method, r.path);
-        reply_error(&r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+        break;
+    case REQUEST_NO_METHOD:
+    case REQUEST_BAD_LENGTH:
+    case REQUEST_SHORT_BODY:
+        reply_error(&r, 400, "BAD_REQUEST", "The request could not be read", NULL);
+        break;
+    case REQUEST_NO_MEMORY:
+        reply_internal_error(&r, "out of memory reading the request");
+        break;
     }
+
+    if (r.status == 0)
+        reply_internal_error(&r, "%s %s was not answered", r.method != NULL ? r.method : "-",
+                             r.path);
     request_release(&r);
 }

@@ -29,10 +29,11 @@ const char *request_bearer_token(const char *authorization)
     return t;
 }
 
-/* The path of the URL: REQUEST_URI up to '?', else SCRIPT_NAME + PATH_INFO. */
-static void request_path(FCGX_ParamArray envp, char *out, size_t outlen)
+void request_url_path(const char *uri, const char *script, const char *info, char *out,
+                      size_t outlen)
 {
-    const char *uri = FCGX_GetParam("REQUEST_URI", envp);
+    if (outlen == 0)
+        return;
     if (uri != NULL) {
         size_t n = strcspn(uri, "?#");
         if (n >= outlen)
@@ -41,12 +42,24 @@ static void request_path(FCGX_ParamArray envp, char *out, size_t outlen)
         out[n] = '\0';
         return;
     }
-    const char *script = FCGX_GetParam("SCRIPT_NAME", envp);
-    const char *info = FCGX_GetParam("PATH_INFO", envp);
     snprintf(out, outlen, "%s%s", script != NULL ? script : "", info != NULL ? info : "");
 }
 
-int request_init(struct request *r, struct worker *w, size_t max_body)
+enum request_status request_content_length(const char *value, size_t max, size_t *len)
+{
+    *len = 0;
+    if (value == NULL || value[0] == '\0')
+        return REQUEST_OK;
+    if (strspn(value, "0123456789") != strlen(value) || strlen(value) > 19)
+        return REQUEST_BAD_LENGTH;
+    unsigned long long v = strtoull(value, NULL, 10);
+    if (v > max)
+        return REQUEST_TOO_LARGE;
+    *len = (size_t)v;
+    return REQUEST_OK;
+}
+
+enum request_status request_init(struct request *r, struct worker *w, size_t max_body)
 {
     FCGX_ParamArray envp = w->fcgx.envp;
     unsigned char id[16];
@@ -67,26 +80,21 @@ int request_init(struct request *r, struct worker *w, size_t max_body)
         crypto_sha256(r->api_key, strlen(r->api_key), r->key_hash);
     if (r->bearer != NULL)
         crypto_sha256(r->bearer, strlen(r->bearer), r->token_hash);
-    request_path(envp, r->path, sizeof r->path);
+    request_url_path(FCGX_GetParam("REQUEST_URI", envp), FCGX_GetParam("SCRIPT_NAME", envp),
+                     FCGX_GetParam("PATH_INFO", envp), r->path, sizeof r->path);
     const char *role = FCGX_GetParam("FCGI_ROLE", envp);
     r->authorizer = role != NULL && strcmp(role, "AUTHORIZER") == 0;
     if (r->method == NULL)
-        return 400;
+        return REQUEST_NO_METHOD;
 
-    const char *cl = FCGX_GetParam("CONTENT_LENGTH", envp);
-    size_t len = 0;
-    if (cl != NULL && cl[0] != '\0') {
-        char *end;
-        unsigned long long v = strtoull(cl, &end, 10);
-        if (*end != '\0' || cl[0] == '-')
-            return 400;
-        if (v > max_body)
-            return 413;
-        len = (size_t)v;
-    }
+    size_t len;
+    enum request_status st = request_content_length(FCGX_GetParam("CONTENT_LENGTH", envp),
+                                                    max_body, &len);
+    if (st != REQUEST_OK)
+        return st;
     r->body = malloc(len + 1);
     if (r->body == NULL)
-        return 500;
+        return REQUEST_NO_MEMORY;
     size_t got = 0;
     while (got < len) {
         int n = FCGX_GetStr(r->body + got, (int)(len - got), w->fcgx.in);
@@ -98,9 +106,9 @@ int request_init(struct request *r, struct worker *w, size_t max_body)
     r->body_len = got;
     if (got != len) {
         log_msg(LOG_WARN, r->ref, "request body ended after %zu of %zu bytes", got, len);
-        return 400;
+        return REQUEST_SHORT_BODY;
     }
-    return STEPUP_OK;
+    return REQUEST_OK;
 }
 
 void request_release(struct request *r)

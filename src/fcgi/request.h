@@ -60,16 +60,43 @@ struct request {
     struct timespec started; /* for the duration in the log line */
 };
 
+/* Whether an accepted request could be read, and if not, why. */
+enum request_status {
+    REQUEST_OK,
+    REQUEST_NO_METHOD,     /* no REQUEST_METHOD parameter: not an HTTP request */
+    REQUEST_BAD_LENGTH,    /* CONTENT_LENGTH is not a number */
+    REQUEST_TOO_LARGE,     /* the body is longer than max_body_bytes */
+    REQUEST_SHORT_BODY,    /* the body ended before CONTENT_LENGTH */
+    REQUEST_NO_MEMORY,
+};
+
 /*
  * Fill r from the accepted FastCGI request: headers, path, a new
- * request-ref and the body (at most max_body bytes).  Returns STEPUP_OK, or
- * the HTTP status to answer with (400, 413) when the request cannot be read.
+ * request-ref and the body (at most max_body bytes).  Whatever it returns,
+ * r can be answered (its ref and method are set) and must be released.
  */
-int request_init(struct request *r, struct worker *w, size_t max_body);
+enum request_status request_init(struct request *r, struct worker *w, size_t max_body);
 void request_release(struct request *r);
+
+/* The pure parts of request_init, for the unit tests. */
 
 /* The token of an Authorization header value, or NULL ("Bearer x" -> "x"). */
 const char *request_bearer_token(const char *authorization);
+
+/*
+ * The body length a CONTENT_LENGTH value announces (NULL or "": 0) into
+ * *len: REQUEST_OK, REQUEST_BAD_LENGTH (not a plain decimal number) or
+ * REQUEST_TOO_LARGE (above max).
+ */
+enum request_status request_content_length(const char *value, size_t max, size_t *len);
+
+/*
+ * The path of the URL into out: REQUEST_URI up to its query ('?') or
+ * fragment ('#'), else SCRIPT_NAME followed by PATH_INFO (either may be
+ * NULL); truncated to outlen - 1 bytes.
+ */
+void request_url_path(const char *uri, const char *script, const char *info, char *out,
+                      size_t outlen);
 
 /* A keyed hash of method, path and body: what idempotency compares. */
 int request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_LEN]) WARN_UNUSED;

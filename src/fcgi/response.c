@@ -1,6 +1,7 @@
 /*
  * response.c - every answer of stepup-fcgi goes through here.  See response.h.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include "../lib/log.h"
 #include "request.h"
 #include "response.h"
+#include "router.h"
 
 const char *http_reason(int status)
 {
@@ -152,40 +154,27 @@ void reply_invalid_field(struct request *r, const char *field, const char *error
     reply_json(r, 400, invalid_field_body(field, error, params, nparams));
 }
 
-/*
- * What each outcome of the database functions means over HTTP.  Conflict
- * outcomes are the endpoints' Weavr enums and go out as {"errorCode"}.
- */
-static const struct outcome_reply {
-    const char *outcome;
-    int status;
-    const char *code;    /* the body's code; NULL: the outcome itself */
-    const char *message; /* NULL for a 409, whose body is {"errorCode": code} */
-} outcome_replies[] = {
+/* The outcomes every route that authenticates shares. */
+static const struct outcome_reply shared_outcomes[] = {
     { "API_KEY_UNKNOWN", 401, "UNAUTHORISED", "Unknown api-key" },
     { "TOKEN_INVALID", 401, "UNAUTHORISED", "Missing, unknown or expired session token" },
     { "FORBIDDEN", 403, "FORBIDDEN", "This token may not perform this operation" },
-    { "USER_UNKNOWN", 403, "FORBIDDEN", "Invalid credentials" },
     { "IDEMPOTENCY_MISMATCH", 422, "IDEMPOTENCY_REF_MISMATCH",
       "This idempotency-ref was used for another operation or payload" },
-    { "NOT_STEPPED_UP", 403, "STEP_UP_REQUIRED",
-      "This session must be stepped up with a one-time password first" },
     { "IDEMPOTENCY_IN_FLIGHT", 409, "IDEMPOTENCY_REF_IN_FLIGHT", NULL },
-    { "CHANNEL_NOT_SUPPORTED", 409, NULL, NULL },
-    { "CHANNEL_NOT_REGISTERED", 409, NULL, NULL },
-    { "MOBILE_NUMBER_INVALID", 409, NULL, NULL },
-    { "MOBILE_COUNTRY_NOT_SUPPORTED", 409, NULL, NULL },
-    { "RETRY_IN_15SEC", 409, NULL, NULL },
-    { "CHALLENGE_LIMIT_EXCEEDED", 409, NULL, NULL },
-    { "STATE_INVALID", 409, NULL, NULL },
-    { "VERIFICATION_CODE_EXPIRED", 409, NULL, NULL },
-    { "VERIFICATION_CODE_INVALID", 409, NULL, NULL },
-    { "ONE_CHALLENGE_LIMIT_REMAINING", 409, NULL, NULL },
-    { "ALREADY_VERIFIED", 409, NULL, NULL },
-    { "CHANNEL_ALREADY_REGISTERED", 409, NULL, NULL },
-    { "MOBILE_NUMBER_NOT_AVAILABLE", 409, NULL, NULL },
-    { "CREDENTIALS_INACTIVE", 409, NULL, NULL },
+    OUTCOMES_END,
 };
+
+/* The entry of outcome in table (ended by OUTCOMES_END), or NULL. */
+static const struct outcome_reply *find_outcome(const struct outcome_reply *table,
+                                                const char *outcome)
+{
+    for (; table != NULL && table->outcome != NULL; table++) {
+        if (strcmp(table->outcome, outcome) == 0)
+            return table;
+    }
+    return NULL;
+}
 
 void reply_outcome(struct request *r, const char *outcome)
 {
@@ -193,17 +182,34 @@ void reply_outcome(struct request *r, const char *outcome)
         reply_no_content(r);
         return;
     }
-    for (size_t i = 0; i < ARRAY_LEN(outcome_replies); i++) {
-        const struct outcome_reply *o = &outcome_replies[i];
-        if (strcmp(o->outcome, outcome) != 0)
-            continue;
-        const char *code = o->code != NULL ? o->code : o->outcome;
-        if (o->status == 409)
-            reply_conflict(r, code);
-        else
-            reply_error(r, o->status, code, o->message, NULL);
+    const struct outcome_reply *o = find_outcome(shared_outcomes, outcome);
+    if (o == NULL && r->route != NULL)
+        o = find_outcome(r->route->outcomes, outcome);
+    if (o == NULL) {
+        reply_internal_error(r, "outcome '%s' is not one of %s's", outcome,
+                             r->route != NULL ? r->route->operation : "this request");
         return;
     }
-    log_msg(LOG_ERROR, r->ref, "bug: unknown outcome '%s'", outcome);
+    const char *code = o->code != NULL ? o->code : o->outcome;
+    if (o->status == 409)
+        reply_conflict(r, code);
+    else
+        reply_error(r, o->status, code, o->message, NULL);
+}
+
+void reply_internal_error(struct request *r, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    log_msg(LOG_ERROR, r->ref, "internal error: %s", reason);
     reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
+}
+
+void reply_unavailable(struct request *r)
+{
+    reply_error(r, 503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable",
+                "Retry-After: 1");
 }

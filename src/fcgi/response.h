@@ -38,12 +38,22 @@ void reply_invalid_field(struct request *r, const char *field, const char *error
                          const char *const *params, size_t nparams);
 
 /*
- * Answer with what a database function decided: "OK" -> ok_status (204 or
- * 200 with ok_body), authentication outcomes -> 401/403, idempotency
- * outcomes -> 409/422, any other known outcome -> 409 {"errorCode"}.  An
- * unknown outcome is a bug: 500, logged.
+ * Answer with what a database function (or the handler) decided: "OK" ->
+ * 204; an outcome every route shares (authentication -> 401/403,
+ * idempotency -> 409/422); else the outcome as the request's route lists
+ * it (its Weavr enums -> 409 {"errorCode"}, and its own).  An outcome the
+ * route does not list is a bug: 500, logged.
  */
 void reply_outcome(struct request *r, const char *outcome);
+
+/*
+ * 500 {"code": "INTERNAL_ERROR"}, after logging "internal error: " and the
+ * formatted reason with the request-ref (never a secret in it).
+ */
+void reply_internal_error(struct request *r, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* 503 with Retry-After: the database cannot be reached. */
+void reply_unavailable(struct request *r);
 
 /* The reason phrase for a status ("Not Found"). */
 const char *http_reason(int status);

@@ -1,39 +1,85 @@
 /*
- * statements.c - the prepared statements of stepup-fcgi.  See statements.h.
- * The search_path is empty on these connections: names are qualified.
+ * statements.c - the calls of stepup-fcgi.  See statements.h.
  */
 #include "../lib/common.h"
 #include "statements.h"
 
-const struct db_statement stepup_statements[] = {
-    { STMT_HEALTH, "SELECT 1" },
-    { STMT_AUTHENTICATE,
-      "SELECT outcome, session_id, user_id, identity_id, programme_id"
-      " FROM stepup.api_authenticate($1::bytea, $2::bytea, $3::boolean)" },
-    { STMT_LOGIN_LOOKUP,
-      "SELECT outcome, user_id, identity_id, identity_type, role, password_hash"
-      " FROM stepup.api_login_lookup($1::bytea, $2::text)" },
-    { STMT_LOGIN_SESSION,
-      "SELECT outcome, session_id"
-      " FROM stepup.api_login_session($1::bytea, $2::uuid, $3::bytea, $4::text, $5::inet, $6::text)" },
-    { STMT_LOGOUT, "SELECT stepup.api_logout($1::bytea, $2::bytea)" },
-    { STMT_ISSUE_CHALLENGE,
-      "SELECT outcome, replayed, outbox_id"
-      " FROM stepup.api_issue_challenge($1::bytea, $2::bytea, $3::text, $4::text, $5::text,"
-      " $6::bytea, $7::uuid, $8::bytea, $9::bytea, $10::bytea, $11::text, $12::inet, $13::text)" },
-    { STMT_VERIFY_CHALLENGE,
-      "SELECT outcome, replayed"
-      " FROM stepup.api_verify_challenge($1::bytea, $2::bytea, $3::text, $4::text, $5::text,"
-      " $6::text, $7::bytea, $8::bytea)" },
-    { STMT_ENROL_FACTOR,
-      "SELECT outcome, replayed, outbox_id"
-      " FROM stepup.api_enrol_factor($1::bytea, $2::bytea, $3::text, $4::text, $5::text,"
-      " $6::bytea, $7::uuid, $8::bytea, $9::bytea, $10::bytea, $11::text, $12::inet, $13::text)" },
-    { STMT_FACTORS, "SELECT outcome, factors FROM stepup.api_factors($1::bytea, $2::bytea)" },
-    { STMT_GATE,
-      "SELECT outcome, user_id, identity_id, programme_id"
-      " FROM stepup.api_gate($1::bytea, $2::integer)" },
-    { STMT_NOTIFY_OUTBOX, "SELECT pg_catalog.pg_notify('stepup_outbox', $1::text)" },
+/* Every call that authenticates a caller starts with these two. */
+#define CALLER_ARGS { "p_api_key_hash", DB_BYTEA }, { "p_token_hash", DB_BYTEA }
+
+const struct db_statement stmt_health = { .name = "health", .sql = "SELECT 1" };
+
+static const struct db_arg_def authenticate_args[] = {
+    CALLER_ARGS, { "p_allow_impersonation", DB_BOOL },
+};
+const struct db_statement stmt_authenticate = {
+    .name = "authenticate", .function = "stepup.api_authenticate", DB_ARGS(authenticate_args),
 };
 
+static const struct db_arg_def login_lookup_args[] = {
+    { "p_api_key_hash", DB_BYTEA }, { "p_email", DB_TEXT },
+};
+const struct db_statement stmt_login_lookup = {
+    .name = "login_lookup", .function = "stepup.api_login_lookup", DB_ARGS(login_lookup_args),
+};
+
+static const struct db_arg_def login_session_args[] = {
+    { "p_api_key_hash", DB_BYTEA }, { "p_user_id", DB_UUID }, { "p_token_hash", DB_BYTEA },
+    { "p_request_ref", DB_TEXT }, { "p_client_addr", DB_INET }, { "p_user_agent", DB_TEXT },
+};
+const struct db_statement stmt_login_session = {
+    .name = "login_session", .function = "stepup.api_login_session", DB_ARGS(login_session_args),
+};
+
+static const struct db_arg_def caller_args[] = { CALLER_ARGS };
+const struct db_statement stmt_logout = {
+    .name = "logout", .function = "stepup.api_logout", .result = "outcome", DB_ARGS(caller_args),
+};
+
+/* Issuing a step-up code and an enrolment code take the same arguments. */
+static const struct db_arg_def otp_issue_args[] = {
+    CALLER_ARGS,
+    { "p_channel", DB_TEXT }, { "p_operation", DB_TEXT }, { "p_idem_ref", DB_TEXT },
+    { "p_request_hash", DB_BYTEA }, { "p_challenge_id", DB_UUID }, { "p_code_hash", DB_BYTEA },
+    { "p_sandbox_code_hash", DB_BYTEA }, { "p_code_sealed", DB_BYTEA },
+    { "p_request_ref", DB_TEXT }, { "p_client_addr", DB_INET }, { "p_user_agent", DB_TEXT },
+};
+const struct db_statement stmt_issue_challenge = {
+    .name = "issue_challenge", .function = "stepup.api_issue_challenge", DB_ARGS(otp_issue_args),
+};
+const struct db_statement stmt_enrol_factor = {
+    .name = "enrol_factor", .function = "stepup.api_enrol_factor", DB_ARGS(otp_issue_args),
+};
+
+static const struct db_arg_def verify_args[] = {
+    CALLER_ARGS,
+    { "p_purpose", DB_TEXT }, { "p_channel", DB_TEXT }, { "p_operation", DB_TEXT },
+    { "p_idem_ref", DB_TEXT }, { "p_request_hash", DB_BYTEA }, { "p_code_hash", DB_BYTEA },
+};
+const struct db_statement stmt_verify_challenge = {
+    .name = "verify_challenge", .function = "stepup.api_verify_challenge", DB_ARGS(verify_args),
+};
+
+const struct db_statement stmt_factors = {
+    .name = "factors", .function = "stepup.api_factors", DB_ARGS(caller_args),
+};
+
+static const struct db_arg_def gate_args[] = {
+    { "p_token_hash", DB_BYTEA }, { "p_max_age_seconds", DB_INT },
+};
+const struct db_statement stmt_gate = {
+    .name = "gate", .function = "stepup.api_gate", DB_ARGS(gate_args),
+};
+
+static const struct db_arg_def notify_args[] = { { "p_outbox_id", DB_TEXT } };
+const struct db_statement stmt_notify_outbox = {
+    .name = "notify_outbox", .sql = "SELECT pg_catalog.pg_notify('stepup_outbox', $1::text)",
+    DB_ARGS(notify_args),
+};
+
+const struct db_statement *const stepup_statements[] = {
+    &stmt_health, &stmt_authenticate, &stmt_login_lookup, &stmt_login_session, &stmt_logout,
+    &stmt_issue_challenge, &stmt_enrol_factor, &stmt_verify_challenge, &stmt_factors,
+    &stmt_gate, &stmt_notify_outbox,
+};
 const size_t stepup_nstatements = ARRAY_LEN(stepup_statements);

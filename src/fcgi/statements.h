@@ -1,8 +1,10 @@
 /*
- * statements.h - the SQL that stepup-fcgi runs, each prepared once per
- * worker connection.  Each is one call of a function in sql/002_api.sql,
- * so that a request costs one round trip; the function does the reads,
- * locks and writes, the C side does HTTP, JSON and cryptography.
+ * statements.h - the calls stepup-fcgi makes, each prepared once per
+ * worker connection.  Each is one call of a stepup.api_* function
+ * (sql/functions/40_api_*.sql), so that a request costs one round trip:
+ * the function does the reads, locks and writes, the C side does HTTP,
+ * JSON and cryptography.  Every function's arguments are named here, once
+ * (see db.h); handlers set them and read the results by name.
  */
 #ifndef STEPUP_STATEMENTS_H
 #define STEPUP_STATEMENTS_H
@@ -10,19 +12,19 @@
 #include <stddef.h>
 #include "../lib/db.h"
 
-#define STMT_HEALTH "health"
-#define STMT_AUTHENTICATE "authenticate"
-#define STMT_LOGIN_LOOKUP "login_lookup"
-#define STMT_LOGIN_SESSION "login_session"
-#define STMT_LOGOUT "logout"
-#define STMT_ISSUE_CHALLENGE "issue_challenge"
-#define STMT_NOTIFY_OUTBOX "notify_outbox"
-#define STMT_VERIFY_CHALLENGE "verify_challenge"
-#define STMT_ENROL_FACTOR "enrol_factor"
-#define STMT_FACTORS "factors"
-#define STMT_GATE "gate"
+extern const struct db_statement stmt_health;          /* SELECT 1 */
+extern const struct db_statement stmt_authenticate;    /* api_authenticate */
+extern const struct db_statement stmt_login_lookup;    /* api_login_lookup */
+extern const struct db_statement stmt_login_session;   /* api_login_session */
+extern const struct db_statement stmt_logout;          /* api_logout -> outcome */
+extern const struct db_statement stmt_issue_challenge; /* api_issue_challenge */
+extern const struct db_statement stmt_enrol_factor;    /* api_enrol_factor (same arguments) */
+extern const struct db_statement stmt_verify_challenge; /* api_verify_challenge */
+extern const struct db_statement stmt_factors;         /* api_factors */
+extern const struct db_statement stmt_gate;            /* api_gate */
+extern const struct db_statement stmt_notify_outbox;   /* NOTIFY stepup_outbox, after commit */
 
-extern const struct db_statement stepup_statements[];
+extern const struct db_statement *const stepup_statements[];
 extern const size_t stepup_nstatements;
 
 #endif

@@ -16,36 +16,131 @@
 struct db {
     PGconn *conn;
     char *conninfo;
-    const struct db_statement *statements;
+    const struct db_statement *const *statements;
     size_t nstatements;
+    void (*notice)(void *arg, const char *severity, const char *message);
+    void *notice_arg;
     int retry_seconds;
     time_t last_attempt; /* of a connect that failed; 0 when none */
     char *listen_channel; /* LISTENed to after every connect (db_listen); NULL: none */
-    char error[256];
+    char error[512];
     char sqlstate[6];
+    int position; /* of the last error in its statement, 0: unknown */
 };
 
-void db_param_text(struct db_params *p, const char *value)
+/* The SQL name of a type, as written in a cast. */
+static const char *type_name(enum db_type t)
 {
-    if (p->count >= DB_MAX_PARAMS)
+    switch (t) {
+    case DB_TEXT: return "text";
+    case DB_BYTEA: return "bytea";
+    case DB_UUID: return "uuid";
+    case DB_INET: return "inet";
+    case DB_INT: return "integer";
+    case DB_BIGINT: return "bigint";
+    case DB_BOOL: return "boolean";
+    case DB_JSONB: return "jsonb";
+    case DB_UUID_ARRAY: return "uuid[]";
+    }
+    return "text";
+}
+
+int db_statement_sql(const struct db_statement *st, char *buf, size_t buflen)
+{
+    size_t used = 0;
+    int n;
+
+#define APPEND(...)                                                              \
+    do {                                                                         \
+        n = snprintf(buf + used, buflen - used, __VA_ARGS__);                    \
+        if (n < 0 || (size_t)n >= buflen - used)                                 \
+            return STEPUP_ERR;                                                   \
+        used += (size_t)n;                                                       \
+    } while (0)
+
+    if (buflen == 0 || st->nargs > DB_MAX_ARGS)
+        return STEPUP_ERR;
+    buf[0] = '\0';
+    if (st->function == NULL) {
+        APPEND("%s", st->sql != NULL ? st->sql : "");
+        return STEPUP_OK;
+    }
+    APPEND("SELECT * FROM %s(", st->function);
+    for (size_t i = 0; i < st->nargs; i++)
+        APPEND("%s%s => $%zu::%s", i > 0 ? ", " : "", st->args[i].name, i + 1,
+               type_name(st->args[i].type));
+    APPEND(") AS %s", st->result != NULL ? st->result : "r");
+#undef APPEND
+    return STEPUP_OK;
+}
+
+void db_call_init(struct db_call *c, const struct db_statement *st)
+{
+    memset(c, 0, sizeof *c);
+    c->st = st;
+    if (st->nargs > DB_MAX_ARGS)
         abort(); /* a programming error, caught by any test of the caller */
-    p->values[p->count] = value;
-    p->lengths[p->count] = 0;
-    p->formats[p->count] = 0;
-    p->count++;
 }
 
-void db_param_bytes(struct db_params *p, const void *data, size_t len)
+/* What a setter gives: text, bytes (for bytea only), or SQL NULL (for any type). */
+enum arg_kind { ARG_TEXT, ARG_BYTES, ARG_NULL };
+
+/*
+ * The index of argument name in c's statement, now marked as set.  Aborts
+ * when there is none, it is set already, or kind does not fit its type.
+ */
+static size_t arg_slot(struct db_call *c, const char *name, enum arg_kind kind)
 {
-    if (p->count >= DB_MAX_PARAMS)
-        abort();
-    p->values[p->count] = data;
-    p->lengths[p->count] = (int)len;
-    p->formats[p->count] = 1;
-    p->count++;
+    for (size_t i = 0; i < c->st->nargs; i++) {
+        if (strcmp(c->st->args[i].name, name) != 0)
+            continue;
+        if (c->set[i] ||
+            (kind != ARG_NULL && (c->st->args[i].type == DB_BYTEA) != (kind == ARG_BYTES))) {
+            log_msg(LOG_ERROR, NULL, "bug: %s: argument %s set twice or with the wrong type",
+                    c->st->name, name);
+            abort();
+        }
+        c->set[i] = true;
+        return i;
+    }
+    log_msg(LOG_ERROR, NULL, "bug: %s has no argument %s", c->st->name, name);
+    abort();
 }
 
-struct db *db_new(const char *conninfo, const struct db_statement *statements,
+void db_arg_text(struct db_call *c, const char *name, const char *value)
+{
+    size_t i = arg_slot(c, name, value != NULL ? ARG_TEXT : ARG_NULL);
+    c->values[i] = value;
+}
+
+void db_arg_null(struct db_call *c, const char *name)
+{
+    size_t i = arg_slot(c, name, ARG_NULL);
+    c->values[i] = NULL;
+}
+
+void db_arg_bytes(struct db_call *c, const char *name, const void *data, size_t len)
+{
+    size_t i = arg_slot(c, name, ARG_BYTES);
+    c->values[i] = data;
+    c->lengths[i] = (int)len;
+    c->formats[i] = 1;
+}
+
+void db_arg_int(struct db_call *c, const char *name, long long value)
+{
+    size_t i = arg_slot(c, name, ARG_TEXT);
+    snprintf(c->scratch[i], sizeof c->scratch[i], "%lld", value);
+    c->values[i] = c->scratch[i];
+}
+
+void db_arg_bool(struct db_call *c, const char *name, bool value)
+{
+    size_t i = arg_slot(c, name, ARG_TEXT);
+    c->values[i] = value ? "true" : "false";
+}
+
+struct db *db_new(const char *conninfo, const struct db_statement *const *statements,
                   size_t nstatements, int retry_seconds)
 {
     struct db *db = calloc(1, sizeof *db);
@@ -80,32 +175,54 @@ void db_free(struct db *db)
     free(db);
 }
 
-/* Remember the error of a failed operation: message (first line) and SQLSTATE. */
+/*
+ * Remember the error of a failed operation: the server's primary message
+ * when it sent one (without libpq's "ERROR:  " prefix), else message's
+ * first line; and the SQLSTATE.
+ */
 static void db_note_error(struct db *db, const char *message, const PGresult *res)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (primary != NULL)
+        message = primary;
     snprintf(db->error, sizeof db->error, "%s", message != NULL ? message : "unknown error");
     db->error[strcspn(db->error, "\n")] = '\0';
     snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state != NULL ? state : "");
+    const char *pos = res != NULL ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+    db->position = pos != NULL ? atoi(pos) : 0;
 }
 
-/* Silence libpq's default notice printer; notices are not errors. */
-static void db_ignore_notice(void *arg, const PGresult *res)
+void db_on_notice(struct db *db, void (*fn)(void *arg, const char *severity, const char *message),
+                  void *arg)
 {
-    (void)arg;
-    (void)res;
+    db->notice = fn;
+    db->notice_arg = arg;
+}
+
+/* libpq's notice receiver: hand the notice to the handle's function, if any. */
+static void db_receive_notice(void *arg, const PGresult *res)
+{
+    struct db *db = arg;
+    char message[512];
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    if (db->notice == NULL || primary == NULL)
+        return;
+    snprintf(message, sizeof message, "%s", primary);
+    message[strcspn(message, "\n")] = '\0';
+    db->notice(db->notice_arg, severity != NULL ? severity : "NOTICE", message);
 }
 
 /*
- * For a handle with prepared statements (stepup-fcgi): pin an empty
- * search_path, so every name must be schema-qualified and nothing can be
- * shadowed, then prepare the statements.  The operator's ad-hoc handle
- * keeps the server's search_path.
+ * After every connect: pin an empty search_path, so every name must be
+ * schema-qualified and nothing can be shadowed (pg_catalog is still
+ * searched first), then prepare the handle's statements.
  */
 static int db_setup(struct db *db)
 {
-    if (db->nstatements == 0)
-        return STEPUP_OK;
+    char sql[2048];
     PGresult *res = PQexec(db->conn, "SELECT pg_catalog.set_config('search_path', '', false)");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         db_note_error(db, PQerrorMessage(db->conn), res);
@@ -114,11 +231,15 @@ static int db_setup(struct db *db)
     }
     PQclear(res);
     for (size_t i = 0; i < db->nstatements; i++) {
-        res = PQprepare(db->conn, db->statements[i].name, db->statements[i].sql, 0, NULL);
+        const struct db_statement *st = db->statements[i];
+        if (db_statement_sql(st, sql, sizeof sql) != STEPUP_OK) {
+            log_msg(LOG_ERROR, NULL, "bug: the SQL of %s is too long", st->name);
+            return STEPUP_ERR;
+        }
+        res = PQprepare(db->conn, st->name, sql, 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             db_note_error(db, PQresultErrorMessage(res), res);
-            log_msg(LOG_ERROR, NULL, "database: cannot prepare %s: %s", db->statements[i].name,
-                    db->error);
+            log_msg(LOG_ERROR, NULL, "database: cannot prepare %s: %s", st->name, db->error);
             PQclear(res);
             return STEPUP_ERR;
         }
@@ -170,7 +291,7 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen)
         log_msg(LOG_ERROR, NULL, "database: cannot connect: %s", db->error);
         goto failed;
     }
-    PQsetNoticeReceiver(db->conn, db_ignore_notice, NULL);
+    PQsetNoticeReceiver(db->conn, db_receive_notice, db);
     if (db_setup(db) != STEPUP_OK || db_listen_now(db) != STEPUP_OK)
         goto failed;
     if (db->last_attempt != 0)
@@ -202,6 +323,7 @@ static db_result *db_check(struct db *db, const char *ref, const char *what, PGr
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         db->error[0] = '\0';
         db->sqlstate[0] = '\0';
+        db->position = 0;
         return res;
     }
     db_note_error(db, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(db->conn), res);
@@ -217,28 +339,41 @@ static db_result *db_check(struct db *db, const char *ref, const char *what, PGr
     return NULL;
 }
 
-db_result *db_run(struct db *db, const char *ref, const char *statement,
-                  const struct db_params *params)
+/* True when st is one of the handle's prepared statements. */
+static bool db_prepared(const struct db *db, const struct db_statement *st)
 {
-    if (db_ensure(db, NULL, 0) != STEPUP_OK)
-        return NULL;
-    PGresult *res = PQexecPrepared(db->conn, statement, params != NULL ? params->count : 0,
-                                   params != NULL ? params->values : NULL,
-                                   params != NULL ? params->lengths : NULL,
-                                   params != NULL ? params->formats : NULL, 0);
-    return db_check(db, ref, statement, res);
+    for (size_t i = 0; i < db->nstatements; i++) {
+        if (db->statements[i] == st)
+            return true;
+    }
+    return false;
 }
 
-db_result *db_query(struct db *db, const char *ref, const char *sql,
-                    const struct db_params *params)
+db_result *db_run(struct db *db, const char *ref, struct db_call *c)
 {
+    const struct db_statement *st = c->st;
+    for (size_t i = 0; i < st->nargs; i++) {
+        if (!c->set[i]) {
+            log_msg(LOG_ERROR, ref, "bug: %s: argument %s was not set", st->name, st->args[i].name);
+            abort();
+        }
+    }
     if (db_ensure(db, NULL, 0) != STEPUP_OK)
         return NULL;
-    PGresult *res = PQexecParams(db->conn, sql, params != NULL ? params->count : 0, NULL,
-                                 params != NULL ? params->values : NULL,
-                                 params != NULL ? params->lengths : NULL,
-                                 params != NULL ? params->formats : NULL, 0);
-    return db_check(db, ref, "query", res);
+    PGresult *res;
+    if (db_prepared(db, st)) {
+        res = PQexecPrepared(db->conn, st->name, (int)st->nargs, c->values, c->lengths, c->formats,
+                             0);
+    } else {
+        char sql[4096];
+        if (db_statement_sql(st, sql, sizeof sql) != STEPUP_OK) {
+            log_msg(LOG_ERROR, ref, "bug: the SQL of %s is too long", st->name);
+            return NULL;
+        }
+        res = PQexecParams(db->conn, sql, (int)st->nargs, NULL, c->values, c->lengths, c->formats,
+                           0);
+    }
+    return db_check(db, ref, st->name, res);
 }
 
 int db_script(struct db *db, const char *ref, const char *sql)
@@ -330,33 +465,39 @@ const char *db_last_sqlstate(const struct db *db)
     return db->sqlstate;
 }
 
+int db_last_error_position(const struct db *db)
+{
+    return db->position;
+}
+
 int db_rows(const db_result *r)
 {
     return PQntuples(r);
 }
 
-int db_cols(const db_result *r)
+/* The column number of column in r, or -1 (logged: a bug). */
+static int db_column(const db_result *r, const char *column)
 {
-    return PQnfields(r);
+    int col = PQfnumber(r, column);
+    if (col < 0)
+        log_msg(LOG_ERROR, NULL, "bug: the result has no column %s", column);
+    return col;
 }
 
-const char *db_value(const db_result *r, int row, int col)
+const char *db_get(const db_result *r, int row, const char *column)
 {
-    if (row < 0 || row >= PQntuples(r) || col < 0 || col >= PQnfields(r))
+    int col = db_column(r, column);
+    if (row < 0 || row >= PQntuples(r) || col < 0)
         return "";
     return PQgetvalue(r, row, col);
 }
 
-bool db_is_null(const db_result *r, int row, int col)
+bool db_is_null(const db_result *r, int row, const char *column)
 {
-    if (row < 0 || row >= PQntuples(r) || col < 0 || col >= PQnfields(r))
+    int col = db_column(r, column);
+    if (row < 0 || row >= PQntuples(r) || col < 0)
         return true;
     return PQgetisnull(r, row, col) != 0;
-}
-
-int db_col(const db_result *r, const char *name)
-{
-    return PQfnumber(r, name);
 }
 
 void db_result_free(db_result *r)

@@ -1,11 +1,26 @@
 /*
  * db.h - the one place that talks to libpq.
  *
- * A struct db is one connection plus, for stepup-fcgi, the statements it
- * prepares once per connection.  Every query takes parameters; values are
- * collected in a struct db_params (text, or binary for bytea).  Results are
- * checked here and errors logged here, so callers only see "a result" or
- * "no result".  The caller owns a result and frees it with db_result_free.
+ * A struct db is one connection plus the statements it prepares once per
+ * connection.  Every connection pins an empty search_path (names must be
+ * schema-qualified; nothing can be shadowed), as PostgreSQL's own client
+ * programs do.  Results are checked here and errors logged here, so callers
+ * only see "a result" or "no result".  The caller owns a result and frees
+ * it with db_result_free.
+ *
+ * The contract with SQL is by name.  A struct db_statement describes one
+ * call: the function, each argument's name and type (spelled once, here),
+ * and, for a function that returns a single value, the name its result is
+ * read by.  The SQL text is made from the description, in named notation:
+ *
+ *   SELECT * FROM stepup.api_logout(p_api_key_hash => $1::bytea,
+ *                                   p_token_hash => $2::bytea) AS outcome
+ *
+ * A caller sets each argument by its name (db_arg_*) and reads each column
+ * by its name (db_get); naming an argument the description lacks, setting
+ * one twice, with the wrong kind of value, or running a call with one
+ * unset is a programming error: the process aborts, so that any test of
+ * the caller catches it.
  *
  * Nothing outside db.c includes libpq-fe.h.
  */
@@ -20,36 +35,82 @@ struct db;
 struct pg_result; /* libpq's PGresult */
 typedef struct pg_result db_result;
 
-/* A statement prepared on every new connection, addressed by name. */
+#define DB_MAX_ARGS 16
+
+/* The SQL types of arguments: all sent as text, but bytea (binary). */
+enum db_type { DB_TEXT, DB_BYTEA, DB_UUID, DB_INET, DB_INT, DB_BIGINT, DB_BOOL, DB_JSONB,
+               DB_UUID_ARRAY };
+
+struct db_arg_def {
+    const char *name; /* the function's parameter name (p_token_hash) */
+    enum db_type type;
+};
+
+/*
+ * One statement.  Either function (qualified: "stepup.api_gate"), called
+ * with every argument of args in named notation, or sql, a statement of its
+ * own whose $1, $2... are args in order (for the few calls that are no
+ * function of ours, such as pg_notify).  result names the column of a
+ * function that returns one value (NULL for one that returns a table,
+ * whose columns keep their names).  name is the prepared statement's name
+ * (and what the log says failed).
+ */
 struct db_statement {
     const char *name;
+    const char *function;
     const char *sql;
+    const char *result;
+    const struct db_arg_def *args;
+    size_t nargs;
 };
 
-#define DB_MAX_PARAMS 16
+#define DB_ARGS(a) .args = (a), .nargs = ARRAY_LEN(a)
 
-struct db_params {
-    int count;
-    const char *values[DB_MAX_PARAMS];
-    int lengths[DB_MAX_PARAMS];
-    int formats[DB_MAX_PARAMS];
+/* The arguments of one call of a statement, filled by name. */
+struct db_call {
+    const struct db_statement *st;
+    const char *values[DB_MAX_ARGS];
+    int lengths[DB_MAX_ARGS];
+    int formats[DB_MAX_ARGS];
+    bool set[DB_MAX_ARGS];
+    char scratch[DB_MAX_ARGS][24]; /* text of numbers and booleans */
 };
 
-/* Append a text parameter (NULL for SQL NULL) or a binary one (for bytea). */
-void db_param_text(struct db_params *p, const char *value);
-void db_param_bytes(struct db_params *p, const void *data, size_t len);
+/* Start a call of st (no argument set yet). */
+void db_call_init(struct db_call *c, const struct db_statement *st);
+/* Set argument name: text (NULL for SQL NULL), bytes (bytea), a number, a boolean. */
+void db_arg_text(struct db_call *c, const char *name, const char *value);
+void db_arg_bytes(struct db_call *c, const char *name, const void *data, size_t len);
+void db_arg_int(struct db_call *c, const char *name, long long value);
+void db_arg_bool(struct db_call *c, const char *name, bool value);
+void db_arg_null(struct db_call *c, const char *name);
+
+/*
+ * The SQL text of st into buf (for preparing, and for the unit tests).
+ * STEPUP_ERR when it does not fit.
+ */
+int db_statement_sql(const struct db_statement *st, char *buf, size_t buflen) WARN_UNUSED;
 
 /*
  * A handle that connects lazily.  conninfo is a libpq connection string
  * (NULL or "" for libpq's defaults and PG* environment variables);
- * statements (may be NULL) are prepared right after each connect.  Both
+ * statements (may be NULL) are prepared right after each connect, and
+ * calls of other statements are sent with their text each time.  Both
  * must outlive the handle.  retry_seconds limits how often a broken
  * connection is retried, so an outage does not turn every request into a
  * connect attempt.
  */
-struct db *db_new(const char *conninfo, const struct db_statement *statements,
+struct db *db_new(const char *conninfo, const struct db_statement *const *statements,
                   size_t nstatements, int retry_seconds);
 void db_free(struct db *db);
+
+/*
+ * Where the server's notices and warnings go: fn(arg, severity, message)
+ * for each (severity "WARNING", "NOTICE", ...; message without its
+ * newline).  By default they are dropped.
+ */
+void db_on_notice(struct db *db, void (*fn)(void *arg, const char *severity, const char *message),
+                  void *arg);
 
 /*
  * Connect (and prepare) if not connected.  STEPUP_OK when usable; on
@@ -61,23 +122,24 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen) WARN_UNUSED;
 bool db_connected(const struct db *db);
 
 /*
- * Run a prepared statement / an ad-hoc parameterised statement.  Returns
- * the result on success (rows or command OK), NULL on failure (logged with
- * ref; the connection is marked for reconnect if it broke).  When the
- * server raised an error, its SQLSTATE is copied to sqlstate if given.
+ * Run a call whose every argument is set.  Returns the result on success
+ * (rows or command OK), NULL on failure (logged with ref; the connection
+ * is marked for reconnect if it broke).  When the server raised an error,
+ * db_last_error and db_last_sqlstate tell what it said.
  */
-db_result *db_run(struct db *db, const char *ref, const char *statement,
-                  const struct db_params *params) WARN_UNUSED;
-db_result *db_query(struct db *db, const char *ref, const char *sql,
-                    const struct db_params *params) WARN_UNUSED;
+db_result *db_run(struct db *db, const char *ref, struct db_call *c) WARN_UNUSED;
 
-/* Run a script of several statements without parameters (migrations only). */
+/* Run a script of statements without parameters (stepupctl migrate only). */
 int db_script(struct db *db, const char *ref, const char *sql) WARN_UNUSED;
 
-/* The last error message of db_run/db_query/db_script ("" if none). */
+/*
+ * The last error message of db_run/db_script ("" if none), its SQLSTATE,
+ * and where in the statement's text it arose (a character position from
+ * 1; 0 when the server did not say).
+ */
 const char *db_last_error(const struct db *db);
-/* The last SQLSTATE ("" if none). */
 const char *db_last_sqlstate(const struct db *db);
+int db_last_error_position(const struct db *db);
 
 /*
  * LISTEN on channel (an identifier, quoted here) now, and again after every
@@ -100,12 +162,14 @@ int db_listen(struct db *db, const char *channel) WARN_UNUSED;
 int db_wait_notify(struct db *db, int timeout_ms, const sigset_t *unblock) WARN_UNUSED;
 
 int db_rows(const db_result *r);
-int db_cols(const db_result *r);
-/* The text value of a cell; "" for NULL (use db_is_null to tell). */
-const char *db_value(const db_result *r, int row, int col);
-bool db_is_null(const db_result *r, int row, int col);
-/* Column number of a named column, or -1. */
-int db_col(const db_result *r, const char *name);
+/*
+ * The text value of a column of a row, by the column's name; "" for NULL
+ * (db_is_null tells).  A column the result does not have is a bug: it is
+ * logged and "" returned (NULL is true), so the caller answers with an
+ * error rather than crash.
+ */
+const char *db_get(const db_result *r, int row, const char *column);
+bool db_is_null(const db_result *r, int row, const char *column);
 void db_result_free(db_result *r);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * validate.c - pure checks of request input.  See validate.h.
+ * validate.c - pure checks of input values.  See validate.h.
  */
 #include <string.h>
 

@@ -1,5 +1,6 @@
 /*
- * validate.h - pure checks of request input, shared by handlers.
+ * validate.h - pure checks of input values, shared by stepup-fcgi (request
+ * bodies and paths) and stepupctl (the same e-mail rule).
  * Each returns NULL when the value is acceptable, else the Weavr error name
  * ("REQUIRED", "NOT_IN", "SIZE", "REGEX", ...).
  */

@@ -8,21 +8,36 @@
 #include "../lib/log.h"
 #include "outbox.h"
 
-#define STMT_CLAIM "sender_claim"
-#define STMT_RECORD "sender_record"
-#define STMT_RELEASE "sender_release"
-#define STMT_NEXT_DUE "sender_next_due"
+static const struct db_arg_def claim_args[] = {
+    { "p_owner", DB_TEXT }, { "p_limit", DB_INT }, { "p_lease_seconds", DB_INT },
+    { "p_max_attempts", DB_INT },
+};
+static const struct db_statement claim_st = {
+    .name = "sender_claim", .function = "stepup.sender_claim", DB_ARGS(claim_args),
+};
+static const struct db_arg_def record_args[] = {
+    { "p_id", DB_UUID }, { "p_owner", DB_TEXT }, { "p_attempt", DB_INT }, { "p_status", DB_TEXT },
+    { "p_provider", DB_TEXT }, { "p_duration_ms", DB_INT }, { "p_http_status", DB_INT },
+    { "p_exit_code", DB_INT }, { "p_error", DB_TEXT }, { "p_provider_message_id", DB_TEXT },
+    { "p_retry_after_ms", DB_INT },
+};
+static const struct db_statement record_st = {
+    .name = "sender_record", .function = "stepup.sender_record", .result = "recorded",
+    DB_ARGS(record_args),
+};
+static const struct db_arg_def release_args[] = {
+    { "p_owner", DB_TEXT }, { "p_ids", DB_UUID_ARRAY },
+};
+static const struct db_statement release_st = {
+    .name = "sender_release", .function = "stepup.sender_release", .result = "released",
+    DB_ARGS(release_args),
+};
+static const struct db_statement next_due_st = {
+    .name = "sender_next_due", .function = "stepup.sender_next_due", .result = "due_ms",
+};
 
-const struct db_statement outbox_statements[] = {
-    { STMT_CLAIM,
-      "SELECT c.id, c.challenge_id, c.to_number, c.body_template,"
-      " encode(c.code_sealed, 'hex'), c.attempt, c.provider"
-      " FROM stepup.sender_claim($1::text, $2::integer, $3::integer, $4::integer) c" },
-    { STMT_RECORD,
-      "SELECT stepup.sender_record($1::uuid, $2::text, $3::integer, $4::text, $5::text,"
-      " $6::integer, $7::integer, $8::integer, $9::text, $10::text, $11::integer)" },
-    { STMT_RELEASE, "SELECT stepup.sender_release($1::text, $2::uuid[])" },
-    { STMT_NEXT_DUE, "SELECT stepup.sender_next_due()" },
+const struct db_statement *const outbox_statements[] = {
+    &claim_st, &record_st, &release_st, &next_due_st,
 };
 const size_t outbox_nstatements = ARRAY_LEN(outbox_statements);
 
@@ -42,21 +57,18 @@ void outbox_batch_free(struct outbox_batch *b)
 int outbox_claim(struct db *db, const char *owner, int limit, int lease_seconds,
                  int max_attempts, struct outbox_batch *out)
 {
-    char limit_s[16], lease_s[16], max_s[16];
-    struct db_params p = { 0 };
+    struct db_call call;
     db_result *res;
     int rc = STEPUP_ERR;
 
     out->rows = NULL;
     out->count = 0;
-    snprintf(limit_s, sizeof limit_s, "%d", limit);
-    snprintf(lease_s, sizeof lease_s, "%d", lease_seconds);
-    snprintf(max_s, sizeof max_s, "%d", max_attempts);
-    db_param_text(&p, owner);
-    db_param_text(&p, limit_s);
-    db_param_text(&p, lease_s);
-    db_param_text(&p, max_s);
-    res = db_run(db, NULL, STMT_CLAIM, &p);
+    db_call_init(&call, &claim_st);
+    db_arg_text(&call, "p_owner", owner);
+    db_arg_int(&call, "p_limit", limit);
+    db_arg_int(&call, "p_lease_seconds", lease_seconds);
+    db_arg_int(&call, "p_max_attempts", max_attempts);
+    res = db_run(db, NULL, &call);
     if (res == NULL)
         return STEPUP_ERR;
 
@@ -70,21 +82,23 @@ int outbox_claim(struct db *db, const char *owner, int limit, int lease_seconds,
         goto done;
     for (int i = 0; i < n; i++) {
         struct outbox_row *r = &out->rows[i];
-        const char *hex = db_value(res, i, 4);
+        /* bytea in libpq's text form: "\\x" and hex digits */
+        const char *hex = db_get(res, i, "code_sealed");
+        hex += strncmp(hex, "\\x", 2) == 0 ? 2 : strlen(hex);
         size_t hexlen = strlen(hex);
         out->count++;
-        snprintf(r->id, sizeof r->id, "%s", db_value(res, i, 0));
-        snprintf(r->challenge_id, sizeof r->challenge_id, "%s", db_value(res, i, 1));
-        r->to = strdup(db_value(res, i, 2));
-        r->body_template = strdup(db_value(res, i, 3));
+        snprintf(r->id, sizeof r->id, "%s", db_get(res, i, "id"));
+        snprintf(r->challenge_id, sizeof r->challenge_id, "%s", db_get(res, i, "challenge_id"));
+        r->to = strdup(db_get(res, i, "to_number"));
+        r->body_template = strdup(db_get(res, i, "body_template"));
         if (r->to == NULL || r->body_template == NULL)
             goto done;
         r->sealed_len = 0;
         if (hexlen % 2 == 0 && hexlen / 2 <= sizeof r->sealed && hexlen > 0 &&
             crypto_hex_decode(hex, r->sealed, hexlen / 2) == STEPUP_OK)
             r->sealed_len = hexlen / 2;
-        r->attempt = atoi(db_value(res, i, 5));
-        snprintf(r->provider, sizeof r->provider, "%s", db_value(res, i, 6));
+        r->attempt = atoi(db_get(res, i, "attempt"));
+        snprintf(r->provider, sizeof r->provider, "%s", db_get(res, i, "provider"));
     }
     rc = STEPUP_OK;
 
@@ -100,30 +114,31 @@ done:
 
 int outbox_record(struct db *db, const char *owner, const struct outbox_result *r, bool *stale)
 {
-    char attempt_s[16], duration_s[16], http_s[16], exit_s[16], retry_s[16];
-    struct db_params p = { 0 };
+    struct db_call call;
 
-    snprintf(attempt_s, sizeof attempt_s, "%d", r->attempt);
-    snprintf(duration_s, sizeof duration_s, "%d", r->duration_ms);
-    snprintf(http_s, sizeof http_s, "%d", r->http_status);
-    snprintf(exit_s, sizeof exit_s, "%d", r->exit_code);
-    snprintf(retry_s, sizeof retry_s, "%d", r->retry_after_ms);
-    db_param_text(&p, r->id);
-    db_param_text(&p, owner);
-    db_param_text(&p, attempt_s);
-    db_param_text(&p, r->status);
-    db_param_text(&p, r->provider);
-    db_param_text(&p, duration_s);
-    db_param_text(&p, r->http_status >= 0 ? http_s : NULL);
-    db_param_text(&p, r->exit_code != -1 ? exit_s : NULL);
-    db_param_text(&p, r->error[0] != '\0' ? r->error : NULL);
-    db_param_text(&p, r->message_id[0] != '\0' ? r->message_id : NULL);
-    db_param_text(&p, retry_s);
+    db_call_init(&call, &record_st);
+    db_arg_text(&call, "p_id", r->id);
+    db_arg_text(&call, "p_owner", owner);
+    db_arg_int(&call, "p_attempt", r->attempt);
+    db_arg_text(&call, "p_status", r->status);
+    db_arg_text(&call, "p_provider", r->provider);
+    db_arg_int(&call, "p_duration_ms", r->duration_ms);
+    if (r->http_status >= 0)
+        db_arg_int(&call, "p_http_status", r->http_status);
+    else
+        db_arg_null(&call, "p_http_status");
+    if (r->exit_code != -1)
+        db_arg_int(&call, "p_exit_code", r->exit_code);
+    else
+        db_arg_null(&call, "p_exit_code");
+    db_arg_text(&call, "p_error", r->error[0] != '\0' ? r->error : NULL);
+    db_arg_text(&call, "p_provider_message_id", r->message_id[0] != '\0' ? r->message_id : NULL);
+    db_arg_int(&call, "p_retry_after_ms", r->retry_after_ms);
 
-    db_result *res = db_run(db, NULL, STMT_RECORD, &p);
+    db_result *res = db_run(db, NULL, &call);
     if (res == NULL)
         return STEPUP_ERR;
-    *stale = strcmp(db_value(res, 0, 0), "OK") != 0;
+    *stale = strcmp(db_get(res, 0, "recorded"), "OK") != 0;
     db_result_free(res);
     return STEPUP_OK;
 }
@@ -131,7 +146,7 @@ int outbox_record(struct db *db, const char *owner, const struct outbox_result *
 int outbox_release(struct db *db, const char *owner, const char (*ids)[CRYPTO_UUID_LEN + 1],
                    size_t n, int *released)
 {
-    struct db_params p = { 0 };
+    struct db_call call;
     /* "{uuid,uuid,...}": UUIDs need no quoting in an array literal. */
     char *array = malloc(n * (CRYPTO_UUID_LEN + 1) + 3);
     size_t len = 0;
@@ -147,23 +162,26 @@ int outbox_release(struct db *db, const char *owner, const char (*ids)[CRYPTO_UU
     }
     array[len++] = '}';
     array[len] = '\0';
-    db_param_text(&p, owner);
-    db_param_text(&p, array);
-    db_result *res = db_run(db, NULL, STMT_RELEASE, &p);
+    db_call_init(&call, &release_st);
+    db_arg_text(&call, "p_owner", owner);
+    db_arg_text(&call, "p_ids", array);
+    db_result *res = db_run(db, NULL, &call);
     free(array);
     if (res == NULL)
         return STEPUP_ERR;
-    *released = atoi(db_value(res, 0, 0));
+    *released = atoi(db_get(res, 0, "released"));
     db_result_free(res);
     return STEPUP_OK;
 }
 
 int outbox_next_due(struct db *db, int *ms)
 {
-    db_result *res = db_run(db, NULL, STMT_NEXT_DUE, NULL);
+    struct db_call call;
+    db_call_init(&call, &next_due_st);
+    db_result *res = db_run(db, NULL, &call);
     if (res == NULL)
         return STEPUP_ERR;
-    *ms = db_is_null(res, 0, 0) ? -1 : atoi(db_value(res, 0, 0));
+    *ms = db_is_null(res, 0, "due_ms") ? -1 : atoi(db_get(res, 0, "due_ms"));
     db_result_free(res);
     return STEPUP_OK;
 }

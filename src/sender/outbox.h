@@ -1,7 +1,8 @@
 /*
  * outbox.h - stepup-sender's calls to the database: the stepup.sender_*
- * functions of sql/004_sender.sql, as statements prepared once per
- * connection (through src/lib/db.h, the one module that talks to libpq).
+ * functions of sql/functions/50_sender.sql, as statements prepared once
+ * per connection (through src/lib/db.h, the one module that talks to
+ * libpq), with every argument named once, in outbox.c.
  */
 #ifndef STEPUP_SENDER_OUTBOX_H
 #define STEPUP_SENDER_OUTBOX_H
@@ -15,7 +16,7 @@
 #define OUTBOX_SEALED_MAX 64
 #define OUTBOX_OWNER_MAX 128
 
-extern const struct db_statement outbox_statements[];
+extern const struct db_statement *const outbox_statements[];
 extern const size_t outbox_nstatements;
 
 /* One claimed message. */

@@ -1,12 +1,8 @@
-/*
- * Unit tests of the JSON error bodies (src/fcgi/response.c) and of the
- * header parsing that needs no FastCGI connection (src/fcgi/request.c).
- */
+/* Unit tests of the JSON error bodies and reasons of src/fcgi/response.c. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/fcgi/request.h"
 #include "../../src/fcgi/response.h"
 
 static void assert_json(struct json_object *o, const char *want)
@@ -55,35 +51,6 @@ START_TEST(test_reasons)
 }
 END_TEST
 
-struct bearer_case {
-    const char *header, *token;
-};
-
-static const struct bearer_case bearers[] = {
-    { "Bearer abc", "abc" },
-    { "bearer abc", "abc" },
-    { "BEARER   abc", "abc" },
-    { "Bearer null", NULL },
-    { "Bearer ", NULL },
-    { "Bearer", NULL },
-    { "Bearerabc", NULL },
-    { "Basic dXNlcjpwdw==", NULL },
-    { "", NULL },
-    { NULL, NULL },
-};
-
-START_TEST(test_bearer)
-{
-    const struct bearer_case *c = &bearers[_i];
-    const char *got = request_bearer_token(c->header);
-    if (c->token == NULL)
-        ck_assert_msg(got == NULL, "'%s' gave '%s'", c->header ? c->header : "(null)", got);
-    else
-        ck_assert_msg(got != NULL && strcmp(got, c->token) == 0, "'%s' gave '%s'", c->header,
-                      got ? got : "(null)");
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("response");
@@ -93,7 +60,6 @@ int main(void)
     tcase_add_test(tc, test_invalid_field_body);
     tcase_add_test(tc, test_invalid_field_body_params);
     tcase_add_test(tc, test_reasons);
-    tcase_add_loop_test(tc, test_bearer, 0, (int)(sizeof bearers / sizeof bearers[0]));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

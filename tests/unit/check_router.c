@@ -8,11 +8,11 @@
 static void h(struct request *r) { (void)r; }
 
 static const struct route table[] = {
-    { "GET", "/health", h, 0, "health" },
-    { "POST", "/logout", h, 3, "logout" },
-    { "POST", "/stepup/challenges/otp/{channel}", h, 3, "issue" },
-    { "POST", "/stepup/challenges/otp/{channel?}/verify", h, 3, "verify" },
-    { "GET", "/authentication_factors", h, 3, "factors" },
+    { "GET", "/health", h, 0, "health", NULL },
+    { "POST", "/logout", h, 3, "logout", NULL },
+    { "POST", "/stepup/challenges/otp/{channel}", h, 3, "issue", NULL },
+    { "POST", "/stepup/challenges/otp/{channel?}/verify", h, 3, "verify", NULL },
+    { "GET", "/authentication_factors", h, 3, "factors", NULL },
 };
 
 struct match_case {
@@ -67,8 +67,8 @@ END_TEST
 START_TEST(test_allow_lists_every_method)
 {
     static const struct route two[] = {
-        { "GET", "/x", h, 0, "a" },
-        { "POST", "/x", h, 0, "b" },
+        { "GET", "/x", h, 0, "a", NULL },
+        { "POST", "/x", h, 0, "b", NULL },
     };
     const struct route *route;
     char param[8], allow[32];

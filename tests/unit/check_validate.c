@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/fcgi/validate.h"
+#include "../../src/lib/validate.h"
 
 struct vcase {
     const char *(*fn)(const char *);
