@@ -39,7 +39,7 @@ static int challenge_make(const struct settings *s, const unsigned char session[
         crypto_otp_code(c->code) != STEPUP_OK ||
         crypto_otp_hash(s->otp_key, session, c->code, c->code_hash) != STEPUP_OK ||
         crypto_otp_hash(s->otp_key, session, STEPUP_SANDBOX_CODE, c->sandbox_hash) != STEPUP_OK ||
-        crypto_seal(s->outbox_key, c->id, sizeof c->id, c->code, CRYPTO_OTP_DIGITS, c->sealed,
+        crypto_seal(s->common.outbox_key, c->id, sizeof c->id, c->code, CRYPTO_OTP_DIGITS, c->sealed,
                     &c->sealed_len) != STEPUP_OK)
         return STEPUP_ERR;
     return STEPUP_OK;

@@ -23,7 +23,7 @@
 #include <fcgiapp.h>
 
 #include "../lib/log.h"
-#include "../lib/settings.h"
+#include "settings.h"
 #include "dispatch.h"
 #include "statements.h"
 
@@ -31,16 +31,25 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: stepup-fcgi -c CONFIG\n"
+            "       stepup-fcgi --init-config FILE [--set KEY=VALUE]...\n"
+            "       stepup-fcgi --update-config FILE --set KEY=VALUE...\n"
+            "       stepup-fcgi -c CONFIG --check-config | --get-config KEY\n"
             "       stepup-fcgi --describe-config\n"
             "\n"
             "Serves the stepup API over FastCGI: on the listen socket a web server\n"
             "passes (lighttpd bin-path, Apache mod_fcgid), or on the unix socket\n"
             "named by the 'socket' setting (mod_proxy_fcgi, spawn-fcgi, systemd).\n"
             "\n"
-            "  -c, --config FILE    configuration file (also $STEPUP_CONFIG)\n"
-            "      --describe-config  print every setting with its default\n"
-            "  -h, --help           this text\n"
-            "  -V, --version        print the version\n");
+            "  -c, --config FILE       configuration file (also $STEPUP_CONFIG)\n"
+            "      --init-config FILE  write a new configuration: every key documented,\n"
+            "                          fresh random keys, mode 0600 (FILE must not exist)\n"
+            "      --update-config FILE  change the keys given with --set, keep the rest\n"
+            "      --set KEY=VALUE     a value for --init-config or --update-config\n"
+            "      --check-config      load CONFIG: exit 0 when it is valid\n"
+            "      --get-config KEY    print a value of CONFIG as loaded (keys too)\n"
+            "      --describe-config   print every setting with its default\n"
+            "  -h, --help              this text\n"
+            "  -V, --version           print the version\n");
 }
 
 static void *worker_main(void *arg)
@@ -96,23 +105,47 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
         { "describe-config", no_argument, NULL, 'D' },
+        { "init-config", required_argument, NULL, 'I' },
+        { "update-config", required_argument, NULL, 'U' },
+        { "set", required_argument, NULL, 'S' },
+        { "check-config", no_argument, NULL, 'C' },
+        { "get-config", required_argument, NULL, 'G' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = getenv("STEPUP_CONFIG");
+    struct config_command cmd = { .op = CONFIG_OP_NONE };
     int opt, status = EXIT_FAILURE;
 
     while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
         switch (opt) {
         case 'c': config_path = optarg; break;
         case 'D': settings_describe(stdout); return EXIT_SUCCESS;
+        case 'I': cmd.op = CONFIG_OP_INIT; cmd.path = optarg; break;
+        case 'U': cmd.op = CONFIG_OP_UPDATE; cmd.path = optarg; break;
+        case 'C': cmd.op = CONFIG_OP_CHECK; break;
+        case 'G': cmd.op = CONFIG_OP_GET; cmd.key = optarg; break;
+        case 'S':
+            if (config_command_set(&cmd, optarg) != STEPUP_OK) {
+                fprintf(stderr, "stepup-fcgi: --set: expected KEY=VALUE\n");
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return EXIT_SUCCESS;
         case 'V': printf("stepup-fcgi %s\n", PACKAGE_VERSION); return EXIT_SUCCESS;
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc || config_path == NULL) {
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (cmd.op == CONFIG_OP_CHECK || cmd.op == CONFIG_OP_GET)
+        cmd.path = config_path;
+    if (cmd.op != CONFIG_OP_NONE || cmd.nsets > 0)
+        return config_run(&settings_table, &cmd);
+    if (config_path == NULL) {
         usage(stderr);
         return 2;
     }
@@ -126,7 +159,7 @@ int main(int argc, char **argv)
         settings_free(&s);
         return EXIT_FAILURE;
     }
-    log_init("stepup-fcgi", s.log_level);
+    log_init("stepup-fcgi", s.common.log_level);
 
     /* Every thread inherits this mask; only sigwait() sees these signals. */
     sigset_t signals;
@@ -150,7 +183,8 @@ int main(int argc, char **argv)
         struct worker *w = &workers[started];
         w->id = started;
         w->settings = &s;
-        w->db = db_new(s.db_conninfo, stepup_statements, stepup_nstatements, s.db_retry_seconds);
+        w->db = db_new(s.common.db_conninfo, stepup_statements, stepup_nstatements,
+                       s.common.db_retry_seconds);
         if (w->db == NULL || FCGX_InitRequest(&w->fcgx, listen_fd, 0) != 0 ||
             pthread_create(&threads[started], NULL, worker_main, w) != 0) {
             log_msg(LOG_ERROR, NULL, "cannot start worker %d", started);

@@ -16,7 +16,7 @@
 
 #include "../lib/crypto.h"
 #include "../lib/db.h"
-#include "../lib/settings.h"
+#include "settings.h"
 
 struct route;
 

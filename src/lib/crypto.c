@@ -128,6 +128,16 @@ static long b64_decode(const char *alphabet, const char *in, size_t inlen, unsig
     return (long)o;
 }
 
+/* len bytes from RAND_bytes (keys, for instance).  STEPUP_ERR when it fails. */
+int crypto_random_bytes(unsigned char *out, size_t len)
+{
+    if (len > INT_MAX || RAND_bytes(out, (int)len) != 1) {
+        log_openssl("RAND_bytes");
+        return STEPUP_ERR;
+    }
+    return STEPUP_OK;
+}
+
 /*
  * A fresh session token or API key: CRYPTO_TOKEN_BYTES from RAND_bytes,
  * base64url without padding (CRYPTO_TOKEN_LEN characters) in out.
@@ -138,10 +148,8 @@ int crypto_random_token(char out[CRYPTO_TOKEN_LEN + 1])
     unsigned char raw[CRYPTO_TOKEN_BYTES];
     int rc = STEPUP_ERR;
 
-    if (RAND_bytes(raw, sizeof raw) != 1) {
-        log_openssl("RAND_bytes");
+    if (crypto_random_bytes(raw, sizeof raw) != STEPUP_OK)
         goto failed;
-    }
     b64_encode(b64_url, raw, sizeof raw, out);
     rc = STEPUP_OK;
 failed:

@@ -24,6 +24,9 @@
 #define CRYPTO_PASSWORD_HASH_MAX 160
 #define CRYPTO_SCRYPT_LOG2N_DEFAULT 15
 
+/* len random bytes from RAND_bytes (a key, for instance). */
+int crypto_random_bytes(unsigned char *out, size_t len) WARN_UNUSED;
+
 /* A fresh random token: 256 bits from RAND_bytes, base64url, NUL-terminated. */
 int crypto_random_token(char out[CRYPTO_TOKEN_LEN + 1]) WARN_UNUSED;
 

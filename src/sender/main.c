@@ -75,6 +75,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: stepup-sender -c FILE [--daemon] [--pid-file FILE]\n"
+            "       stepup-sender --init-config FILE [--keys-from STEPUP_CONF] [--set KEY=VALUE]...\n"
+            "       stepup-sender --update-config FILE --set KEY=VALUE...\n"
+            "       stepup-sender -c FILE --check-config | --get-config KEY\n"
             "       stepup-sender --describe-config\n"
             "\n"
             "Delivers the texts of stepup's SMS outbox.  SIGTERM: finish the send in flight,\n"
@@ -83,6 +86,13 @@ static void usage(FILE *out)
             "  -c, --config FILE    configuration (or $STEPUP_SENDER_CONFIG)\n"
             "      --daemon         detach once started (logs still go to standard error)\n"
             "      --pid-file FILE  write the process id there (removed at exit)\n"
+            "      --init-config FILE  write a new configuration: every key documented, mode\n"
+            "                       0600 (FILE must not exist); outbox_key from --keys-from\n"
+            "                       (stepup-fcgi's file: both need the same) or fresh\n"
+            "      --update-config FILE  change the keys given with --set, keep the rest\n"
+            "      --set KEY=VALUE  a value for --init-config or --update-config\n"
+            "      --check-config   load FILE: exit 0 when it is valid\n"
+            "      --get-config KEY print a value of FILE as loaded\n"
             "      --describe-config  print every setting with its default\n"
             "  -h, --help / -V, --version\n");
 }
@@ -91,35 +101,23 @@ static void usage(FILE *out)
 static struct sender_config *load_config(const char *path)
 {
     char err[512];
-    struct sender_config *c = malloc(sizeof *c);
-    if (c == NULL) {
-        log_msg(LOG_ERROR, NULL, "out of memory loading the configuration");
-        return NULL;
-    }
-    sender_config_defaults(c);
-    if (sender_config_load(c, path, err, sizeof err) != STEPUP_OK) {
+    struct sender_config *c = config_load_new(&sender_config_table, path, err, sizeof err);
+    if (c == NULL)
         log_msg(LOG_ERROR, NULL, "%s", err);
-        sender_config_free(c);
-        free(c);
-        return NULL;
-    }
     return c;
 }
 
 /* Free a configuration from load_config (NULL is fine). */
 static void free_config(struct sender_config *c)
 {
-    if (c == NULL)
-        return;
-    sender_config_free(c);
-    free(c);
+    config_release(&sender_config_table, c);
 }
 
 /* A new database handle for c, listening on the outbox channel (connects lazily). */
 static struct db *open_db(const struct sender_config *c)
 {
-    struct db *db = db_new(c->db_conninfo, outbox_statements, outbox_nstatements,
-                           c->db_retry_seconds);
+    struct db *db = db_new(c->common.db_conninfo, outbox_statements, outbox_nstatements,
+                           c->common.db_retry_seconds);
     if (db == NULL)
         return NULL;
     if (db_listen(db, CHANNEL) != STEPUP_OK)
@@ -150,7 +148,7 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
         return;
     }
     /* Results waiting for the database are written on the new connection. */
-    if (strcmp(fresh->db_conninfo, (*config)->db_conninfo) != 0) {
+    if (strcmp(fresh->common.db_conninfo, (*config)->common.db_conninfo) != 0) {
         struct db *db = open_db(fresh);
         if (db == NULL) {
             log_msg(LOG_ERROR, NULL, "SIGHUP: out of memory; keeping the running configuration");
@@ -167,7 +165,7 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
     *config = fresh;
     s->config = fresh;
     s->providers = providers;
-    log_init("stepup-sender", fresh->log_level);
+    log_init("stepup-sender", fresh->common.log_level);
     log_msg(LOG_INFO, NULL, "SIGHUP: configuration reloaded from %s (default provider %s)", path,
             fresh->provider);
 }
@@ -226,6 +224,12 @@ int main(int argc, char **argv)
         { "daemon", no_argument, NULL, 'd' },
         { "pid-file", required_argument, NULL, 'p' },
         { "describe-config", no_argument, NULL, 'D' },
+        { "init-config", required_argument, NULL, 'I' },
+        { "update-config", required_argument, NULL, 'U' },
+        { "set", required_argument, NULL, 'S' },
+        { "keys-from", required_argument, NULL, 'K' },
+        { "check-config", no_argument, NULL, 'C' },
+        { "get-config", required_argument, NULL, 'G' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -237,6 +241,7 @@ int main(int argc, char **argv)
     struct sender_config *config = NULL;
     struct providers providers;
     struct sender s;
+    struct config_command cmd = { .op = CONFIG_OP_NONE };
     bool providers_opened = false, curl_started = false, pid_written = false;
 
     memset(&s, 0, sizeof s);
@@ -246,12 +251,31 @@ int main(int argc, char **argv)
         case 'd': daemon_mode = true; break;
         case 'p': pid_file = optarg; break;
         case 'D': sender_config_describe(stdout); return EXIT_SUCCESS;
+        case 'I': cmd.op = CONFIG_OP_INIT; cmd.path = optarg; break;
+        case 'U': cmd.op = CONFIG_OP_UPDATE; cmd.path = optarg; break;
+        case 'K': cmd.keys_from = optarg; break;
+        case 'C': cmd.op = CONFIG_OP_CHECK; break;
+        case 'G': cmd.op = CONFIG_OP_GET; cmd.key = optarg; break;
+        case 'S':
+            if (config_command_set(&cmd, optarg) != STEPUP_OK) {
+                fprintf(stderr, "stepup-sender: --set: expected KEY=VALUE\n");
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return EXIT_SUCCESS;
         case 'V': printf("stepup-sender %s\n", PACKAGE_VERSION); return EXIT_SUCCESS;
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc || config_path == NULL) {
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (cmd.op == CONFIG_OP_CHECK || cmd.op == CONFIG_OP_GET)
+        cmd.path = config_path;
+    if (cmd.op != CONFIG_OP_NONE || cmd.nsets > 0 || cmd.keys_from != NULL)
+        return config_run(&sender_config_table, &cmd);
+    if (config_path == NULL) {
         usage(stderr);
         return 2;
     }
@@ -260,7 +284,7 @@ int main(int argc, char **argv)
     config = load_config(config_path);
     if (config == NULL)
         return EXIT_FAILURE;
-    log_init("stepup-sender", config->log_level);
+    log_init("stepup-sender", config->common.log_level);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_msg(LOG_ERROR, NULL, "cannot initialise libcurl");

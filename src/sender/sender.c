@@ -184,7 +184,7 @@ static void deliver(struct sender *s, const struct outbox_row *row, struct outbo
     if (row->sealed_len <= CRYPTO_SEAL_OVERHEAD ||
         row->sealed_len - CRYPTO_SEAL_OVERHEAD != CRYPTO_OTP_DIGITS ||
         uuid_bytes(row->challenge_id, aad) != STEPUP_OK ||
-        crypto_open(c->outbox_key, aad, sizeof aad, row->sealed, row->sealed_len, code,
+        crypto_open(c->common.outbox_key, aad, sizeof aad, row->sealed, row->sealed_len, code,
                     &code_len) != STEPUP_OK ||
         code_len != CRYPTO_OTP_DIGITS) {
         snprintf(out.error, sizeof out.error,

@@ -1,7 +1,7 @@
 /*
  * sender_config.c - stepup-sender's configuration: its declarative table, and the
- * checks that span several keys.  The parser is the shared one of
- * src/lib/settings.c.  See sender_config.h.
+ * checks that span several keys.  The parser, and the keys every program
+ * reads, are the shared ones of src/lib/config.c.  See sender_config.h.
  *
  * As in stepup.conf, error messages never contain a value: values may be
  * secrets (outbox_key, a password in db_conninfo, an API key in a header).
@@ -20,14 +20,6 @@
 #define DEFAULT_BODY "{\"to\": \"{to}\", \"text\": \"{text}\", \"messageId\": \"{message_id}\"}"
 
 static const struct setting_def sender_defs[] = {
-    {"db_conninfo", SETTING_STRING, FIELD(db_conninfo), 0, 0, "dbname=stepup",
-     "libpq connection string; connect as the role stepup_sender, which may only call the stepup.sender_* functions"},
-    {"db_retry_seconds", SETTING_INT, FIELD(db_retry_seconds), 0, 3600, "1",
-     "seconds (0..3600) between attempts to reconnect to a lost database"},
-    {"log_level", SETTING_LOG_LEVEL, FIELD(log_level), 0, 0, "info",
-     "least severe level logged to standard error: error, warn, info or debug"},
-    {"outbox_key", SETTING_KEY, FIELD(outbox_key), 0, 0, NULL,
-     "64 hex digits: the AES-256-GCM key of the outbox, the same as stepup-fcgi's outbox_key"},
     {"provider", SETTING_STRING, FIELD(provider), 0, 0, "log",
      "provider of the programmes whose sms_provider is not set: http, exec or log"},
     {"poll_interval_ms", SETTING_INT, FIELD(poll_interval_ms), 10, 3600000, "5000",
@@ -80,28 +72,42 @@ static const struct setting_def sender_defs[] = {
      "exec provider: exit statuses that fail a message for good (e.g. 2,3); others are retried"},
 };
 
-static const struct setting_table sender_table = { sender_defs, ARRAY_LEN(sender_defs) };
+static const struct setting_section sender_sections[] = {
+    CONFIG_COMMON_SECTION(struct sender_config),
+    { sender_defs, ARRAY_LEN(sender_defs), 0 },
+};
+
+/* The table's check of a whole file: sender_config_check. */
+static int check_loaded(void *obj, char *err, size_t errlen)
+{
+    return sender_config_check(obj, err, errlen);
+}
+
+const struct setting_table sender_config_table = {
+    "stepup-sender", sender_sections, ARRAY_LEN(sender_sections), sizeof(struct sender_config),
+    check_loaded,
+};
 
 void sender_config_defaults(struct sender_config *c)
 {
     memset(c, 0, sizeof *c);
-    config_defaults(&sender_table, c);
+    config_defaults(&sender_config_table, c);
 }
 
 int sender_config_set(struct sender_config *c, const char *key, const char *value, char *err,
                       size_t errlen)
 {
-    return config_set(&sender_table, c, key, value, err, errlen);
+    return config_set(&sender_config_table, c, key, value, err, errlen);
 }
 
 void sender_config_free(struct sender_config *c)
 {
-    config_free(&sender_table, c);
+    config_free(&sender_config_table, c);
 }
 
 void sender_config_describe(FILE *out)
 {
-    config_describe(&sender_table, out);
+    config_describe(&sender_config_table, out);
 }
 
 int sender_config_send_timeout_ms(const struct sender_config *c)
@@ -249,13 +255,5 @@ int sender_config_check(struct sender_config *c, char *err, size_t errlen)
 
 int sender_config_load(struct sender_config *c, const char *path, char *err, size_t errlen)
 {
-    char reason[256];
-
-    if (config_load(&sender_table, c, path, err, errlen) != STEPUP_OK)
-        return STEPUP_ERR;
-    if (sender_config_check(c, reason, sizeof reason) != STEPUP_OK) {
-        snprintf(err, errlen, "%s: %s", path, reason);
-        return STEPUP_ERR;
-    }
-    return STEPUP_OK;
+    return config_load(&sender_config_table, c, path, err, errlen); /* checks too */
 }

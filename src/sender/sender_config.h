@@ -2,8 +2,8 @@
  * sender_config.h - stepup-sender's configuration file (stepup-sender.conf).
  *
  * The same "key = value" syntax as stepup.conf, parsed by the shared
- * machinery of src/lib/settings.h from this program's own declarative table
- * (sender_config.c).  `stepup-sender --describe-config` prints the table; README.md
+ * parser of src/lib/config.h from this program's own declarative table
+ * (sender_config.c), which begins with the keys every program reads.  `stepup-sender --describe-config` prints the table; README.md
  * documents every key with the same default (a test compares them).
  *
  * A loaded configuration is immutable: SIGHUP parses the file into a fresh
@@ -18,7 +18,7 @@
 #include "../lib/common.h"
 #include "../lib/crypto.h"
 #include "../lib/log.h"
-#include "../lib/settings.h"
+#include "../lib/config.h"
 
 #define SENDER_MAX_STATUSES 32
 
@@ -26,10 +26,7 @@ enum body_type { BODY_JSON, BODY_FORM };
 
 struct sender_config {
     /* from the file (the table in sender_config.c) */
-    char *db_conninfo;
-    int db_retry_seconds;
-    enum log_level log_level;
-    unsigned char outbox_key[CRYPTO_KEY_LEN];
+    struct config_common common; /* db_conninfo, db_retry_seconds, log_level, outbox_key */
     char *provider; /* default provider: http, exec or log */
     int poll_interval_ms;
     int batch_size;
@@ -96,6 +93,9 @@ void sender_config_free(struct sender_config *c);
 
 /* The configuration reference as Markdown rows. */
 void sender_config_describe(FILE *out);
+
+/* stepup-sender's table of keys (for the configuration commands of main.c). */
+extern const struct setting_table sender_config_table;
 
 /* True when code is in the list (a permanent HTTP status or exit code). */
 bool sender_status_in(const int *list, size_t n, int code);

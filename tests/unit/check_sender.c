@@ -49,7 +49,7 @@ static void teardown(void)
 START_TEST(sender_defaults)
 {
     ck_assert_msg(load(KEY) == STEPUP_OK, "%s", err);
-    ck_assert_str_eq(cfg.db_conninfo, "dbname=stepup");
+    ck_assert_str_eq(cfg.common.db_conninfo, "dbname=stepup");
     ck_assert_str_eq(cfg.provider, "log");
     ck_assert_int_eq(cfg.batch_size, 20);
     ck_assert_int_eq(cfg.lease_seconds, 300);

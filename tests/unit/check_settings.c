@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/lib/settings.h"
+#include "../../src/fcgi/settings.h"
 
 #define OTP_HEX "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define OUTBOX_HEX "FFEEDDCCBBAA99887766554433221100ffeeddccbbaa99887766554433221100"
@@ -66,15 +66,15 @@ START_TEST(defaults)
     static const unsigned char zero[CRYPTO_KEY_LEN] = {0};
 
     settings_defaults(&st);
-    ck_assert_str_eq(st.db_conninfo, "dbname=stepup");
+    ck_assert_str_eq(st.common.db_conninfo, "dbname=stepup");
     ck_assert_int_eq(st.workers, 4);
     ck_assert_str_eq(st.socket_path, "");
     ck_assert_int_eq(st.listen_backlog, 128);
-    ck_assert_int_eq(st.db_retry_seconds, 1);
+    ck_assert_int_eq(st.common.db_retry_seconds, 1);
     ck_assert_int_eq(st.max_body_bytes, 65536);
-    ck_assert_int_eq(st.log_level, LOG_INFO);
+    ck_assert_int_eq(st.common.log_level, LOG_INFO);
     ck_assert(memcmp(st.otp_key, zero, sizeof zero) == 0);
-    ck_assert(memcmp(st.outbox_key, zero, sizeof zero) == 0);
+    ck_assert(memcmp(st.common.outbox_key, zero, sizeof zero) == 0);
 }
 END_TEST
 
@@ -83,13 +83,13 @@ START_TEST(minimal_file_keeps_defaults)
     unsigned char otp[CRYPTO_KEY_LEN], outbox[CRYPTO_KEY_LEN];
 
     ck_assert_msg(load(KEYS) == STEPUP_OK, "%s", err);
-    ck_assert_str_eq(st.db_conninfo, "dbname=stepup");
+    ck_assert_str_eq(st.common.db_conninfo, "dbname=stepup");
     ck_assert_int_eq(st.workers, 4);
     ck_assert_int_eq(st.max_body_bytes, 65536);
     ck_assert_int_eq(crypto_hex_decode(OTP_HEX, otp, sizeof otp), STEPUP_OK);
     ck_assert_int_eq(crypto_hex_decode(OUTBOX_HEX, outbox, sizeof outbox), STEPUP_OK);
     ck_assert(memcmp(st.otp_key, otp, sizeof otp) == 0);
-    ck_assert(memcmp(st.outbox_key, outbox, sizeof outbox) == 0);
+    ck_assert(memcmp(st.common.outbox_key, outbox, sizeof outbox) == 0);
 }
 END_TEST
 
@@ -106,13 +106,13 @@ START_TEST(full_file)
                        "log_level = debug\r\n" KEYS "   # trailing comment line\n";
 
     ck_assert_msg(load(text) == STEPUP_OK, "%s", err);
-    ck_assert_str_eq(st.db_conninfo, "host=/run/pg dbname=x password=a#b");
+    ck_assert_str_eq(st.common.db_conninfo, "host=/run/pg dbname=x password=a#b");
     ck_assert_int_eq(st.workers, 16);
     ck_assert_str_eq(st.socket_path, "/run/stepup.sock");
     ck_assert_int_eq(st.listen_backlog, 512);
-    ck_assert_int_eq(st.db_retry_seconds, 0);
+    ck_assert_int_eq(st.common.db_retry_seconds, 0);
     ck_assert_int_eq(st.max_body_bytes, 1024);
-    ck_assert_int_eq(st.log_level, LOG_DEBUG);
+    ck_assert_int_eq(st.common.log_level, LOG_DEBUG);
 }
 END_TEST
 
@@ -120,7 +120,7 @@ START_TEST(empty_values)
 {
     ck_assert_msg(load("socket = \"\"\ndb_conninfo =\n" KEYS) == STEPUP_OK, "%s", err);
     ck_assert_str_eq(st.socket_path, "");
-    ck_assert_str_eq(st.db_conninfo, "");
+    ck_assert_str_eq(st.common.db_conninfo, "");
 }
 END_TEST
 
@@ -223,9 +223,9 @@ START_TEST(set_one)
     ck_assert_int_eq(settings_set(&st, "workers", "8", err, sizeof err), STEPUP_OK);
     ck_assert_int_eq(st.workers, 8);
     ck_assert_int_eq(settings_set(&st, "db_conninfo", "dbname=other", err, sizeof err), STEPUP_OK);
-    ck_assert_str_eq(st.db_conninfo, "dbname=other");
+    ck_assert_str_eq(st.common.db_conninfo, "dbname=other");
     ck_assert_int_eq(settings_set(&st, "log_level", "warn", err, sizeof err), STEPUP_OK);
-    ck_assert_int_eq(st.log_level, LOG_WARN);
+    ck_assert_int_eq(st.common.log_level, LOG_WARN);
     ck_assert_int_eq(settings_set(&st, "workers", "0", err, sizeof err), STEPUP_ERR);
     ck_assert_int_eq(st.workers, 8);
     ck_assert_int_eq(settings_set(&st, "nope", "1", err, sizeof err), STEPUP_ERR);

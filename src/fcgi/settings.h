@@ -1,0 +1,46 @@
+/*
+ * settings.h - stepup-fcgi's configuration (stepup.conf): its struct and
+ * its table of keys (settings.c), read with the shared parser of
+ * src/lib/config.h.  `stepup-fcgi --describe-config` prints the table;
+ * README.md documents every key with the same default (a test compares).
+ */
+#ifndef STEPUP_FCGI_SETTINGS_H
+#define STEPUP_FCGI_SETTINGS_H
+
+#include <stdio.h>
+#include "../lib/common.h"
+#include "../lib/config.h"
+
+struct settings {
+    struct config_common common; /* db_conninfo, db_retry_seconds, log_level, outbox_key */
+    int workers;              /* worker threads, each with its own connection */
+    char *socket_path;        /* stand-alone: listen on this unix socket */
+    int listen_backlog;
+    int max_body_bytes;       /* larger request bodies are refused (413) */
+    int gate_max_age_seconds; /* Authorizer: how recent a step-up must be */
+    unsigned char otp_key[CRYPTO_KEY_LEN]; /* HMAC key for stored OTP hashes */
+};
+
+/* stepup-fcgi's table of keys: the common ones, then its own. */
+extern const struct setting_table settings_table;
+
+/* Defaults for every key (keys are all zero: a loaded file must set them). */
+void settings_defaults(struct settings *s);
+
+/*
+ * Read path into s (which settings_defaults has filled).  On error returns
+ * STEPUP_ERR with "path:line: reason" in err.  Missing required keys
+ * (otp_key, outbox_key) are an error.
+ */
+int settings_load(struct settings *s, const char *path, char *err, size_t errlen) WARN_UNUSED;
+
+/* Parse one "key = value" pair (for tests and overrides). */
+int settings_set(struct settings *s, const char *key, const char *value, char *err,
+                 size_t errlen) WARN_UNUSED;
+
+void settings_free(struct settings *s);
+
+/* Print every key, its default and its documentation, as Markdown rows. */
+void settings_describe(FILE *out);
+
+#endif

@@ -1,0 +1,1005 @@
+/*
+ * config.c - configuration files: the one parser and writer of every
+ * program, and the keys they all read.  See config.h.
+ */
+#define _GNU_SOURCE /* getline */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define FIELD(f) offsetof(struct config_common, f)
+
+const struct setting_def config_common_defs[] = { /* as many as CONFIG_COMMON_COUNT says */
+    {"db_conninfo", SETTING_STRING, FIELD(db_conninfo), 0, 0, "dbname=stepup",
+     "libpq connection string (keywords or URI); PG* environment variables fill what it leaves "
+     "out. stepup-fcgi connects as the role stepup_app (it may only call the stepup.api_* "
+     "functions), stepup-sender as stepup_sender (only the stepup.sender_* functions)"},
+    {"db_retry_seconds", SETTING_INT, FIELD(db_retry_seconds), 0, 3600, "1",
+     "seconds (0..3600) between attempts to reconnect to a lost database (stepup-fcgi answers "
+     "503 meanwhile)"},
+    {"log_level", SETTING_LOG_LEVEL, FIELD(log_level), 0, 0, "info",
+     "least severe level logged to standard error: error, warn, info or debug"},
+    {"outbox_key", SETTING_KEY, FIELD(outbox_key), 0, 0, NULL,
+     "64 hex digits (32 random bytes): the AES-256-GCM key of the SMS outbox; stepup-fcgi seals "
+     "each code with it, stepup-sender opens it, so both files hold the same key"},
+};
+
+/* ------------------------------------------------------------------------ */
+/* The table: its keys across sections. */
+
+static size_t def_total(const struct setting_table *t)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < t->nsections; s++)
+        n += t->sections[s].count;
+    return n;
+}
+
+/* The i-th key of the table, and the offset of its field in the program's struct. */
+static const struct setting_def *def_at(const struct setting_table *t, size_t i, size_t *offset)
+{
+    for (size_t s = 0; s < t->nsections; s++) {
+        if (i < t->sections[s].count) {
+            *offset = t->sections[s].offset + t->sections[s].defs[i].offset;
+            return &t->sections[s].defs[i];
+        }
+        i -= t->sections[s].count;
+    }
+    return NULL;
+}
+
+/* The key called key, its field's offset and its index; NULL when there is none. */
+static const struct setting_def *find_def(const struct setting_table *t, const char *key,
+                                          size_t *offset, size_t *index)
+{
+    size_t n = def_total(t);
+    for (size_t i = 0; i < n; i++) {
+        const struct setting_def *d = def_at(t, i, offset);
+        if (strcmp(d->key, key) == 0) {
+            if (index != NULL)
+                *index = i;
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values. */
+
+/* Apply one definition's setter to field; on error a reason (without the value) in err. */
+static int apply(char *field, const struct setting_def *d, const char *value, char *err,
+                 size_t errlen)
+{
+    switch (d->type) {
+    case SETTING_STRING: {
+        char **slot = (char **)(void *)field;
+        char *copy = strdup(value);
+        if (copy == NULL) {
+            snprintf(err, errlen, "%s: out of memory", d->key);
+            return STEPUP_ERR;
+        }
+        free(*slot);
+        *slot = copy;
+        return STEPUP_OK;
+    }
+    case SETTING_INT: {
+        char *end;
+        long v;
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (value[0] == '\0' || value[0] == ' ' || value[0] == '\t' || *end != '\0' ||
+            errno != 0 || v < d->min || v > d->max) {
+            snprintf(err, errlen, "%s: expected an integer in %ld..%ld", d->key, d->min, d->max);
+            return STEPUP_ERR;
+        }
+        *(int *)(void *)field = (int)v;
+        return STEPUP_OK;
+    }
+    case SETTING_LOG_LEVEL:
+        if (log_level_parse(value, (enum log_level *)(void *)field) != STEPUP_OK) {
+            snprintf(err, errlen, "%s: expected error, warn, info or debug", d->key);
+            return STEPUP_ERR;
+        }
+        return STEPUP_OK;
+    case SETTING_KEY: {
+        unsigned char key[CRYPTO_KEY_LEN];
+        if (crypto_hex_decode(value, key, sizeof key) != STEPUP_OK) {
+            snprintf(err, errlen, "%s: expected %d hex digits", d->key, 2 * CRYPTO_KEY_LEN);
+            return STEPUP_ERR;
+        }
+        memcpy(field, key, sizeof key);
+        crypto_wipe(key, sizeof key);
+        return STEPUP_OK;
+    }
+    case SETTING_LIST: {
+        struct setting_list *list = (struct setting_list *)(void *)field;
+        char **items;
+        char *copy;
+        if (value[0] == '\0' && list->count == 0)
+            return STEPUP_OK; /* an empty default: no item */
+        items = realloc(list->items, (list->count + 1) * sizeof *items);
+        if (items == NULL) {
+            snprintf(err, errlen, "%s: out of memory", d->key);
+            return STEPUP_ERR;
+        }
+        list->items = items;
+        copy = strdup(value);
+        if (copy == NULL) {
+            snprintf(err, errlen, "%s: out of memory", d->key);
+            return STEPUP_ERR;
+        }
+        list->items[list->count++] = copy;
+        return STEPUP_OK;
+    }
+    }
+    snprintf(err, errlen, "%s: unsupported type", d->key);
+    return STEPUP_ERR;
+}
+
+/* Wipe and free a string that may hold a secret (a password, an API key). */
+static void free_string(char *p)
+{
+    if (p == NULL)
+        return;
+    crypto_wipe(p, strlen(p));
+    free(p);
+}
+
+/* Empty a list (its items wiped). */
+static void clear_list(struct setting_list *list)
+{
+    for (size_t j = 0; j < list->count; j++)
+        free_string(list->items[j]);
+    list->count = 0;
+}
+
+void config_defaults(const struct setting_table *t, void *obj)
+{
+    size_t n = def_total(t), off;
+    char err[128];
+
+    for (size_t i = 0; i < n; i++) {
+        const struct setting_def *d = def_at(t, i, &off);
+        char *field = (char *)obj + off;
+        switch (d->type) {
+        case SETTING_STRING: *(char **)(void *)field = NULL; break;
+        case SETTING_INT: *(int *)(void *)field = 0; break;
+        case SETTING_LOG_LEVEL: *(enum log_level *)(void *)field = LOG_ERROR; break;
+        case SETTING_KEY: memset(field, 0, CRYPTO_KEY_LEN); break;
+        case SETTING_LIST: *(struct setting_list *)(void *)field = (struct setting_list){ 0 }; break;
+        }
+    }
+    /* Only an allocation can fail here; config_load notices the NULL. */
+    for (size_t i = 0; i < n; i++) {
+        const struct setting_def *d = def_at(t, i, &off);
+        if (d->def != NULL)
+            (void)apply((char *)obj + off, d, d->def, err, sizeof err);
+    }
+}
+
+int config_set(const struct setting_table *t, void *obj, const char *key, const char *value,
+               char *err, size_t errlen)
+{
+    size_t off;
+    const struct setting_def *d = find_def(t, key, &off, NULL);
+
+    if (d == NULL) {
+        snprintf(err, errlen, "unknown key \"%.64s\"", key);
+        return STEPUP_ERR;
+    }
+    return apply((char *)obj + off, d, value, err, errlen);
+}
+
+void config_free(const struct setting_table *t, void *obj)
+{
+    size_t n = def_total(t), off;
+    for (size_t i = 0; i < n; i++) {
+        const struct setting_def *d = def_at(t, i, &off);
+        char *field = (char *)obj + off;
+        if (d->type == SETTING_STRING) {
+            char **slot = (char **)(void *)field;
+            free_string(*slot);
+            *slot = NULL;
+        } else if (d->type == SETTING_KEY) {
+            crypto_wipe(field, CRYPTO_KEY_LEN);
+        } else if (d->type == SETTING_LIST) {
+            struct setting_list *list = (struct setting_list *)(void *)field;
+            clear_list(list);
+            free(list->items);
+            list->items = NULL;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The file format. */
+
+static char *skip_space(char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+static void trim_right(char *start, char *end)
+{
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+        end--;
+    *end = '\0';
+}
+
+/*
+ * Split one line in place.  Sets *key to NULL for a blank or comment line;
+ * otherwise to the key and *value to the value with surrounding blanks and
+ * quotes removed.  '#' starts a comment except inside a double-quoted value,
+ * where \" stands for a quote and \\ for a backslash (any other backslash
+ * is kept as it is).  Returns STEPUP_ERR with a reason in err for a
+ * malformed line.
+ */
+static int split_line(char *line, char **key, char **value, char *err, size_t errlen)
+{
+    char *p = skip_space(line), *eq, *v;
+
+    *key = NULL;
+    *value = NULL;
+    if (*p == '\0' || *p == '#' || *p == '\r' || *p == '\n')
+        return STEPUP_OK;
+
+    eq = strchr(p, '=');
+    {
+        char *hash = strchr(p, '#');
+        if (eq == NULL || (hash != NULL && hash < eq)) {
+            snprintf(err, errlen, "expected \"key = value\"");
+            return STEPUP_ERR;
+        }
+    }
+    *eq = '\0';
+    trim_right(p, eq);
+    if (*p == '\0') {
+        snprintf(err, errlen, "missing key before '='");
+        return STEPUP_ERR;
+    }
+    for (char *k = p; *k != '\0'; k++) {
+        if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '_')) {
+            snprintf(err, errlen, "malformed key (letters, digits and '_' only)");
+            return STEPUP_ERR;
+        }
+    }
+
+    v = skip_space(eq + 1);
+    if (*v == '"') {
+        /* Unescape in place: out never overtakes in. */
+        char *in = v + 1, *out = v + 1, *rest;
+        while (*in != '\0' && *in != '"') {
+            if (in[0] == '\\' && (in[1] == '"' || in[1] == '\\'))
+                in++;
+            *out++ = *in++;
+        }
+        if (*in != '"') {
+            snprintf(err, errlen, "%s: unterminated quoted value", p);
+            return STEPUP_ERR;
+        }
+        *out = '\0';
+        rest = skip_space(in + 1);
+        if (*rest != '\0' && *rest != '#' && *rest != '\r' && *rest != '\n') {
+            snprintf(err, errlen, "%s: text after the closing quote", p);
+            return STEPUP_ERR;
+        }
+        v++;
+    } else {
+        char *hash = strchr(v, '#');
+        char *end = hash != NULL ? hash : v + strlen(v);
+        trim_right(v, end);
+        if (strchr(v, '"') != NULL) {
+            snprintf(err, errlen, "%s: stray quote in value", p);
+            return STEPUP_ERR;
+        }
+    }
+    *key = p;
+    *value = v;
+    return STEPUP_OK;
+}
+
+/* Read one line of f into *line (NUL-terminated); -1 at the end, -2 for a NUL byte in it. */
+static ssize_t read_line(FILE *f, char **line, size_t *cap)
+{
+    ssize_t got = getline(line, cap, f);
+    if (got >= 0 && strlen(*line) != (size_t)got)
+        return -2;
+    return got;
+}
+
+/* Wipe and free a getline buffer (lines may hold secrets). */
+static void free_line(char *line, size_t cap)
+{
+    if (line != NULL) {
+        crypto_wipe(line, cap);
+        free(line);
+    }
+}
+
+int config_load(const struct setting_table *t, void *obj, const char *path, char *err,
+                size_t errlen)
+{
+    size_t n = def_total(t);
+    FILE *f = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    unsigned lineno = 0;
+    unsigned *seen_at = NULL;
+    char reason[256];
+    int rc = STEPUP_ERR;
+
+    seen_at = calloc(n + 1, sizeof *seen_at);
+    if (seen_at == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return STEPUP_ERR;
+    }
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        free(seen_at);
+        return STEPUP_ERR;
+    }
+
+    while ((got = read_line(f, &line, &cap)) != -1) {
+        char *key, *value;
+        size_t idx, off;
+
+        lineno++;
+        if (got == -2) {
+            snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+            goto done;
+        }
+        if (split_line(line, &key, &value, reason, sizeof reason) != STEPUP_OK) {
+            snprintf(err, errlen, "%s:%u: %s", path, lineno, reason);
+            goto done;
+        }
+        if (key == NULL)
+            continue;
+        const struct setting_def *d = find_def(t, key, &off, &idx);
+        if (d == NULL) {
+            snprintf(err, errlen, "%s:%u: unknown key \"%.64s\"", path, lineno, key);
+            goto done;
+        }
+        if (seen_at[idx] != 0 && d->type != SETTING_LIST) {
+            snprintf(err, errlen, "%s:%u: duplicate key \"%s\" (first set on line %u)", path,
+                     lineno, d->key, seen_at[idx]);
+            goto done;
+        }
+        if (seen_at[idx] == 0 && d->type == SETTING_LIST)
+            clear_list((struct setting_list *)(void *)((char *)obj + off)); /* the file's items replace the default ones */
+        seen_at[idx] = lineno;
+        if (apply((char *)obj + off, d, value, reason, sizeof reason) != STEPUP_OK) {
+            snprintf(err, errlen, "%s:%u: %s", path, lineno, reason);
+            goto done;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s:%u: read error", path, lineno + 1);
+        goto done;
+    }
+
+    /* every required key that is missing, in one message */
+    size_t missing = 0, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t off;
+        const struct setting_def *d = def_at(t, i, &off);
+        if (d->def != NULL || seen_at[i] != 0)
+            continue;
+        int w = snprintf(reason + used, sizeof reason - used, "%s\"%s\" (%s)",
+                         missing++ > 0 ? ", " : "", d->key,
+                         d->type == SETTING_KEY ? "64 hex digits" : "no default");
+        if (w > 0 && (size_t)w < sizeof reason - used)
+            used += (size_t)w;
+    }
+    if (missing > 0) {
+        snprintf(err, errlen, "%s:%u: missing required key%s %s", path, lineno,
+                 missing > 1 ? "s" : "", reason);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t off;
+        const struct setting_def *d = def_at(t, i, &off);
+        if (d->type == SETTING_STRING && *(char **)(void *)((char *)obj + off) == NULL) {
+            snprintf(err, errlen, "%s:%u: %s: out of memory", path, lineno, d->key);
+            goto done;
+        }
+    }
+    if (t->check != NULL && t->check(obj, reason, sizeof reason) != STEPUP_OK) {
+        snprintf(err, errlen, "%s: %s", path, reason);
+        goto done;
+    }
+    rc = STEPUP_OK;
+
+done:
+    free_line(line, cap);
+    fclose(f);
+    free(seen_at);
+    return rc;
+}
+
+void *config_load_new(const struct setting_table *t, const char *path, char *err, size_t errlen)
+{
+    void *obj = calloc(1, t->size);
+    if (obj == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    config_defaults(t, obj);
+    if (config_load(t, obj, path, err, errlen) != STEPUP_OK) {
+        config_release(t, obj);
+        return NULL;
+    }
+    return obj;
+}
+
+void config_release(const struct setting_table *t, void *obj)
+{
+    if (obj == NULL)
+        return;
+    config_free(t, obj);
+    crypto_wipe(obj, t->size);
+    free(obj);
+}
+
+/*
+ * Print the configuration reference as a Markdown table: a header row
+ * "| key | default | meaning |", the separator, then one row per key in
+ * table order, key and default in backquotes (`""` for an empty default,
+ * "(required)" for a key without one).
+ */
+void config_describe(const struct setting_table *t, FILE *out)
+{
+    size_t n = def_total(t), off;
+    fprintf(out, "| key | default | meaning |\n");
+    fprintf(out, "|-----|---------|---------|\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct setting_def *d = def_at(t, i, &off);
+        if (d->def == NULL)
+            fprintf(out, "| `%s` | (required) | %s |\n", d->key, d->doc);
+        else if (d->def[0] == '\0')
+            fprintf(out, "| `%s` | `\"\"` | %s |\n", d->key, d->doc);
+        else
+            fprintf(out, "| `%s` | `%s` | %s |\n", d->key, d->def, d->doc);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing files. */
+
+int config_assignment_parse(char *text, struct config_assignment *out)
+{
+    char *eq = strchr(text, '=');
+    if (eq == NULL || eq == text)
+        return STEPUP_ERR;
+    *eq = '\0';
+    out->key = text;
+    out->value = eq + 1;
+    return STEPUP_OK;
+}
+
+/*
+ * Append "key = value\n" to f, the value quoted when the format needs it
+ * (empty, blanks at an end, '#', '"' or '\').  STEPUP_ERR for a value no
+ * line can carry (a control character).
+ */
+static int write_assignment(FILE *f, const char *prefix, const char *key, const char *value,
+                            char *err, size_t errlen)
+{
+    size_t n = strlen(value);
+    bool quote = n == 0 || value[0] == ' ' || value[0] == '\t' || value[n - 1] == ' ' ||
+                 value[n - 1] == '\t' || strpbrk(value, "#\"\\") != NULL;
+    for (const char *p = value; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 && *p != '\t') {
+            snprintf(err, errlen, "%s: a value cannot hold a line break or a control character",
+                     key);
+            return STEPUP_ERR;
+        }
+    }
+    fprintf(f, "%s%s = ", prefix, key);
+    if (!quote) {
+        fputs(value, f);
+    } else {
+        fputc('"', f);
+        for (const char *p = value; *p != '\0'; p++) {
+            if (*p == '"' || *p == '\\')
+                fputc('\\', f);
+            fputc(*p, f);
+        }
+        fputc('"', f);
+    }
+    fputc('\n', f);
+    return STEPUP_OK;
+}
+
+/* The documentation of a key as comment lines of at most 78 columns. */
+static void write_doc(FILE *f, const char *doc)
+{
+    const char *p = doc;
+    while (*p != '\0') {
+        size_t len = strlen(p), cut = len;
+        if (len > 76) {
+            cut = 76;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = strcspn(p, " ");
+        }
+        fprintf(f, "# %.*s\n", (int)cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+/* The unknown key among sets, or NULL. */
+static const char *unknown_key(const struct setting_table *t, const struct config_assignment *sets,
+                               size_t nsets)
+{
+    size_t off;
+    for (size_t i = 0; i < nsets; i++) {
+        if (find_def(t, sets[i].key, &off, NULL) == NULL)
+            return sets[i].key;
+    }
+    return NULL;
+}
+
+/*
+ * Create a temporary file beside path (mode 0600) for the caller to fill:
+ * its stream, its name in tmp.  NULL with a reason in err.
+ */
+static FILE *open_beside(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+    if (snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path) >= (int)tmplen) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return NULL;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create a file beside it: %s", path, strerror(errno));
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+    }
+    return f;
+}
+
+/*
+ * Finish a file from open_beside: flush it to disk, close it, and load it
+ * back with the table (its check included).  STEPUP_OK when it is a valid
+ * configuration; otherwise the file is removed and err says why, naming
+ * path (what the file is to become) rather than tmp.
+ */
+static int finish_and_check(const struct setting_table *t, FILE *f, const char *tmp,
+                            const char *path, char *err, size_t errlen)
+{
+    char reason[512];
+    bool written = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0 || !written) {
+        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return STEPUP_ERR;
+    }
+    void *obj = config_load_new(t, tmp, reason, sizeof reason);
+    if (obj == NULL) {
+        size_t n = strlen(tmp);
+        snprintf(err, errlen, "not written, it would not load: %s%s",
+                 strncmp(reason, tmp, n) == 0 ? path : "",
+                 strncmp(reason, tmp, n) == 0 ? reason + n : reason);
+        unlink(tmp);
+        return STEPUP_ERR;
+    }
+    config_release(t, obj);
+    return STEPUP_OK;
+}
+
+int config_init(const struct setting_table *t, const char *path,
+                const struct config_assignment *sets, size_t nsets, const char *keys_from,
+                char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    struct stat st;
+    size_t n = def_total(t), off;
+    const char *bad = unknown_key(t, sets, nsets);
+
+    if (bad != NULL) {
+        snprintf(err, errlen, "unknown key \"%.64s\"", bad);
+        return STEPUP_ERR;
+    }
+    if (lstat(path, &st) == 0) {
+        snprintf(err, errlen, "%s exists already: %s --update-config changes keys of it", path,
+                 t->program);
+        return STEPUP_ERR;
+    }
+    FILE *f = open_beside(path, tmp, sizeof tmp, err, errlen);
+    if (f == NULL)
+        return STEPUP_ERR;
+
+    fprintf(f, "# Configuration of %s, written by %s --init-config.\n", t->program, t->program);
+    fprintf(f, "# It holds secrets: keep it mode 0600, readable by %s's user only.\n", t->program);
+    fprintf(f, "# Every key is below with what it means; a key that is commented out\n"
+               "# has the value shown, its default.  Change keys with\n"
+               "#   %s --update-config FILE --set KEY=VALUE\n", t->program);
+    for (size_t i = 0; i < n; i++) {
+        const struct setting_def *d = def_at(t, i, &off);
+        bool given = false;
+        fputc('\n', f);
+        write_doc(f, d->doc);
+        for (size_t j = 0; j < nsets; j++) {
+            if (strcmp(sets[j].key, d->key) != 0)
+                continue;
+            given = true;
+            if (write_assignment(f, "", d->key, sets[j].value, err, errlen) != STEPUP_OK)
+                goto failed;
+        }
+        if (given)
+            continue;
+        if (d->type == SETTING_KEY && d->def == NULL) {
+            char hex[2 * CRYPTO_KEY_LEN + 1];
+            unsigned char key[CRYPTO_KEY_LEN];
+            if (keys_from != NULL) {
+                char reason[256];
+                if (config_pick(keys_from, d->key, hex, sizeof hex, reason, sizeof reason) !=
+                    STEPUP_OK) {
+                    snprintf(err, errlen, "%s: %s", d->key, reason);
+                    goto failed;
+                }
+            } else {
+                if (crypto_random_bytes(key, sizeof key) != STEPUP_OK) {
+                    snprintf(err, errlen, "%s: cannot draw random bytes", d->key);
+                    goto failed;
+                }
+                crypto_hex_encode(key, sizeof key, hex);
+                crypto_wipe(key, sizeof key);
+            }
+            int rc = write_assignment(f, "", d->key, hex, err, errlen);
+            crypto_wipe(hex, sizeof hex);
+            if (rc != STEPUP_OK)
+                goto failed;
+        } else if (d->def != NULL) {
+            if (write_assignment(f, "# ", d->key, d->def, err, errlen) != STEPUP_OK)
+                goto failed;
+        } else {
+            fprintf(f, "# %s = (required)\n", d->key);
+        }
+    }
+    if (finish_and_check(t, f, tmp, path, err, errlen) != STEPUP_OK)
+        return STEPUP_ERR;
+    /* link, not rename: a file that appeared meanwhile is never replaced */
+    if (link(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return STEPUP_ERR;
+    }
+    unlink(tmp);
+    return STEPUP_OK;
+
+failed:
+    fclose(f);
+    unlink(tmp);
+    return STEPUP_ERR;
+}
+
+/* The key of a line as split_line reads it (copied to key), "" for none. */
+static void line_key(const char *line, char *key, size_t keylen)
+{
+    char *copy = strdup(line), *k, *v;
+    char reason[128];
+    key[0] = '\0';
+    if (copy == NULL)
+        return;
+    if (split_line(copy, &k, &v, reason, sizeof reason) == STEPUP_OK && k != NULL)
+        snprintf(key, keylen, "%s", k);
+    crypto_wipe(copy, strlen(line));
+    free(copy);
+}
+
+/* True when line is a default config_init commented out: "# key = ...". */
+static bool is_commented_default(const char *line, const char *key)
+{
+    size_t n = strlen(key);
+    return strncmp(line, "# ", 2) == 0 && strncmp(line + 2, key, n) == 0 &&
+           strncmp(line + 2 + n, " = ", 3) == 0;
+}
+
+/* The lines of a file: lines[i] each with its newline (as read); wiped and freed by free_lines. */
+struct lines {
+    char **at;
+    size_t count;
+};
+
+static void free_lines(struct lines *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        crypto_wipe(l->at[i], strlen(l->at[i]));
+        free(l->at[i]);
+    }
+    free(l->at);
+}
+
+/* Read every line of f into l.  STEPUP_ERR with a reason for a NUL byte or no memory. */
+static int read_lines(FILE *f, const char *path, struct lines *l, char *err, size_t errlen)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    *l = (struct lines){ 0 };
+    while ((got = read_line(f, &line, &cap)) != -1) {
+        char **at = realloc(l->at, (l->count + 1) * sizeof *at);
+        char *copy = got >= 0 ? strdup(line) : NULL;
+        if (got == -2 || at == NULL || copy == NULL) {
+            snprintf(err, errlen, "%s: %s", path, got == -2 ? "NUL byte in a line" : "out of memory");
+            if (at != NULL)
+                l->at = at;
+            free(copy);
+            free_line(line, cap);
+            return STEPUP_ERR;
+        }
+        l->at = at;
+        l->at[l->count++] = copy;
+    }
+    free_line(line, cap);
+    return STEPUP_OK;
+}
+
+int config_update(const struct setting_table *t, const char *path,
+                  const struct config_assignment *sets, size_t nsets, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX], key[128];
+    struct stat st;
+    struct lines lines = { 0 };
+    bool *written = NULL, *present = NULL;
+    FILE *out = NULL;
+    const char *bad = unknown_key(t, sets, nsets);
+
+    if (bad != NULL) {
+        snprintf(err, errlen, "unknown key \"%.64s\"", bad);
+        return STEPUP_ERR;
+    }
+    FILE *in = fopen(path, "r");
+    if (in == NULL || fstat(fileno(in), &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (in != NULL)
+            fclose(in);
+        return STEPUP_ERR;
+    }
+    int rc = read_lines(in, path, &lines, err, errlen);
+    fclose(in);
+    if (rc != STEPUP_OK)
+        goto failed;
+    written = calloc(nsets + 1, sizeof *written);
+    present = calloc(nsets + 1, sizeof *present);
+    if (written == NULL || present == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto failed;
+    }
+    /* which keys have a line of their own already */
+    for (size_t i = 0; i < lines.count; i++) {
+        line_key(lines.at[i], key, sizeof key);
+        for (size_t j = 0; key[0] != '\0' && j < nsets; j++)
+            present[j] = present[j] || strcmp(sets[j].key, key) == 0;
+    }
+    out = open_beside(path, tmp, sizeof tmp, err, errlen);
+    if (out == NULL)
+        goto failed;
+    /* the new file keeps the old one's owner (when we may) and mode */
+    if (fchown(fileno(out), st.st_uid, st.st_gid) != 0) {
+        /* not root: the file stays ours, which it was if we could read it */
+    }
+    if (fchmod(fileno(out), st.st_mode & 07777) != 0) {
+        snprintf(err, errlen, "%s: cannot keep its mode: %s", path, strerror(errno));
+        goto failed;
+    }
+
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.at[i];
+        const char *target = NULL;
+        line_key(line, key, sizeof key);
+        /* a key's first line, or for a key without one its commented default, takes its values */
+        for (size_t j = 0; j < nsets && target == NULL; j++) {
+            if (written[j])
+                continue;
+            if (present[j] ? strcmp(sets[j].key, key) == 0
+                           : is_commented_default(line, sets[j].key))
+                target = sets[j].key;
+        }
+        if (target == NULL && key[0] != '\0') {
+            for (size_t j = 0; j < nsets && target == NULL; j++)
+                if (strcmp(sets[j].key, key) == 0)
+                    target = ""; /* a further line of a key whose values are written: dropped */
+        }
+        if (target == NULL) {
+            fputs(line, out);
+            if (line[0] != '\0' && line[strlen(line) - 1] != '\n')
+                fputc('\n', out);
+            continue;
+        }
+        for (size_t j = 0; target[0] != '\0' && j < nsets; j++) {
+            if (written[j] || strcmp(sets[j].key, target) != 0)
+                continue;
+            written[j] = true;
+            if (write_assignment(out, "", target, sets[j].value, err, errlen) != STEPUP_OK)
+                goto failed;
+        }
+    }
+    for (size_t i = 0; i < nsets; i++) {
+        if (!written[i] && write_assignment(out, "", sets[i].key, sets[i].value, err, errlen) !=
+                               STEPUP_OK)
+            goto failed;
+    }
+    free_lines(&lines);
+    free(written);
+    free(present);
+    if (finish_and_check(t, out, tmp, path, err, errlen) != STEPUP_OK)
+        return STEPUP_ERR;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return STEPUP_ERR;
+    }
+    return STEPUP_OK;
+
+failed:
+    free_lines(&lines);
+    free(written);
+    free(present);
+    if (out != NULL) {
+        fclose(out);
+        unlink(tmp);
+    }
+    return STEPUP_ERR;
+}
+
+int config_print_value(const struct setting_table *t, const void *obj, const char *key, FILE *out)
+{
+    static const char *const levels[] = { "error", "warn", "info", "debug" };
+    size_t off;
+    const struct setting_def *d = find_def(t, key, &off, NULL);
+    if (d == NULL)
+        return STEPUP_ERR;
+    const char *field = (const char *)obj + off;
+    switch (d->type) {
+    case SETTING_STRING:
+        fprintf(out, "%s\n", *(char *const *)(const void *)field);
+        break;
+    case SETTING_INT:
+        fprintf(out, "%d\n", *(const int *)(const void *)field);
+        break;
+    case SETTING_LOG_LEVEL: {
+        unsigned level = (unsigned)*(const enum log_level *)(const void *)field;
+        fprintf(out, "%s\n", level < ARRAY_LEN(levels) ? levels[level] : "?");
+        break;
+    }
+    case SETTING_KEY: {
+        char hex[2 * CRYPTO_KEY_LEN + 1];
+        crypto_hex_encode((const unsigned char *)field, CRYPTO_KEY_LEN, hex);
+        fprintf(out, "%s\n", hex);
+        crypto_wipe(hex, sizeof hex);
+        break;
+    }
+    case SETTING_LIST: {
+        const struct setting_list *list = (const struct setting_list *)(const void *)field;
+        for (size_t i = 0; i < list->count; i++)
+            fprintf(out, "%s\n", list->items[i]);
+        break;
+    }
+    }
+    return STEPUP_OK;
+}
+
+int config_pick(const char *path, const char *key, char *out, size_t outlen, char *err,
+                size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL, *k, *v;
+    size_t cap = 0;
+    ssize_t got;
+    unsigned lineno = 0, found_at = 0;
+    char reason[256];
+    int rc = STEPUP_ERR;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return STEPUP_ERR;
+    }
+    while ((got = read_line(f, &line, &cap)) != -1) {
+        lineno++;
+        if (got == -2 || split_line(line, &k, &v, reason, sizeof reason) != STEPUP_OK) {
+            snprintf(err, errlen, "%s:%u: %s", path, lineno,
+                     got == -2 ? "NUL byte in line" : reason);
+            goto done;
+        }
+        if (k == NULL || strcmp(k, key) != 0)
+            continue;
+        if (found_at != 0) {
+            snprintf(err, errlen, "%s:%u: duplicate key \"%s\" (first set on line %u)", path,
+                     lineno, key, found_at);
+            goto done;
+        }
+        found_at = lineno;
+        if (strlen(v) >= outlen) {
+            snprintf(err, errlen, "%s:%u: the value of %s is too long", path, lineno, key);
+            goto done;
+        }
+        snprintf(out, outlen, "%s", v);
+    }
+    if (found_at == 0)
+        snprintf(err, errlen, "%s: no key \"%s\"", path, key);
+    else
+        rc = STEPUP_OK;
+
+done:
+    free_line(line, cap);
+    fclose(f);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The configuration commands. */
+
+int config_command_set(struct config_command *cmd, char *text)
+{
+    if (cmd->nsets >= CONFIG_MAX_SETS ||
+        config_assignment_parse(text, &cmd->sets[cmd->nsets]) != STEPUP_OK)
+        return STEPUP_ERR;
+    cmd->nsets++;
+    return STEPUP_OK;
+}
+
+int config_run(const struct setting_table *t, const struct config_command *cmd)
+{
+    char err[1024];
+    void *obj;
+
+    if (cmd->path == NULL || (cmd->op == CONFIG_OP_UPDATE && cmd->nsets == 0) ||
+        (cmd->op == CONFIG_OP_GET && cmd->key == NULL) ||
+        ((cmd->nsets > 0 || cmd->keys_from != NULL) && cmd->op != CONFIG_OP_INIT &&
+         cmd->op != CONFIG_OP_UPDATE) ||
+        (cmd->keys_from != NULL && cmd->op != CONFIG_OP_INIT)) {
+        fprintf(stderr, "%s: usage error (see --help)\n", t->program);
+        return 2;
+    }
+    switch (cmd->op) {
+    case CONFIG_OP_INIT:
+        if (config_init(t, cmd->path, cmd->sets, cmd->nsets, cmd->keys_from, err, sizeof err) !=
+            STEPUP_OK)
+            break;
+        return 0;
+    case CONFIG_OP_UPDATE:
+        if (config_update(t, cmd->path, cmd->sets, cmd->nsets, err, sizeof err) != STEPUP_OK)
+            break;
+        return 0;
+    case CONFIG_OP_CHECK:
+    case CONFIG_OP_GET:
+        obj = config_load_new(t, cmd->path, err, sizeof err);
+        if (obj == NULL)
+            break;
+        if (cmd->op == CONFIG_OP_GET && config_print_value(t, obj, cmd->key, stdout) != STEPUP_OK) {
+            snprintf(err, sizeof err, "unknown key \"%.64s\"", cmd->key);
+            config_release(t, obj);
+            break;
+        }
+        config_release(t, obj);
+        return 0;
+    case CONFIG_OP_NONE:
+        return 2;
+    }
+    fprintf(stderr, "%s: %s\n", t->program, err);
+    return 1;
+}
