@@ -7,7 +7,7 @@ loopback ports with a fresh state directory under the build directory
 inspection) and always runs ``tools/stack down`` at the end.  It is also the
 toolbox of the tests:
 
-    stack.ctl(*args)                 run stepupctl, return its JSON
+    stack.ctl(*args)                 run stepupctl (as stepup_operator), return its JSON
     stack.make_programme(**opts)     a new programme with an API key
     stack.make_user(programme, ...)  a new user (enrolled for SMS by default)
     stack.login(api_key, email, password) -> token
@@ -17,7 +17,8 @@ toolbox of the tests:
     stack.enrol(api_key, token, ...), stack.enrol_verify(api_key, token, code, ...),
     stack.factors(api_key, token)    the /authentication_factors endpoints
     stack.page(path, token)          plain HTTP (the legacy application) -> (status, headers, text)
-    stack.psql(sql, **vars)          rows of a query (superuser)
+    stack.psql(sql, **vars)          rows of a query (as the owner, a superuser)
+    stack.part(command, *parts)      tools/stack up|down of some of the stack's parts
 
 Every test creates its own programme, so tests do not interfere.  Every
 secret the run uses (passwords, API keys, tokens, OTP codes) is recorded in
@@ -86,26 +87,22 @@ def as_service(cmd):
 
 
 def read_env_file(path):
-    """The variables of a file of `export NAME=VALUE` lines (shell-quoted)."""
-    values = {}
-    for line in Path(path).read_text().splitlines():
-        m = re.match(r"^export ([A-Z_][A-Z0-9_]*)=(.*)$", line)
-        if m:
-            parts = shlex.split(m.group(2))
-            values[m.group(1)] = parts[0] if parts else ""
-    return values
+    """The variables a file of `export NAME=VALUE` lines sets, as the shell
+    reads it (the file is sourced by bash; no second parser of it here)."""
+    out = subprocess.run(["bash", "-c", 'set -a; . "$1"; env -0', "read-env", str(path)],
+                         capture_output=True, check=True, env={"PATH": os.environ["PATH"]}).stdout
+    values = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    names = re.findall(r"^export ([A-Z_][A-Z0-9_]*)=", Path(path).read_text(), re.M)
+    return {name: values[name] for name in names}
 
 
-def read_conf(path):
-    """stepup.conf as a dict (key = value lines, '#' comments)."""
-    conf = {}
-    for line in Path(path).read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        conf[key.strip()] = value.strip()
-    return conf
+def config_value(program, conf, key):
+    """A value of a configuration file as the program itself reads it
+    (--get-config): the keys, for instance."""
+    p = subprocess.run([str(BUILD / "src" / program.split("-")[1] / program), "-c", str(conf),
+                        "--get-config", key], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.rstrip("\n")
 
 
 class Response:
@@ -157,10 +154,12 @@ class Stack:
         assert m, f"unexpected STEPUP_URL {self.url}"
         self.host, self.port = m.group(1), int(m.group(2))
         self.ctl_path = env["STEPUPCTL"]
+        # PGUSER is the operator (stepupctl); psql runs as the owner.
         self.pg_env = {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE")}
-        self.conf = read_conf(self.state_dir / "stepup.conf")
-        self.otp_key = bytes.fromhex(self.conf["otp_key"])
-        self.outbox_key = bytes.fromhex(self.conf["outbox_key"])
+        self.pg_owner = env["STEPUP_PG_OWNER"]
+        self.conf_path = self.state_dir / "stepup.conf"
+        self.otp_key = bytes.fromhex(config_value("stepup-fcgi", self.conf_path, "otp_key"))
+        self.outbox_key = bytes.fromhex(config_value("stepup-fcgi", self.conf_path, "outbox_key"))
         self.secrets = set()  # passwords, API keys, tokens
         self.codes = set()  # OTP codes seen in the outbox
         self._lock = threading.Lock()
@@ -210,22 +209,18 @@ class Stack:
             cmd += ["-v", f"{name}={value}"]
         cmd += ["-f", "-"]
         p = subprocess.run(cmd, input=sql, capture_output=True, text=True,
-                           env=self.subprocess_env(), timeout=60)
+                           env=self.subprocess_env(PGUSER=self.pg_owner), timeout=60)
         if p.returncode != 0:
             raise AssertionError(f"psql failed: {p.stderr.strip()}\n{sql}")
         return [line.split("\x1f") for line in p.stdout.splitlines() if line != ""]
 
-    def pg_ctl(self, action, check=True):
-        cmd = [str(PG_BIN / "pg_ctl"), "-D", str(self.state_dir / "pg"), "-w", "-t", "60"]
-        if action == "stop":
-            cmd += ["-m", "fast"]
-        if action == "start":
-            cmd += ["-l", str(self.state_dir / "log" / "postgresql.log"), "-o",
-                    f"-c listen_addresses=127.0.0.1 -p {self.pg_env['PGPORT']} "
-                    f"-k {self.state_dir / 'run'} {PG_OPTIONS}"]
-        cmd.append(action)
-        return subprocess.run(as_service(cmd), capture_output=True, text=True, cwd="/",
-                              stdin=subprocess.DEVNULL, timeout=90, check=check)
+    def part(self, command, *parts, check=True):
+        """tools/stack up|down PART... on this stack (the same parts `up` runs)."""
+        p = _run_stack(command, self.stack_env, *parts)
+        if check and p.returncode != 0:
+            raise AssertionError(f"tools/stack {command} {' '.join(parts)} failed "
+                                 f"({p.returncode}):\n{p.stdout}\n{p.stderr}")
+        return p
 
     def fcgi_pids(self):
         """pids of the processes lighttpd spawned (stepup-fcgi)."""
@@ -437,8 +432,8 @@ class Stack:
                         hashlib.sha256).hexdigest()
 
 
-def _run_stack(command, env, timeout=600):
-    return subprocess.run([str(STACK), command], env=env, capture_output=True, text=True,
+def _run_stack(command, env, *parts, timeout=600):
+    return subprocess.run([str(STACK), command, *parts], env=env, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout)
 
 

@@ -10,7 +10,8 @@ final secrets test and by the sanitizer check), pointed at an in-process
 fake gateway:
 
     gateway                      FakeGateway, reset for each test
-    senders                      start(**settings) -> SenderProcess; every
+    senders                      start(**settings) -> SenderProcess (its file
+                                 written by stepup-sender --init-config); every
                                  sender still running at the end of the test
                                  is stopped with SIGTERM and must exit 0
     Flow(stack)                  a non-sandbox programme and user: issue(),
@@ -63,15 +64,13 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
-def conf_quote(value):
-    """A value for stepup-sender.conf: quoted, with \\ and \" escaped."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 class SenderProcess:
-    """One stepup-sender started by a test (in the foreground, as a child)."""
+    """One stepup-sender started by a test (in the foreground, as a child).
+    Its configuration file is written by stepup-sender itself
+    (--init-config, outbox_key taken from the stack's stepup.conf); a
+    setting whose value is a list (http_header) becomes one line per item."""
 
-    def __init__(self, stack, name, settings, extra_lines=()):
+    def __init__(self, stack, name, settings):
         self.stack = stack
         self.name = name
         d = stack.state_dir / "sender-tests"
@@ -79,23 +78,35 @@ class SenderProcess:
         self.conf_path = d / f"{name}.conf"
         self.log_path = stack.state_dir / "log" / f"sender-{name}.log"
         self.settings = dict(settings)
-        self.extra_lines = list(extra_lines)
         self.write_config()
         self.proc = None
 
-    def config_text(self, settings=None, extra_lines=None):
+    def config_args(self, settings=None):
+        """The --set arguments of the settings (this process's by default)."""
         pg = self.stack.pg_env
-        lines = [f"db_conninfo = host={pg['PGHOST']} port={pg['PGPORT']} dbname={pg['PGDATABASE']} "
-                 f"user=stepup_sender application_name=sender-{self.name}",
-                 f"outbox_key = {self.stack.outbox_key.hex()}"]
+        args = ["--set", f"db_conninfo=host={pg['PGHOST']} port={pg['PGPORT']} "
+                         f"dbname={pg['PGDATABASE']} user=stepup_sender "
+                         f"application_name=sender-{self.name}"]
         for key, value in (settings if settings is not None else self.settings).items():
-            lines.append(f"{key} = {conf_quote(str(value))}")
-        lines += extra_lines if extra_lines is not None else self.extra_lines
-        return "\n".join(lines) + "\n"
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                args += ["--set", f"{key}={item}"]
+        return args
 
-    def write_config(self, text=None):
-        tmp = self.conf_path.with_suffix(".tmp")
-        tmp.write_text(text if text is not None else self.config_text())
+    def write_config(self, settings=None):
+        """(Re)write the file from the settings, as stepup-sender writes it;
+        the new file replaces the old one at once (what a reload sees)."""
+        tmp = self.conf_path.with_suffix(".new")
+        tmp.unlink(missing_ok=True)
+        p = subprocess.run([str(SENDER_BIN), "--init-config", str(tmp), "--keys-from",
+                            str(self.stack.conf_path)] + self.config_args(settings),
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        tmp.replace(self.conf_path)
+
+    def write_raw(self, text):
+        """A file a test writes by hand: one stepup-sender would refuse."""
+        tmp = self.conf_path.with_suffix(".new")
+        tmp.write_text(text)
         os.chmod(tmp, 0o600)
         tmp.replace(self.conf_path)
 
@@ -157,16 +168,17 @@ class Senders:
         self.gateway = gateway
         self.started = []
 
-    def make(self, name=None, extra_lines=(), **settings):
+    def make(self, name=None, **settings):
         name = name or f"s{len(self.started) + 1}-{uuid.uuid4().hex[:6]}"
         merged = dict(BASE_SETTINGS, http_url=self.gateway.url)
-        merged.update({k: str(v) for k, v in settings.items()})
-        p = SenderProcess(self.stack, name, merged, extra_lines)
+        merged.update({k: v if isinstance(v, (list, tuple)) else str(v)
+                       for k, v in settings.items()})
+        p = SenderProcess(self.stack, name, merged)
         self.started.append(p)
         return p
 
-    def start(self, name=None, extra_lines=(), **settings):
-        return self.make(name, extra_lines, **settings).start()
+    def start(self, name=None, **settings):
+        return self.make(name, **settings).start()
 
     def stop_all(self):
         problems = []

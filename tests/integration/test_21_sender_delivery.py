@@ -265,8 +265,7 @@ def test_form_body_custom_headers_and_put(stack, gateway, senders):
     code = flow.code_of(outbox_id)
     senders.start(http_body_type="form", http_method="PUT",
                   http_body="to={to}&text={text}&messageId={message_id}",
-                  extra_lines=["http_header = Authorization: Basic dXNlcjpwYXNz",
-                               "http_header = X-Extra: 1"])
+                  http_header=["Authorization: Basic dXNlcjpwYXNz", "X-Extra: 1"])
     [req] = gateway.wait_for(lambda reqs: len(reqs) == 1, message_ids=[outbox_id])
     assert req["method"] == "PUT"
     assert req["contentType"] == "application/x-www-form-urlencoded"
@@ -293,7 +292,7 @@ def test_sighup_reloads_and_keeps_a_good_configuration(stack, gateway, senders):
     assert len(gateway.requests(message_ids=[second])) == 1
 
     # A broken file is refused; the running configuration stays.
-    s.write_config(s.config_text() + "provider = carrier-pigeon\n")
+    s.write_raw(s.conf_path.read_text() + "provider = carrier-pigeon\n")
     s.signal(1)
     wait_until(lambda: "keeping the running configuration" in s.log(), what="refusal")
     third = flow.issue()
@@ -303,7 +302,9 @@ def test_sighup_reloads_and_keeps_a_good_configuration(stack, gateway, senders):
 
 
 def test_bad_configuration_is_refused_at_start(stack, senders):
-    s = senders.make(provider="http", http_url="")
+    s = senders.make(provider="log")
+    # stepup-sender would not write this file itself: by hand
+    s.write_raw(f"outbox_key = {stack.outbox_key.hex()}\nprovider = http\nhttp_url =\n")
     p = subprocess.run([str(SENDER_BIN), "-c", str(s.conf_path)], capture_output=True, text=True,
                        timeout=30)
     assert p.returncode == 1

@@ -23,7 +23,7 @@ def test_database_outage_gives_503_and_workers_recover(stack):
     pids = stack.fcgi_pids()
     assert pids, "lighttpd runs no stepup-fcgi"
 
-    stack.pg_ctl("stop")
+    stack.part("down", "postgres")
     try:
         for _ in range(8):  # every worker sees the outage
             r = stack.request("GET", "/health")
@@ -36,7 +36,7 @@ def test_database_outage_gives_503_and_workers_recover(stack):
         # No secret and no libpq detail in the answer.
         assert "connect" not in r.raw.lower() and u.password not in r.raw
     finally:
-        stack.pg_ctl("start")
+        stack.part("up", "postgres")
 
     # Recovery within a few seconds, without restarting anything.
     assert poll(lambda: stack.request("GET", "/health").status == 200, 15)

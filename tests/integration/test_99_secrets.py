@@ -46,7 +46,7 @@ def test_no_plaintext_secrets_anywhere(stack):
     assert all(SECRET_CHARS.match(x) for x in secrets + codes), "a secret the scan cannot see"
 
     dump = subprocess.run([str(PG_BIN / "pg_dump"), "--data-only", "--no-owner"],
-                          capture_output=True, env=stack.subprocess_env(), timeout=120)
+                          capture_output=True, env=stack.subprocess_env(PGUSER=stack.pg_owner), timeout=120)
     assert dump.returncode == 0, dump.stderr
     haystacks = [("pg_dump of the database", dump.stdout)]
     skip = {stack.state_dir / "stepup.conf"}  # holds the server's keys, none of the above

@@ -1,0 +1,145 @@
+# shellcheck shell=bash
+# tools/lib/stack/base.sh - what every part of the stack shares: the state
+# layout, the names of programs and files, and small helpers.  Sourced by
+# tools/stack after tools/lib/common.sh; the parts (postgres.sh,
+# database.sh, fcgi.sh, httpd.sh, sender.sh, demo.sh) each define
+# part_<name>_up, and those that run a process part_<name>_down and
+# part_<name>_status.
+
+STATE=$(realpath -m "${STEPUP_STATE_DIR:-$ROOT/var}")
+PG_PORT=${STEPUP_PG_PORT:-55432}
+HTTP_PORT=${STEPUP_HTTP_PORT:-8080}
+BUILD=$(realpath -m "$STEPUP_BUILD_DIR")
+FCGI_BIN=$BUILD/src/fcgi/stepup-fcgi
+CTL=$BUILD/src/ctl/stepupctl
+SENDER_BIN=$BUILD/src/sender/stepup-sender
+PGDATA=$STATE/pg
+RUN=$STATE/run
+LOGDIR=$STATE/log
+CONF=$STATE/stepup.conf
+URL=http://127.0.0.1:$HTTP_PORT
+PY=/usr/bin/python3
+# The database roles of the stack: the owner (a superuser of the private
+# cluster: migrations, and psql for the tests), the operator (stepupctl).
+PG_OWNER=stepup
+PG_OPERATOR=stepup_operator
+
+# The last lines of a log file, indented, on stderr.
+show_tail() {
+    local f=$1 n=${2:-30}
+    if [ -f "$f" ]; then
+        echo "--- last lines of $f:" >&2
+        tail -n "$n" "$f" | sed 's/^/    /' >&2
+    fi
+}
+
+# The pid in a pid file when that process is alive, else nothing.
+live_pid() {
+    local f=$1 pid
+    [ -f "$f" ] || return 1
+    pid=$(head -n 1 "$f" 2>/dev/null | tr -dc '0-9')
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    printf '%s\n' "$pid"
+}
+
+# live_pid, and the process is called comm.
+live_pid_of() {
+    local f=$1 comm=$2 pid
+    pid=$(live_pid "$f") || return 1
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
+    printf '%s\n' "$pid"
+}
+
+# Wait until no process of the list is alive (at most $1 seconds).
+wait_gone() {
+    local secs=$1 pid alive
+    shift
+    local deadline=$((SECONDS + secs))
+    while :; do
+        alive=0
+        for pid in "$@"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ $alive -eq 0 ] && return 0
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.1
+    done
+}
+
+# Stop a process with SIGTERM (SIGKILL after secs), and the other pids given.
+stop_pids() {
+    local name=$1 secs=$2
+    shift 2
+    kill -TERM "$@" 2>/dev/null || true
+    if ! wait_gone "$secs" "$@"; then
+        say "$name did not exit within $secs s: killing"
+        kill -KILL "$@" 2>/dev/null || true
+        wait_gone 5 "$@" || die "could not stop $name (pid $*)"
+    fi
+}
+
+# Paths end up in configuration files and command lines unquoted.
+check_path() {
+    case $2 in
+        *[[:space:]\"\'\\\|\&\$\`]*) die "$1 must not contain spaces, quotes or | & \$ \\: '$2'" ;;
+    esac
+}
+
+# JSON field of the document on stdin.
+json_field() {
+    "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# Run a command with the stack's database in PG*: as the owner, or the operator.
+as_owner() {
+    env PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=$PG_OWNER PGDATABASE=stepup "$@"
+}
+as_operator() {
+    env PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=$PG_OPERATOR PGDATABASE=stepup "$@"
+}
+
+# A file the service user reads: its owner (when root) and mode 0600.
+give_to_service() {
+    chmod 0600 "$1"
+    if is_root; then chown "$STEPUP_SERVICE_USER:" "$1"; fi
+}
+
+# The state directory and its parts, owned by the service user.
+prepare_state() {
+    check_path STEPUP_STATE_DIR "$STATE"
+    check_path STEPUP_BUILD_DIR "$BUILD"
+    # Unix socket paths are limited to 107 bytes.
+    local longest="$RUN/stepup-fcgi.sock-0"
+    [ ${#longest} -le 100 ] || die "STEPUP_STATE_DIR is too deep for unix socket paths: $STATE"
+    service_user_setup
+    local d
+    for d in "$STATE" "$PGDATA" "$RUN" "$LOGDIR" "$STATE/www" "$STATE/tmp"; do
+        mkdir -p "$d"
+        chmod 0700 "$d"
+        if is_root; then
+            chown "$STEPUP_SERVICE_USER:" "$d"
+        fi
+    done
+    ensure_traversable "$BUILD" "$STATE"
+}
+
+# $STATE/stack.env: what a shell (or a test) sources to talk to the stack.
+write_stack_env() {
+    local f=$STATE/stack.env
+    {
+        echo "# Written by tools/stack up; source it:  . $f"
+        echo "# PGUSER is the operator's role, which every stepupctl command but migrate"
+        echo "# needs; STEPUP_PG_OWNER is the owner of the schema (migrate, psql on tables)."
+        printf 'export STEPUP_URL=%q\n' "$URL"
+        printf 'export PGHOST=%q\n' 127.0.0.1
+        printf 'export PGPORT=%q\n' "$PG_PORT"
+        printf 'export PGUSER=%q\n' "$PG_OPERATOR"
+        printf 'export PGDATABASE=%q\n' stepup
+        printf 'export STEPUP_PG_OWNER=%q\n' "$PG_OWNER"
+        printf 'export STEPUPCTL=%q\n' "$CTL"
+        printf 'export STEPUP_STATE_DIR=%q\n' "$STATE"
+        printf 'export STEPUP_CONFIG=%q\n' "$CONF"
+    } >"$f.tmp"
+    mv "$f.tmp" "$f"
+    chmod 0644 "$f"
+}

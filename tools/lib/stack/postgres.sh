@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# tools/lib/stack/postgres.sh - part "postgres": a private PostgreSQL 15
+# cluster in $STATE/pg on 127.0.0.1:$PG_PORT (trust authentication on the
+# loopback interface: a development stack), run as the service user.
+
+pg_running() {
+    [ -f "$PGDATA/PG_VERSION" ] && as_service "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
+}
+
+# Line N of postmaster.pid (1: pid, 4: port).
+postmaster_field() {
+    sed -n "${1}p" "$PGDATA/postmaster.pid" 2>/dev/null
+}
+
+part_postgres_up() {
+    if [ ! -f "$PGDATA/PG_VERSION" ]; then
+        say "creating the PostgreSQL cluster in $PGDATA"
+        as_service "$PG_BIN/initdb" -D "$PGDATA" -U "$PG_OWNER" --auth=trust -E UTF8 --locale=C \
+            >"$LOGDIR/initdb.log" 2>&1 || { show_tail "$LOGDIR/initdb.log"; die "initdb failed"; }
+    fi
+    if pg_running; then
+        local port
+        port=$(postmaster_field 4)
+        [ "$port" = "$PG_PORT" ] ||
+            die "PostgreSQL of $STATE already runs on port $port, not $PG_PORT: run tools/stack down first"
+        say "PostgreSQL already running (pid $(postmaster_field 1), port $PG_PORT)"
+        return 0
+    fi
+    say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    if ! as_service "$PG_BIN/pg_ctl" -w -t 60 -D "$PGDATA" -l "$LOGDIR/postgresql.log" \
+            -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN ${STEPUP_PG_OPTIONS:-}" \
+            start </dev/null >/dev/null 2>&1; then
+        show_tail "$LOGDIR/postgresql.log"
+        die "PostgreSQL did not start"
+    fi
+}
+
+part_postgres_down() {
+    pg_running || return 1
+    say "stopping PostgreSQL (pid $(postmaster_field 1))"
+    as_service "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null ||
+        die "pg_ctl stop failed"
+}
+
+part_postgres_status() {
+    if pg_running; then
+        printf '%-13s up    pid %-8s 127.0.0.1:%s\n' postgresql "$(postmaster_field 1)" "$(postmaster_field 4)"
+    else
+        printf '%-13s down\n' postgresql
+        return 3
+    fi
+}
