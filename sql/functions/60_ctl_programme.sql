@@ -68,13 +68,16 @@ BEGIN
         IF v_want IS NULL THEN
             RAISE EXCEPTION 'no programme setting is called "%"', v_key USING ERRCODE = '22023';
         END IF;
-        IF NOT (jsonb_typeof(v_value) = split_part(v_want, ' ', 1)
-                OR (jsonb_typeof(v_value) = 'null' AND v_want LIKE '% or null')
-                OR (v_want LIKE 'integer%' AND jsonb_typeof(v_value) = 'number'
-                    AND (v_value #>> '{}') ~ '^-?[0-9]{1,9}$')
-                OR (v_want LIKE 'array%' AND jsonb_typeof(v_value) = 'array'
-                    AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_value) x
-                                     WHERE jsonb_typeof(x) <> 'string'))) THEN
+        IF NOT (CASE split_part(v_want, ' ', 1)
+                    WHEN 'string' THEN jsonb_typeof(v_value) = 'string'
+                    WHEN 'boolean' THEN jsonb_typeof(v_value) = 'boolean'
+                    WHEN 'integer' THEN jsonb_typeof(v_value) = 'number'
+                                        AND (v_value #>> '{}') ~ '^-?[0-9]{1,9}$'
+                    WHEN 'array' THEN jsonb_typeof(v_value) = 'array'
+                                      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_value) x
+                                                       WHERE jsonb_typeof(x) <> 'string')
+                END
+                OR (jsonb_typeof(v_value) = 'null' AND v_want LIKE '% or null')) THEN
             RAISE EXCEPTION '%: expected % (JSON), got %', v_key, v_want, v_value
                 USING ERRCODE = '22023';
         END IF;

@@ -253,6 +253,9 @@ int ctl_migrate(struct ctl *c, int argc, char **argv)
         rc = STEPUP_ERR;
     }
     if (rc != STEPUP_OK) {
+        if (strcmp(db_last_sqlstate(c->db), "42501") == 0) /* insufficient_privilege */
+            ctl_error(c, "migrate needs the owner of the stepup schema (PGUSER or --dsn user=...); "
+                         "every other command runs as stepup_operator");
         ctl_error(c, "migrate stopped and rolled back: nothing was changed");
         if (db_script(c->db, NULL, "ROLLBACK") != STEPUP_OK) {
             /* the connection is gone: the server has rolled back already */

@@ -146,11 +146,11 @@ static void option_text(const struct programme_setting *ps, char *out, size_t ou
     }
 }
 
-/* " (0..86400)" for a bounded integer, "" otherwise. */
+/* "; 0 to 86400" for a bounded integer, "" otherwise. */
 static void bounds_text(const struct programme_setting *ps, char *out, size_t outlen)
 {
     if (ps->kind == PS_INT || ps->kind == PS_INT_OFF)
-        snprintf(out, outlen, " (%ld..%ld)", ps->min, ps->max);
+        snprintf(out, outlen, "; %ld to %ld", ps->min, ps->max);
     else
         out[0] = '\0';
 }

@@ -255,7 +255,7 @@ int main(int argc, char **argv)
     const char *dsn = NULL;
     int ch;
 
-    log_init("stepupctl", LOG_WARN);
+    log_init("stepupctl", LOG_OFF); /* every failure is reported by the command, once */
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
         switch (ch) {

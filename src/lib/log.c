@@ -85,7 +85,7 @@ void log_msg(enum log_level level, const char *ref, const char *fmt, ...)
 
     if (level > log_threshold)
         return;
-    if ((unsigned)level >= ARRAY_LEN(level_names))
+    if (level < LOG_ERROR || (size_t)level >= ARRAY_LEN(level_names))
         level = LOG_ERROR;
 
     now = time(NULL);

@@ -14,7 +14,8 @@
 
 #include "common.h"
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* LOG_OFF as a threshold logs nothing (stepupctl, which reports every failure itself). */
+enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* Set once at start-up, before threads start. */
 void log_init(const char *program, enum log_level threshold);
