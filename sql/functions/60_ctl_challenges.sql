@@ -12,7 +12,7 @@ AS $$
 BEGIN
     PERFORM 1 FROM users u WHERE u.id = p_user_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no user with id %', p_user_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('user', p_user_id);
     END IF;
     RETURN QUERY
     SELECT json_build_object(

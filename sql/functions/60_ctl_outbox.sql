@@ -68,7 +68,7 @@ BEGIN
               FROM outbox_messages m JOIN sms_outbox o ON o.id = m."id"
              WHERE o.id = p_id) d;
     IF v_doc IS NULL THEN
-        RAISE EXCEPTION 'no outbox message with id %', p_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('outbox message', p_id);
     END IF;
     RETURN v_doc;
 END
@@ -93,7 +93,7 @@ BEGIN
     SELECT o.status, o.lease_owner, o.lease_until INTO v_msg
       FROM sms_outbox o WHERE o.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no outbox message with id %', p_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('outbox message', p_id);
     ELSIF v_msg.status = 'SENDING' AND v_msg.lease_until >= now() THEN
         RAISE EXCEPTION 'message % is being sent by % right now', p_id, v_msg.lease_owner
             USING ERRCODE = '55000';

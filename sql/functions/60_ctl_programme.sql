@@ -163,7 +163,7 @@ SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_programme_id IS NULL OR programme_write(p_programme_id, NULL, p_settings) IS NULL THEN
-        RAISE EXCEPTION 'no programme with id %', p_programme_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('programme', p_programme_id);
     END IF;
     RETURN p_programme_id;
 END
@@ -195,7 +195,7 @@ BEGIN
       FROM programmes p
      WHERE p.id = p_programme_id;
     IF v_doc IS NULL THEN
-        RAISE EXCEPTION 'no programme with id %', p_programme_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('programme', p_programme_id);
     END IF;
     RETURN v_doc;
 END
@@ -217,7 +217,7 @@ DECLARE
 BEGIN
     PERFORM 1 FROM programmes p WHERE p.id = p_programme_id FOR KEY SHARE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no programme with id %', p_programme_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('programme', p_programme_id);
     END IF;
     INSERT INTO api_keys AS k (programme_id, key_hash) VALUES (p_programme_id, p_key_hash)
     RETURNING k.id INTO v_id;

@@ -43,7 +43,7 @@ BEGIN
     END IF;
     PERFORM 1 FROM programmes p WHERE p.id = p_programme_id FOR KEY SHARE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no programme with id %', p_programme_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('programme', p_programme_id);
     END IF;
     IF p_identity_id IS NULL THEN
         INSERT INTO identities AS i (programme_id) VALUES (p_programme_id)
@@ -92,7 +92,7 @@ BEGIN
     SELECT u.mobile, u.mobile_kind, u.mobile_region INTO v_user
       FROM users u WHERE u.id = p_user_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no user with id %', p_user_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('user', p_user_id);
     END IF;
     IF v_user.mobile IS NULL THEN
         RAISE EXCEPTION 'user % has no mobile number on file (stepupctl user set-mobile)', p_user_id
@@ -124,7 +124,7 @@ DECLARE
 BEGIN
     UPDATE users u SET active = p_active WHERE u.id = p_user_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no user with id %', p_user_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('user', p_user_id);
     END IF;
     IF NOT p_active THEN
         UPDATE sessions s SET ended_at = now()
@@ -157,7 +157,7 @@ BEGIN
        SET mobile = p_mobile, mobile_kind = p_mobile_kind, mobile_region = p_mobile_region
      WHERE u.id = p_user_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no user with id %', p_user_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('user', p_user_id);
     END IF;
     -- challenges before the factor: the lock order of api_verify_challenge
     UPDATE challenges c SET status = 'SUPERSEDED', ended_at = now()
@@ -192,7 +192,7 @@ BEGIN
       FROM users u WHERE u.id = p_user_id
     RETURNING s.id INTO v_id;
     IF v_id IS NULL THEN
-        RAISE EXCEPTION 'no user with id %', p_user_id USING ERRCODE = 'P0002';
+        PERFORM ctl_not_found('user', p_user_id);
     END IF;
     RETURN v_id;
 END

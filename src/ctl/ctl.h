@@ -84,25 +84,43 @@ int ctl_uuid_option(const struct ctl *c, const char *option, const char *text) W
  */
 db_result *ctl_call(struct ctl *c, struct db_call *call) WARN_UNUSED;
 
+/* Run one call and print column of each row as a JSON line: the exit status. */
+int ctl_call_print(struct ctl *c, struct db_call *call, const char *column);
+
 /*
  * The shape shared by "apikey create --programme ID" and "token
  * impersonate --user ID": check the subcommand and the one --option ID
- * (a UUID), then make a fresh 256-bit secret in token and its SHA-256 in
- * hash (what is stored).  CTL_OK, or the exit status after a message.
- * The caller wipes token.
+ * (a UUID), make a fresh 256-bit secret in token, and call st with the id
+ * as argument id_arg and the secret's SHA-256 (what is stored) as
+ * hash_arg.  The call's result, or NULL with *rc the exit status after a
+ * message (token wiped).  The caller prints, then wipes token.
  */
-int ctl_secret_command(struct ctl *c, int argc, char **argv, const char *subcommand,
-                       const char *option, const char **id, char token[CRYPTO_TOKEN_LEN + 1],
-                       unsigned char hash[CRYPTO_HASH_LEN]);
+db_result *ctl_secret_command(struct ctl *c, int argc, char **argv, const char *subcommand,
+                              const char *option, const struct db_statement *st,
+                              const char *id_arg, const char *hash_arg,
+                              char token[CRYPTO_TOKEN_LEN + 1], int *rc);
 
 /*
- * The positional arguments of a subcommand without options (argv[0] is
- * the subcommand): exactly want of them, the first a UUID named what, left
- * at argv[optind..].  CTL_OK, CTL_USAGE (reported with usage) or CTL_FAILED
- * (not a UUID).
+ * The positional arguments of a (sub)command without options (argv[0] is
+ * its name): exactly want of them, the first (when want > 0) a UUID named
+ * what, left at argv[optind..].  CTL_OK, CTL_USAGE (reported with usage)
+ * or CTL_FAILED (not a UUID).
  */
-int ctl_id_args(const struct ctl *c, int argc, char **argv, int want, const char *what,
-                const char *usage);
+int ctl_args(const struct ctl *c, int argc, char **argv, int want, const char *what,
+             const char *usage);
+
+/* A subcommand of a command ("programme create"): its name and function. */
+struct ctl_subcommand {
+    const char *name;
+    int (*run)(struct ctl *c, int argc, char **argv); /* argv[0] is the subcommand */
+};
+
+/*
+ * Run the subcommand argv[1] of command argv[0] from its table of n, or
+ * report a missing or unknown one (CTL_USAGE).
+ */
+int ctl_subcommand(struct ctl *c, int argc, char **argv, const struct ctl_subcommand *table,
+                   size_t n);
 
 int ctl_migrate(struct ctl *c, int argc, char **argv);
 int ctl_programme(struct ctl *c, int argc, char **argv); /* create | set | show | settings */

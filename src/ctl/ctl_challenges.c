@@ -67,10 +67,5 @@ int ctl_challenges(struct ctl *c, int argc, char **argv)
         db_arg_int(&call, "p_limit", limit);
     else
         db_arg_null(&call, "p_limit");
-    db_result *r = ctl_call(c, &call);
-    if (r == NULL)
-        return CTL_FAILED;
-    int rc = ctl_print_rows(c, r, "challenge");
-    db_result_free(r);
-    return rc;
+    return ctl_call_print(c, &call, "challenge");
 }

@@ -26,7 +26,6 @@
  * Everything happens in one transaction under migrate's own lock
  * (sql/migrate.sql): a failure anywhere leaves the database as it was.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,25 +228,16 @@ static int migrate(struct ctl *c, struct json_object *names, struct json_object 
  */
 int ctl_migrate(struct ctl *c, int argc, char **argv)
 {
-    static const struct option options[] = { { NULL, 0, NULL, 0 } };
-    int ch;
-
-    optind = 0;
-    opterr = 0;
-    ch = getopt_long(argc, argv, ":", options, NULL);
-    if (ch != -1)
-        return ctl_option_error(c, ch, argv);
-    if (optind < argc) {
-        ctl_error(c, "migrate takes no arguments (see --help)");
-        return CTL_USAGE;
-    }
+    int rc = ctl_args(c, argc, argv, 0, NULL, "migrate (no arguments)");
+    if (rc != CTL_OK)
+        return rc;
 
     if (db_script(c->db, NULL, "BEGIN") != STEPUP_OK) {
         ctl_error(c, "cannot start a transaction: %s", db_last_error(c->db));
         return CTL_FAILED;
     }
     struct json_object *names = json_object_new_array(), *adopted = json_object_new_array();
-    int rc = migrate(c, names, adopted);
+    rc = migrate(c, names, adopted);
     if (rc == STEPUP_OK && db_script(c->db, NULL, "COMMIT") != STEPUP_OK) {
         ctl_error(c, "COMMIT failed: %s", db_last_error(c->db));
         rc = STEPUP_ERR;

@@ -93,12 +93,7 @@ static int outbox_list(struct ctl *c, int argc, char **argv)
     db_arg_text(&call, "p_status", status);
     db_arg_text(&call, "p_programme_id", programme);
     db_arg_int(&call, "p_limit", limit);
-    db_result *r = ctl_call(c, &call);
-    if (r == NULL)
-        return CTL_FAILED;
-    int rc = ctl_print_rows(c, r, "message");
-    db_result_free(r);
-    return rc;
+    return ctl_call_print(c, &call, "message");
 }
 
 /*
@@ -194,23 +189,11 @@ static int outbox_purge(struct ctl *c, int argc, char **argv)
 /* stepupctl outbox list|show|retry|purge: argv[0] is "outbox", argv[1] the subcommand. */
 int ctl_outbox(struct ctl *c, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(struct ctl *c, int argc, char **argv);
-    } subcommands[] = {
+    static const struct ctl_subcommand subcommands[] = {
         { "list", outbox_list },
         { "show", outbox_show },
         { "retry", outbox_retry },
         { "purge", outbox_purge },
     };
-    if (argc < 2) {
-        ctl_error(c, "outbox needs a subcommand: list, show, retry or purge (see --help)");
-        return CTL_USAGE;
-    }
-    for (size_t i = 0; i < ARRAY_LEN(subcommands); i++) {
-        if (strcmp(argv[1], subcommands[i].name) == 0)
-            return subcommands[i].run(c, argc - 1, argv + 1);
-    }
-    ctl_error(c, "unknown subcommand 'outbox %s' (see --help)", argv[1]);
-    return CTL_USAGE;
+    return ctl_subcommand(c, argc, argv, subcommands, ARRAY_LEN(subcommands));
 }

@@ -18,7 +18,7 @@
 static const struct db_arg_def create_args[] = {
     { "p_name", DB_TEXT }, { "p_settings", DB_JSONB },
 };
-static const struct db_statement programme_create = {
+static const struct db_statement programme_create_st = {
     .name = "ctl_programme_create", .function = "stepup.ctl_programme_create", .result = "id",
     DB_ARGS(create_args),
 };
@@ -152,7 +152,7 @@ static int programme_write(struct ctl *c, int argc, char **argv, bool create)
         json_object_object_add(settings, "name", json_object_new_string(name));
 
     const char *text = json_object_to_json_string_ext(settings, JSON_C_TO_STRING_PLAIN);
-    db_call_init(&call, create ? &programme_create : &programme_set_st);
+    db_call_init(&call, create ? &programme_create_st : &programme_set_st);
     if (create)
         db_arg_text(&call, "p_name", name);
     else
@@ -169,17 +169,12 @@ done:
 static int programme_show(struct ctl *c, int argc, char **argv)
 {
     struct db_call call;
-    int rc = ctl_id_args(c, argc, argv, 1, "programme ID", "programme show ID");
+    int rc = ctl_args(c, argc, argv, 1, "programme ID", "programme show ID");
     if (rc != CTL_OK)
         return rc;
     db_call_init(&call, &programme_show_st);
     db_arg_text(&call, "p_programme_id", argv[optind]);
-    db_result *r = ctl_call(c, &call);
-    if (r == NULL)
-        return CTL_FAILED;
-    rc = ctl_print_rows(c, r, "programme");
-    db_result_free(r);
-    return rc;
+    return ctl_call_print(c, &call, "programme");
 }
 
 /* programme settings [--json]: the table of settings (no database needed). */
@@ -197,23 +192,26 @@ static int programme_settings_cmd(struct ctl *c, int argc, char **argv)
     return CTL_USAGE;
 }
 
+static int programme_create(struct ctl *c, int argc, char **argv)
+{
+    return programme_write(c, argc, argv, true);
+}
+
+static int programme_set(struct ctl *c, int argc, char **argv)
+{
+    return programme_write(c, argc, argv, false);
+}
+
 /* stepupctl programme create|set|show|settings: argv[0] is "programme", argv[1] the subcommand. */
 int ctl_programme(struct ctl *c, int argc, char **argv)
 {
-    if (argc < 2) {
-        ctl_error(c, "programme needs a subcommand: create, set, show or settings (see --help)");
-        return CTL_USAGE;
-    }
-    if (strcmp(argv[1], "create") == 0)
-        return programme_write(c, argc - 1, argv + 1, true);
-    if (strcmp(argv[1], "set") == 0)
-        return programme_write(c, argc - 1, argv + 1, false);
-    if (strcmp(argv[1], "show") == 0)
-        return programme_show(c, argc - 1, argv + 1);
-    if (strcmp(argv[1], "settings") == 0)
-        return programme_settings_cmd(c, argc - 1, argv + 1);
-    ctl_error(c, "unknown subcommand 'programme %s' (see --help)", argv[1]);
-    return CTL_USAGE;
+    static const struct ctl_subcommand subcommands[] = {
+        { "create", programme_create },
+        { "set", programme_set },
+        { "show", programme_show },
+        { "settings", programme_settings_cmd },
+    };
+    return ctl_subcommand(c, argc, argv, subcommands, ARRAY_LEN(subcommands));
 }
 
 /*
@@ -222,22 +220,12 @@ int ctl_programme(struct ctl *c, int argc, char **argv)
  */
 int ctl_apikey(struct ctl *c, int argc, char **argv)
 {
-    const char *programme;
     char key[CRYPTO_TOKEN_LEN + 1];
-    unsigned char hash[CRYPTO_HASH_LEN];
-    struct db_call call;
-
-    int rc = ctl_secret_command(c, argc, argv, "create", "programme", &programme, key, hash);
-    if (rc != CTL_OK)
+    int rc;
+    db_result *r = ctl_secret_command(c, argc, argv, "create", "programme", &apikey_create,
+                                      "p_programme_id", "p_key_hash", key, &rc);
+    if (r == NULL)
         return rc;
-    db_call_init(&call, &apikey_create);
-    db_arg_text(&call, "p_programme_id", programme);
-    db_arg_bytes(&call, "p_key_hash", hash, sizeof hash);
-    db_result *r = ctl_call(c, &call);
-    if (r == NULL) {
-        crypto_wipe(key, sizeof key);
-        return CTL_FAILED;
-    }
     struct json_object *doc = json_object_new_object();
     json_object_object_add(doc, "id", json_object_new_string(db_get(r, 0, "id")));
     json_object_object_add(doc, "apiKey", json_object_new_string(key));

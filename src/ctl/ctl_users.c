@@ -228,7 +228,7 @@ static int user_enrol(struct ctl *c, int argc, char **argv)
 static int user_set_active(struct ctl *c, int argc, char **argv, bool active)
 {
     struct db_call call;
-    int rc = ctl_id_args(c, argc, argv, 1, "user ID",
+    int rc = ctl_args(c, argc, argv, 1, "user ID",
                          active ? "user activate ID" : "user deactivate ID");
     if (rc != CTL_OK)
         return rc;
@@ -255,7 +255,7 @@ static int user_set_mobile(struct ctl *c, int argc, char **argv)
 {
     struct phone_info phone = { PHONE_INVALID, "" };
     struct db_call call;
-    int rc = ctl_id_args(c, argc, argv, 2, "user ID", "user set-mobile ID +E164");
+    int rc = ctl_args(c, argc, argv, 2, "user ID", "user set-mobile ID +E164");
     if (rc != CTL_OK)
         return rc;
     const char *user = argv[optind];
@@ -280,29 +280,30 @@ static int user_set_mobile(struct ctl *c, int argc, char **argv)
     return CTL_OK;
 }
 
+static int user_deactivate(struct ctl *c, int argc, char **argv)
+{
+    return user_set_active(c, argc, argv, false);
+}
+
+static int user_activate(struct ctl *c, int argc, char **argv)
+{
+    return user_set_active(c, argc, argv, true);
+}
+
 /*
  * stepupctl user create|enrol|deactivate|activate|set-mobile: argv[0] is
  * "user", argv[1] the subcommand.
  */
 int ctl_user(struct ctl *c, int argc, char **argv)
 {
-    if (argc < 2) {
-        ctl_error(c, "user needs a subcommand: create, enrol, deactivate, activate or set-mobile"
-                     " (see --help)");
-        return CTL_USAGE;
-    }
-    if (strcmp(argv[1], "create") == 0)
-        return user_create(c, argc - 1, argv + 1);
-    if (strcmp(argv[1], "enrol") == 0)
-        return user_enrol(c, argc - 1, argv + 1);
-    if (strcmp(argv[1], "deactivate") == 0)
-        return user_set_active(c, argc - 1, argv + 1, false);
-    if (strcmp(argv[1], "activate") == 0)
-        return user_set_active(c, argc - 1, argv + 1, true);
-    if (strcmp(argv[1], "set-mobile") == 0)
-        return user_set_mobile(c, argc - 1, argv + 1);
-    ctl_error(c, "unknown subcommand 'user %s' (see --help)", argv[1]);
-    return CTL_USAGE;
+    static const struct ctl_subcommand subcommands[] = {
+        { "create", user_create },
+        { "enrol", user_enrol },
+        { "deactivate", user_deactivate },
+        { "activate", user_activate },
+        { "set-mobile", user_set_mobile },
+    };
+    return ctl_subcommand(c, argc, argv, subcommands, ARRAY_LEN(subcommands));
 }
 
 /*
@@ -312,22 +313,12 @@ int ctl_user(struct ctl *c, int argc, char **argv)
  */
 int ctl_token(struct ctl *c, int argc, char **argv)
 {
-    const char *user;
     char token[CRYPTO_TOKEN_LEN + 1];
-    unsigned char hash[CRYPTO_HASH_LEN];
-    struct db_call call;
-
-    int rc = ctl_secret_command(c, argc, argv, "impersonate", "user", &user, token, hash);
-    if (rc != CTL_OK)
+    int rc;
+    db_result *r = ctl_secret_command(c, argc, argv, "impersonate", "user", &impersonate_st,
+                                      "p_user_id", "p_token_hash", token, &rc);
+    if (r == NULL)
         return rc;
-    db_call_init(&call, &impersonate_st);
-    db_arg_text(&call, "p_user_id", user);
-    db_arg_bytes(&call, "p_token_hash", hash, sizeof hash);
-    db_result *r = ctl_call(c, &call);
-    if (r == NULL) {
-        crypto_wipe(token, sizeof token);
-        return CTL_FAILED;
-    }
     db_result_free(r);
     struct json_object *doc = json_object_new_object();
     json_object_object_add(doc, "token", json_object_new_string(token));

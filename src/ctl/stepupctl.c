@@ -116,6 +116,33 @@ int ctl_print_rows(const struct ctl *c, const db_result *r, const char *column)
     return CTL_OK;
 }
 
+int ctl_subcommand(struct ctl *c, int argc, char **argv, const struct ctl_subcommand *table,
+                   size_t n)
+{
+    char names[128] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (argc >= 2 && strcmp(argv[1], table[i].name) == 0)
+            return table[i].run(c, argc - 1, argv + 1);
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                 i == 0 ? "" : i + 1 == n ? " or " : ", ", table[i].name);
+    }
+    if (argc < 2)
+        ctl_error(c, "%s needs a subcommand: %s (see --help)", argv[0], names);
+    else
+        ctl_error(c, "unknown subcommand '%s %s' (see --help)", argv[0], argv[1]);
+    return CTL_USAGE;
+}
+
+int ctl_call_print(struct ctl *c, struct db_call *call, const char *column)
+{
+    db_result *r = ctl_call(c, call);
+    if (r == NULL)
+        return CTL_FAILED;
+    int rc = ctl_print_rows(c, r, column);
+    db_result_free(r);
+    return rc;
+}
+
 int ctl_int_option(const struct ctl *c, const char *option, const char *text, long min, long max,
                    int *out)
 {
@@ -150,8 +177,8 @@ db_result *ctl_call(struct ctl *c, struct db_call *call)
     return NULL;
 }
 
-int ctl_id_args(const struct ctl *c, int argc, char **argv, int want, const char *what,
-                const char *usage)
+int ctl_args(const struct ctl *c, int argc, char **argv, int want, const char *what,
+             const char *usage)
 {
     static const struct option options[] = { { NULL, 0, NULL, 0 } };
     int ch;
@@ -165,49 +192,65 @@ int ctl_id_args(const struct ctl *c, int argc, char **argv, int want, const char
         ctl_error(c, "usage: %s", usage);
         return CTL_USAGE;
     }
-    if (ctl_uuid_option(c, what, argv[optind]) != STEPUP_OK)
+    if (want > 0 && ctl_uuid_option(c, what, argv[optind]) != STEPUP_OK)
         return CTL_FAILED;
     return CTL_OK;
 }
 
-int ctl_secret_command(struct ctl *c, int argc, char **argv, const char *subcommand,
-                       const char *option, const char **id, char token[CRYPTO_TOKEN_LEN + 1],
-                       unsigned char hash[CRYPTO_HASH_LEN])
+db_result *ctl_secret_command(struct ctl *c, int argc, char **argv, const char *subcommand,
+                              const char *option, const struct db_statement *st,
+                              const char *id_arg, const char *hash_arg,
+                              char token[CRYPTO_TOKEN_LEN + 1], int *rc)
 {
     const struct option options[] = {
         { option, required_argument, NULL, 'i' },
         { NULL, 0, NULL, 0 },
     };
+    const char *id = NULL;
+    unsigned char hash[CRYPTO_HASH_LEN];
+    struct db_call call;
     int ch;
 
+    *rc = CTL_USAGE;
+    token[0] = '\0';
     if (argc < 2 || strcmp(argv[1], subcommand) != 0) {
         ctl_error(c, "%s needs the subcommand %s (see --help)", argv[0], subcommand);
-        return CTL_USAGE;
+        return NULL;
     }
     argc--;
     argv++;
     optind = 0;
     opterr = 0;
-    *id = NULL;
     while ((ch = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-        if (ch != 'i')
-            return ctl_option_error(c, ch, argv);
-        *id = optarg;
+        if (ch != 'i') {
+            *rc = ctl_option_error(c, ch, argv);
+            return NULL;
+        }
+        id = optarg;
     }
-    if (optind < argc || *id == NULL) {
+    if (optind < argc || id == NULL) {
         ctl_error(c, "usage: %s %s --%s ID", argv[-1], subcommand, option);
-        return CTL_USAGE;
+        return NULL;
     }
+    *rc = CTL_FAILED;
     char flag[64];
     snprintf(flag, sizeof flag, "--%s", option);
-    if (ctl_uuid_option(c, flag, *id) != STEPUP_OK)
-        return CTL_FAILED;
+    if (ctl_uuid_option(c, flag, id) != STEPUP_OK)
+        return NULL;
     if (crypto_random_token(token) != STEPUP_OK) {
         ctl_error(c, "cannot generate a random secret");
-        return CTL_FAILED;
+        return NULL;
     }
     crypto_sha256(token, strlen(token), hash);
-    return CTL_OK;
+    db_call_init(&call, st);
+    db_arg_text(&call, id_arg, id);
+    db_arg_bytes(&call, hash_arg, hash, sizeof hash);
+    db_result *r = ctl_call(c, &call);
+    if (r == NULL)
+        crypto_wipe(token, CRYPTO_TOKEN_LEN + 1);
+    else
+        *rc = CTL_OK;
+    return r;
 }
 
 struct command {

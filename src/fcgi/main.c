@@ -31,7 +31,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: stepup-fcgi -c CONFIG\n"
-            "       stepup-fcgi --init-config FILE [--set KEY=VALUE]...\n"
+            "       stepup-fcgi --init-config FILE [--keys-from OTHER] [--set KEY=VALUE]...\n"
             "       stepup-fcgi --update-config FILE --set KEY=VALUE...\n"
             "       stepup-fcgi -c CONFIG --check-config | --get-config KEY\n"
             "       stepup-fcgi --describe-config\n"
@@ -45,6 +45,8 @@ static void usage(FILE *out)
             "                          fresh random keys, mode 0600 (FILE must not exist)\n"
             "      --update-config FILE  change the keys given with --set, keep the rest\n"
             "      --set KEY=VALUE     a value for --init-config or --update-config\n"
+            "      --keys-from FILE    --init-config: otp_key and outbox_key from FILE (another\n"
+            "                          host of the same service)\n"
             "      --check-config      load CONFIG: exit 0 when it is valid\n"
             "      --get-config KEY    print a value of CONFIG as loaded (keys too)\n"
             "      --describe-config   print every setting with its default\n"
@@ -103,48 +105,33 @@ static void wait_for_shutdown(const sigset_t *signals)
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "describe-config", no_argument, NULL, 'D' },
-        { "init-config", required_argument, NULL, 'I' },
-        { "update-config", required_argument, NULL, 'U' },
-        { "set", required_argument, NULL, 'S' },
-        { "check-config", no_argument, NULL, 'C' },
-        { "get-config", required_argument, NULL, 'G' },
+        CONFIG_COMMAND_OPTIONS,
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = getenv("STEPUP_CONFIG");
-    struct config_command cmd = { .op = CONFIG_OP_NONE };
+    struct config_command cmd = { .op = CONFIG_OP_NONE, .config = getenv("STEPUP_CONFIG") };
     int opt, status = EXIT_FAILURE;
 
     while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'D': settings_describe(stdout); return EXIT_SUCCESS;
-        case 'I': cmd.op = CONFIG_OP_INIT; cmd.path = optarg; break;
-        case 'U': cmd.op = CONFIG_OP_UPDATE; cmd.path = optarg; break;
-        case 'C': cmd.op = CONFIG_OP_CHECK; break;
-        case 'G': cmd.op = CONFIG_OP_GET; cmd.key = optarg; break;
-        case 'S':
-            if (config_command_set(&cmd, optarg) != STEPUP_OK) {
-                fprintf(stderr, "stepup-fcgi: --set: expected KEY=VALUE\n");
-                return 2;
-            }
-            break;
         case 'h': usage(stdout); return EXIT_SUCCESS;
         case 'V': printf("stepup-fcgi %s\n", PACKAGE_VERSION); return EXIT_SUCCESS;
-        default: usage(stderr); return 2;
+        default:
+            if (config_command_option(&cmd, opt, optarg) != 1) {
+                usage(stderr);
+                return 2;
+            }
         }
     }
     if (optind != argc) {
         usage(stderr);
         return 2;
     }
-    if (cmd.op == CONFIG_OP_CHECK || cmd.op == CONFIG_OP_GET)
-        cmd.path = config_path;
-    if (cmd.op != CONFIG_OP_NONE || cmd.nsets > 0)
-        return config_run(&settings_table, &cmd);
+    int done = config_command_run(&settings_table, &cmd);
+    if (done >= 0)
+        return done;
+    const char *config_path = cmd.config;
     if (config_path == NULL) {
         usage(stderr);
         return 2;

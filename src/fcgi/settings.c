@@ -55,8 +55,3 @@ void settings_free(struct settings *s)
 {
     config_free(&settings_table, s);
 }
-
-void settings_describe(FILE *out)
-{
-    config_describe(&settings_table, out);
-}

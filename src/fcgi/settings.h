@@ -40,7 +40,4 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
 
 void settings_free(struct settings *s);
 
-/* Print every key, its default and its documentation, as Markdown rows. */
-void settings_describe(FILE *out);
-
 #endif

@@ -962,11 +962,37 @@ int config_command_set(struct config_command *cmd, char *text)
     return STEPUP_OK;
 }
 
-int config_run(const struct setting_table *t, const struct config_command *cmd)
+int config_command_option(struct config_command *cmd, int opt, char *arg)
+{
+    switch (opt) {
+    case 'c': cmd->config = arg; return 1;
+    case CONFIG_OPT_DESCRIBE: cmd->op = CONFIG_OP_DESCRIBE; return 1;
+    case CONFIG_OPT_INIT: cmd->op = CONFIG_OP_INIT; cmd->path = arg; return 1;
+    case CONFIG_OPT_UPDATE: cmd->op = CONFIG_OP_UPDATE; cmd->path = arg; return 1;
+    case CONFIG_OPT_KEYS_FROM: cmd->keys_from = arg; return 1;
+    case CONFIG_OPT_CHECK: cmd->op = CONFIG_OP_CHECK; return 1;
+    case CONFIG_OPT_GET: cmd->op = CONFIG_OP_GET; cmd->key = arg; return 1;
+    case CONFIG_OPT_SET:
+        if (config_command_set(cmd, arg) != STEPUP_OK) {
+            fprintf(stderr, "--set: expected KEY=VALUE\n");
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Run cmd with the program's table (see config_command_run). */
+static int config_run(const struct setting_table *t, const struct config_command *cmd)
 {
     char err[1024];
     void *obj;
 
+    if (cmd->op == CONFIG_OP_DESCRIBE) {
+        config_describe(t, stdout);
+        return 0;
+    }
     if (cmd->path == NULL || (cmd->op == CONFIG_OP_UPDATE && cmd->nsets == 0) ||
         (cmd->op == CONFIG_OP_GET && cmd->key == NULL) ||
         ((cmd->nsets > 0 || cmd->keys_from != NULL) && cmd->op != CONFIG_OP_INIT &&
@@ -998,8 +1024,18 @@ int config_run(const struct setting_table *t, const struct config_command *cmd)
         config_release(t, obj);
         return 0;
     case CONFIG_OP_NONE:
+    case CONFIG_OP_DESCRIBE:
         return 2;
     }
     fprintf(stderr, "%s: %s\n", t->program, err);
     return 1;
+}
+
+int config_command_run(const struct setting_table *t, struct config_command *cmd)
+{
+    if (cmd->op == CONFIG_OP_NONE && cmd->nsets == 0 && cmd->keys_from == NULL)
+        return -1;
+    if (cmd->op == CONFIG_OP_CHECK || cmd->op == CONFIG_OP_GET)
+        cmd->path = cmd->config;
+    return config_run(t, cmd);
 }

@@ -28,6 +28,7 @@
 #ifndef STEPUP_CONFIG_H
 #define STEPUP_CONFIG_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include "common.h"
@@ -169,15 +170,18 @@ int config_pick(const char *path, const char *key, char *out, size_t outlen, cha
  *   --update-config FILE --set K=V...                       config_update
  *   -c FILE --check-config   load it: exit 0 when valid, else the reason
  *   -c FILE --get-config KEY print one value as loaded (a secret too)
- * A main fills the struct from its options and calls config_run.
+ * A main adds CONFIG_COMMAND_OPTIONS to its options, hands each option to
+ * config_command_option and then calls config_command_run.
  */
-enum config_op { CONFIG_OP_NONE, CONFIG_OP_INIT, CONFIG_OP_UPDATE, CONFIG_OP_CHECK, CONFIG_OP_GET };
+enum config_op { CONFIG_OP_NONE, CONFIG_OP_INIT, CONFIG_OP_UPDATE, CONFIG_OP_CHECK, CONFIG_OP_GET,
+                 CONFIG_OP_DESCRIBE };
 
 #define CONFIG_MAX_SETS 64
 
 struct config_command {
     enum config_op op;
-    const char *path;      /* FILE of --init-config / --update-config, or -c */
+    const char *config;    /* -c FILE (or the program's environment variable) */
+    const char *path;      /* FILE of --init-config / --update-config, or config */
     const char *key;       /* --get-config */
     const char *keys_from; /* --keys-from */
     struct config_assignment sets[CONFIG_MAX_SETS];
@@ -188,9 +192,36 @@ struct config_command {
 int config_command_set(struct config_command *cmd, char *text) WARN_UNUSED;
 
 /*
- * Run cmd with the program's table: the exit status (0 done, 1 failed, 2
- * usage), after a message "program: ..." on standard error when it failed.
+ * The getopt_long options of the commands, for a program's option table
+ * (with "c:" among its short options): -c/--config FILE, --describe-config
+ * and the commands above.
  */
-int config_run(const struct setting_table *t, const struct config_command *cmd);
+enum {
+    CONFIG_OPT_INIT = 0x1000, CONFIG_OPT_UPDATE, CONFIG_OPT_SET, CONFIG_OPT_KEYS_FROM,
+    CONFIG_OPT_CHECK, CONFIG_OPT_GET, CONFIG_OPT_DESCRIBE,
+};
+#define CONFIG_COMMAND_OPTIONS                                         \
+    { "config", required_argument, NULL, 'c' },                        \
+    { "describe-config", no_argument, NULL, CONFIG_OPT_DESCRIBE },     \
+    { "init-config", required_argument, NULL, CONFIG_OPT_INIT },       \
+    { "update-config", required_argument, NULL, CONFIG_OPT_UPDATE },   \
+    { "set", required_argument, NULL, CONFIG_OPT_SET },                \
+    { "keys-from", required_argument, NULL, CONFIG_OPT_KEYS_FROM },    \
+    { "check-config", no_argument, NULL, CONFIG_OPT_CHECK },           \
+    { "get-config", required_argument, NULL, CONFIG_OPT_GET }
+
+/*
+ * Take one option getopt_long returned into cmd: 1 when it was one of
+ * CONFIG_COMMAND_OPTIONS, 0 when not, -1 for a malformed --set (reported).
+ */
+int config_command_option(struct config_command *cmd, int opt, char *arg);
+
+/*
+ * After the options: when they asked for a configuration command, run it
+ * with the program's table and return the exit status (0 done, 1 failed, 2
+ * usage; a message "program: ..." on standard error when it failed); -1
+ * when they asked for none (the program runs, with cmd->config).
+ */
+int config_command_run(const struct setting_table *t, struct config_command *cmd);
 
 #endif

@@ -220,61 +220,45 @@ static int write_pid_file(const char *path)
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' },
         { "daemon", no_argument, NULL, 'd' },
         { "pid-file", required_argument, NULL, 'p' },
-        { "describe-config", no_argument, NULL, 'D' },
-        { "init-config", required_argument, NULL, 'I' },
-        { "update-config", required_argument, NULL, 'U' },
-        { "set", required_argument, NULL, 'S' },
-        { "keys-from", required_argument, NULL, 'K' },
-        { "check-config", no_argument, NULL, 'C' },
-        { "get-config", required_argument, NULL, 'G' },
+        CONFIG_COMMAND_OPTIONS,
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = getenv("STEPUP_SENDER_CONFIG");
+
     const char *pid_file = NULL;
     bool daemon_mode = false;
     int opt, status = EXIT_FAILURE, ready_fd = -1;
     struct sender_config *config = NULL;
     struct providers providers;
     struct sender s;
-    struct config_command cmd = { .op = CONFIG_OP_NONE };
+    struct config_command cmd = { .op = CONFIG_OP_NONE, .config = getenv("STEPUP_SENDER_CONFIG") };
     bool providers_opened = false, curl_started = false, pid_written = false;
 
     memset(&s, 0, sizeof s);
     while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
         case 'd': daemon_mode = true; break;
         case 'p': pid_file = optarg; break;
-        case 'D': sender_config_describe(stdout); return EXIT_SUCCESS;
-        case 'I': cmd.op = CONFIG_OP_INIT; cmd.path = optarg; break;
-        case 'U': cmd.op = CONFIG_OP_UPDATE; cmd.path = optarg; break;
-        case 'K': cmd.keys_from = optarg; break;
-        case 'C': cmd.op = CONFIG_OP_CHECK; break;
-        case 'G': cmd.op = CONFIG_OP_GET; cmd.key = optarg; break;
-        case 'S':
-            if (config_command_set(&cmd, optarg) != STEPUP_OK) {
-                fprintf(stderr, "stepup-sender: --set: expected KEY=VALUE\n");
-                return 2;
-            }
-            break;
         case 'h': usage(stdout); return EXIT_SUCCESS;
         case 'V': printf("stepup-sender %s\n", PACKAGE_VERSION); return EXIT_SUCCESS;
-        default: usage(stderr); return 2;
+        default:
+            if (config_command_option(&cmd, opt, optarg) != 1) {
+                usage(stderr);
+                return 2;
+            }
         }
     }
     if (optind != argc) {
         usage(stderr);
         return 2;
     }
-    if (cmd.op == CONFIG_OP_CHECK || cmd.op == CONFIG_OP_GET)
-        cmd.path = config_path;
-    if (cmd.op != CONFIG_OP_NONE || cmd.nsets > 0 || cmd.keys_from != NULL)
-        return config_run(&sender_config_table, &cmd);
+    int done = config_command_run(&sender_config_table, &cmd);
+    if (done >= 0)
+        return done;
+    const char *config_path = cmd.config;
     if (config_path == NULL) {
         usage(stderr);
         return 2;

@@ -105,11 +105,6 @@ void sender_config_free(struct sender_config *c)
     config_free(&sender_config_table, c);
 }
 
-void sender_config_describe(FILE *out)
-{
-    config_describe(&sender_config_table, out);
-}
-
 int sender_config_send_timeout_ms(const struct sender_config *c)
 {
     return c->http_timeout_ms > c->exec_timeout_ms ? c->http_timeout_ms : c->exec_timeout_ms;

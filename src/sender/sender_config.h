@@ -91,9 +91,6 @@ int sender_config_check(struct sender_config *c, char *err, size_t errlen) WARN_
 /* Free the strings and lists and wipe the key. */
 void sender_config_free(struct sender_config *c);
 
-/* The configuration reference as Markdown rows. */
-void sender_config_describe(FILE *out);
-
 /* stepup-sender's table of keys (for the configuration commands of main.c). */
 extern const struct setting_table sender_config_table;
 

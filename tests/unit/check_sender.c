@@ -167,7 +167,7 @@ START_TEST(describe_table)
     FILE *out = open_memstream(&text, &len);
 
     ck_assert_ptr_nonnull(out);
-    sender_config_describe(out);
+    config_describe(&sender_config_table, out);
     ck_assert_int_eq(fclose(out), 0);
     ck_assert(strncmp(text, "| key | default | meaning |\n", 28) == 0);
     ck_assert(strstr(text, "| `outbox_key` | (required) |") != NULL);

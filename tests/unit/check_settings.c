@@ -244,7 +244,7 @@ START_TEST(describe_lists_every_key)
     FILE *out = open_memstream(&text, &len);
 
     ck_assert_ptr_nonnull(out);
-    settings_describe(out);
+    config_describe(&settings_table, out);
     ck_assert_int_eq(fclose(out), 0);
 
     ck_assert_msg(strncmp(text, "| key | default | meaning |\n", 28) == 0, "%s", text);
