@@ -4,23 +4,54 @@
 --
 -- It takes migrate's lock (two migrates never interleave), makes sure of
 -- its table, and defines in pg_temp (gone when stepupctl disconnects) the
--- functions the runner calls:
+-- functions the runner calls, in this order:
 --   stepup_migrate_applied()  the steps recorded as applied, in order;
 --   stepup_migrate_record(p_version, p_name, p_checksum)
 --                             records a step applied now, or gives a step
 --                             recorded before checksums were its checksum;
---   stepup_migrate_stray()    functions, views and triggers of the code
---                             schemas that this transaction did not
---                             (re)define: code that no file defines any
---                             more, which the runner refuses to leave;
+--   stepup_migrate_begin_code()
+--                             after the schema steps, before the files of
+--                             sql/functions/: revokes every privilege on the
+--                             code schema's functions and views from
+--                             everyone but the owner (each file grants
+--                             what it grants again, so after a migrate the
+--                             grants are exactly the files'), then notes
+--                             every function, view and trigger there with
+--                             the place of its catalog row (ctid);
+--   stepup_migrate_stray()    after the files: what kept its place, i.e.
+--                             what no file (re)defined (CREATE OR REPLACE
+--                             always writes a new row version): code that
+--                             no file defines any more, which the runner
+--                             refuses to leave;
 --   stepup_migrate_finish()   last: PUBLIC may execute no function of the
---                             code schemas (functions are executable by
+--                             code schema (functions are executable by
 --                             PUBLIC when created); each function is
 --                             callable only by the roles its own file
 --                             grants EXECUTE to, and by the owner.
+-- The code schema is stepup.
 
 -- "stepupmg" as a 64-bit number
 SELECT pg_catalog.pg_advisory_xact_lock(8319385945341193575);
+
+-- Some steps and CREATE OR REPLACE TRIGGER lock tables the API writes:
+-- wait for such a lock at most this long (then stop, changing nothing),
+-- rather than queue every request behind migrate.
+SET LOCAL lock_timeout = '5s';
+
+-- The record of migrations decides what runs, and its triggers would run
+-- with migrate's rights: it must be a table of the role that migrates (or
+-- of a superuser), not one another role created in public beforehand.
+DO $owner$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                 JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
+                WHERE c.oid = pg_catalog.to_regclass('public.stepup_migrations')
+                  AND o.rolname <> current_user AND NOT o.rolsuper) THEN
+        RAISE EXCEPTION 'public.stepup_migrations belongs to another role than %: stepupctl '
+                        'migrate uses only a table of its own', current_user;
+    END IF;
+END
+$owner$;
 
 CREATE TABLE IF NOT EXISTS public.stepup_migrations (
     version    integer PRIMARY KEY,
@@ -54,34 +85,71 @@ AS $$
     ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum WHERE m.checksum IS NULL;
 $$;
 
--- What this transaction wrote carries its transaction id as xmin: CREATE OR
--- REPLACE rewrites a function's, a view's and a trigger's catalog row even
--- when nothing changed.  The code schemas: stepup.
-CREATE OR REPLACE FUNCTION pg_temp.stepup_migrate_stray()
-RETURNS TABLE (object text)
-LANGUAGE sql
-STABLE
+CREATE OR REPLACE FUNCTION pg_temp.stepup_migrate_begin_code()
+RETURNS void
+LANGUAGE plpgsql
 AS $$
-    SELECT o.object FROM (
-        SELECT 'function ' || p.oid::pg_catalog.regprocedure::text AS object
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee
+               FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+              WHERE p.pronamespace = 'stepup'::pg_catalog.regnamespace
+                AND a.grantee <> p.proowner AND a.grantee <> 0
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stepup FROM %I',
+                                  pg_catalog.pg_get_userbyid(r.grantee));
+    END LOOP;
+    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stepup FROM PUBLIC;
+    FOR r IN SELECT c.oid::pg_catalog.regclass AS rel, a.grantee
+               FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+              WHERE c.relnamespace = 'stepup'::pg_catalog.regnamespace AND c.relkind = 'v'
+                AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s', r.rel,
+                                  CASE WHEN r.grantee = 0 THEN 'PUBLIC'
+                                       ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee))
+                                  END);
+    END LOOP;
+
+    DROP TABLE IF EXISTS pg_temp.stepup_migrate_code;
+    CREATE TEMP TABLE stepup_migrate_code ON COMMIT DROP AS
+        SELECT 'function ' || p.oid::pg_catalog.regprocedure::text AS object,
+               'pg_proc' AS catalog, p.oid AS object_oid, p.ctid AS row_place
           FROM pg_catalog.pg_proc p
-          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = ANY (ARRAY['stepup'])
-           AND p.xmin <> pg_catalog.pg_current_xact_id()::xid
+         WHERE p.pronamespace = 'stepup'::pg_catalog.regnamespace
         UNION ALL
-        SELECT 'view ' || c.oid::pg_catalog.regclass::text
+        SELECT 'view ' || c.oid::pg_catalog.regclass::text, 'pg_class', c.oid, c.ctid
           FROM pg_catalog.pg_class c
-          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = ANY (ARRAY['stepup']) AND c.relkind IN ('v', 'm')
-           AND c.xmin <> pg_catalog.pg_current_xact_id()::xid
+         WHERE c.relnamespace = 'stepup'::pg_catalog.regnamespace AND c.relkind = 'v'
         UNION ALL
-        SELECT 'trigger ' || t.tgname || ' on ' || c.oid::pg_catalog.regclass::text
+        SELECT 'trigger ' || t.tgname || ' on ' || c.oid::pg_catalog.regclass::text, 'pg_trigger',
+               t.oid, t.ctid
           FROM pg_catalog.pg_trigger t
           JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = ANY (ARRAY['stepup']) AND NOT t.tgisinternal
-           AND t.xmin <> pg_catalog.pg_current_xact_id()::xid) o
-     ORDER BY o.object;
+         WHERE c.relnamespace = 'stepup'::pg_catalog.regnamespace AND NOT t.tgisinternal;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pg_temp.stepup_migrate_stray()
+RETURNS TABLE (object text)
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    -- PL/pgSQL: the note of stepup_migrate_begin_code does not exist yet here
+    RETURN QUERY
+    SELECT m.object
+      FROM pg_temp.stepup_migrate_code m
+     WHERE (m.catalog = 'pg_proc'
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.oid = m.object_oid AND p.ctid = m.row_place))
+        OR (m.catalog = 'pg_class'
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = m.object_oid AND c.ctid = m.row_place))
+        OR (m.catalog = 'pg_trigger'
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                         WHERE t.oid = m.object_oid AND t.ctid = m.row_place))
+     ORDER BY m.object;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION pg_temp.stepup_migrate_finish()

@@ -66,12 +66,8 @@ BEGIN
         mobile_refusal(v_prog.countries, v_user.mobile, v_user.mobile_kind, v_user.mobile_region),
         CASE WHEN NOT v_user.active THEN 'CREDENTIALS_INACTIVE' END);
     IF v_outcome IS NULL THEN
-        INSERT INTO factors AS f (user_id, channel, status, mobile, mobile_kind, mobile_region)
-        VALUES (v_call.user_id, p_channel, 'PENDING_VERIFICATION', v_user.mobile,
-                v_user.mobile_kind, v_user.mobile_region)
-        ON CONFLICT (user_id, channel) DO UPDATE
-           SET status = 'PENDING_VERIFICATION', mobile = excluded.mobile,
-               mobile_kind = excluded.mobile_kind, mobile_region = excluded.mobile_region;
+        -- challenges (issue_code) before the factor: the lock order of
+        -- api_verify_challenge and ctl_user_set_mobile
         outbox_id := issue_code(p_session_id => v_call.session_id, p_user_id => v_call.user_id,
                                 p_programme_id => v_call.programme_id, p_purpose => 'ENROLMENT',
                                 p_channel => p_channel, p_mobile => v_user.mobile,
@@ -79,6 +75,12 @@ BEGIN
                                 p_sandbox_code_hash => p_sandbox_code_hash,
                                 p_code_sealed => p_code_sealed, p_request_ref => p_request_ref,
                                 p_client_addr => p_client_addr, p_user_agent => p_user_agent);
+        INSERT INTO factors AS f (user_id, channel, status, mobile, mobile_kind, mobile_region)
+        VALUES (v_call.user_id, p_channel, 'PENDING_VERIFICATION', v_user.mobile,
+                v_user.mobile_kind, v_user.mobile_region)
+        ON CONFLICT (user_id, channel) DO UPDATE
+           SET status = 'PENDING_VERIFICATION', mobile = excluded.mobile,
+               mobile_kind = excluded.mobile_kind, mobile_region = excluded.mobile_region;
         v_outcome := 'OK';
     END IF;
 

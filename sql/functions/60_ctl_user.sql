@@ -20,8 +20,9 @@
 --
 -- Lock order, to stay free of deadlocks: these functions take the user row
 -- first, then sessions, challenges and the factor in the order of the
--- api_* functions (session row, challenge rows, factor row), which never
--- lock a user row for update.
+-- api_* functions (session row, challenge rows, factor row: enrolment
+-- writes its challenge before the factor), which never lock a user row for
+-- update.
 
 -- ctl_user_create: `stepupctl user create`.  A new user of the programme,
 -- with a new identity whose ROOT it is, or, with p_identity_id, in that

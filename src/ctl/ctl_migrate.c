@@ -14,10 +14,11 @@
  *                             pending steps.
  *
  * So the definition of every function is in exactly one file, and the
- * database holds exactly the functions those files define: migrate
- * refuses to finish while the code schema holds a function, view or
- * trigger that no file defined in this run (a removed or re-typed function
- * is dropped by a schema step).  It also refuses, naming the file, when a
+ * database holds exactly the functions those files define, with exactly
+ * the grants they give: migrate revokes every privilege on the code before
+ * applying the files, and refuses to finish while the code schema holds a
+ * function, view or trigger that no file defined in this run (a removed or
+ * re-typed function is dropped by a schema step).  It also refuses, naming the file, when a
  * recorded step's file has changed, and when the database has a step this
  * stepupctl does not carry (a newer stepupctl migrated it: running this
  * one would put older functions back).  A step recorded before checksums
@@ -41,6 +42,10 @@ static const struct db_arg_def record_args[] = {
 static const struct db_statement record_step = {
     .name = "migrate_record", .function = "pg_temp.stepup_migrate_record",
     .result = "recorded", DB_ARGS(record_args),
+};
+static const struct db_statement begin_code = {
+    .name = "migrate_begin_code", .function = "pg_temp.stepup_migrate_begin_code",
+    .result = "begun",
 };
 static const struct db_statement stray_code = {
     .name = "migrate_stray", .function = "pg_temp.stepup_migrate_stray",
@@ -206,6 +211,11 @@ static int migrate(struct ctl *c, struct json_object *names, struct json_object 
             return STEPUP_ERR;
         json_object_array_add(applied[i] ? adopted : names, json_object_new_string(f->name));
     }
+    db_call_init(&call, &begin_code);
+    db_result *begun = ctl_call(c, &call);
+    if (begun == NULL)
+        return STEPUP_ERR;
+    db_result_free(begun);
     for (size_t i = 0; i < stepup_ncode_files; i++) {
         if (run_file(c, &stepup_code_files[i]) != STEPUP_OK)
             return STEPUP_ERR;
@@ -239,8 +249,11 @@ int ctl_migrate(struct ctl *c, int argc, char **argv)
     struct json_object *names = json_object_new_array(), *adopted = json_object_new_array();
     rc = migrate(c, names, adopted);
     if (rc == STEPUP_OK && db_script(c->db, NULL, "COMMIT") != STEPUP_OK) {
-        ctl_error(c, "COMMIT failed: %s", db_last_error(c->db));
-        rc = STEPUP_ERR;
+        ctl_error(c, "COMMIT failed: %s; whether it took effect is unknown: run migrate again "
+                     "(it applies only what is missing)", db_last_error(c->db));
+        json_object_put(names);
+        json_object_put(adopted);
+        return CTL_FAILED;
     }
     if (rc != STEPUP_OK) {
         if (strcmp(db_last_sqlstate(c->db), "42501") == 0) /* insufficient_privilege */

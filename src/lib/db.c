@@ -10,8 +10,12 @@
 #include <time.h>
 #include <libpq-fe.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "log.h"
+
+/* The longest SQL a statement description may make. */
+#define DB_SQL_MAX 4096
 
 struct db {
     PGconn *conn;
@@ -45,6 +49,25 @@ static const char *type_name(enum db_type t)
     return "text";
 }
 
+/*
+ * True for a name written into SQL as it is: lower-case letters, digits,
+ * '_' and one '.' between a schema and a name (PQfnumber folds the names
+ * it looks up to lower case, so results are read by names like these).
+ */
+static bool plain_name(const char *name, bool qualified)
+{
+    int dots = 0;
+    if (name == NULL || name[0] == '\0')
+        return false;
+    for (const char *p = name; *p != '\0'; p++) {
+        if (*p == '.' && qualified && dots++ == 0 && p != name && p[1] != '\0')
+            continue;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    }
+    return true;
+}
+
 int db_statement_sql(const struct db_statement *st, char *buf, size_t buflen)
 {
     size_t used = 0;
@@ -65,10 +88,15 @@ int db_statement_sql(const struct db_statement *st, char *buf, size_t buflen)
         APPEND("%s", st->sql != NULL ? st->sql : "");
         return STEPUP_OK;
     }
+    if (!plain_name(st->function, true) || (st->result != NULL && !plain_name(st->result, false)))
+        return STEPUP_ERR;
     APPEND("SELECT * FROM %s(", st->function);
-    for (size_t i = 0; i < st->nargs; i++)
+    for (size_t i = 0; i < st->nargs; i++) {
+        if (!plain_name(st->args[i].name, false))
+            return STEPUP_ERR;
         APPEND("%s%s => $%zu::%s", i > 0 ? ", " : "", st->args[i].name, i + 1,
                type_name(st->args[i].type));
+    }
     APPEND(") AS %s", st->result != NULL ? st->result : "r");
 #undef APPEND
     return STEPUP_OK;
@@ -82,8 +110,21 @@ void db_call_init(struct db_call *c, const struct db_statement *st)
         abort(); /* a programming error, caught by any test of the caller */
 }
 
-/* What a setter gives: text, bytes (for bytea only), or SQL NULL (for any type). */
-enum arg_kind { ARG_TEXT, ARG_BYTES, ARG_NULL };
+/* What a setter gives: text, bytes, a number, a boolean, or SQL NULL (for any type). */
+enum arg_kind { ARG_TEXT, ARG_BYTES, ARG_NUMBER, ARG_BOOL, ARG_NULL };
+
+/* Whether a setter of kind may set an argument of type t. */
+static bool kind_fits(enum arg_kind kind, enum db_type t)
+{
+    switch (kind) {
+    case ARG_NULL: return true;
+    case ARG_BYTES: return t == DB_BYTEA;
+    case ARG_NUMBER: return t == DB_INT || t == DB_BIGINT;
+    case ARG_BOOL: return t == DB_BOOL;
+    case ARG_TEXT: return t != DB_BYTEA; /* a number or boolean may come as text too */
+    }
+    return false;
+}
 
 /*
  * The index of argument name in c's statement, now marked as set.  Aborts
@@ -94,8 +135,7 @@ static size_t arg_slot(struct db_call *c, const char *name, enum arg_kind kind)
     for (size_t i = 0; i < c->st->nargs; i++) {
         if (strcmp(c->st->args[i].name, name) != 0)
             continue;
-        if (c->set[i] ||
-            (kind != ARG_NULL && (c->st->args[i].type == DB_BYTEA) != (kind == ARG_BYTES))) {
+        if (c->set[i] || !kind_fits(kind, c->st->args[i].type)) {
             log_msg(LOG_ERROR, NULL, "bug: %s: argument %s set twice or with the wrong type",
                     c->st->name, name);
             abort();
@@ -129,14 +169,14 @@ void db_arg_bytes(struct db_call *c, const char *name, const void *data, size_t 
 
 void db_arg_int(struct db_call *c, const char *name, long long value)
 {
-    size_t i = arg_slot(c, name, ARG_TEXT);
+    size_t i = arg_slot(c, name, ARG_NUMBER);
     snprintf(c->scratch[i], sizeof c->scratch[i], "%lld", value);
     c->values[i] = c->scratch[i];
 }
 
 void db_arg_bool(struct db_call *c, const char *name, bool value)
 {
-    size_t i = arg_slot(c, name, ARG_TEXT);
+    size_t i = arg_slot(c, name, ARG_BOOL);
     c->values[i] = value ? "true" : "false";
 }
 
@@ -222,7 +262,7 @@ static void db_receive_notice(void *arg, const PGresult *res)
  */
 static int db_setup(struct db *db)
 {
-    char sql[2048];
+    char sql[DB_SQL_MAX];
     PGresult *res = PQexec(db->conn, "SELECT pg_catalog.set_config('search_path', '', false)");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         db_note_error(db, PQerrorMessage(db->conn), res);
@@ -233,7 +273,8 @@ static int db_setup(struct db *db)
     for (size_t i = 0; i < db->nstatements; i++) {
         const struct db_statement *st = db->statements[i];
         if (db_statement_sql(st, sql, sizeof sql) != STEPUP_OK) {
-            log_msg(LOG_ERROR, NULL, "bug: the SQL of %s is too long", st->name);
+            log_msg(LOG_ERROR, NULL, "bug: the SQL of %s is too long or has a strange name",
+                    st->name);
             return STEPUP_ERR;
         }
         res = PQprepare(db->conn, st->name, sql, 0, NULL);
@@ -365,9 +406,10 @@ db_result *db_run(struct db *db, const char *ref, struct db_call *c)
         res = PQexecPrepared(db->conn, st->name, (int)st->nargs, c->values, c->lengths, c->formats,
                              0);
     } else {
-        char sql[4096];
+        char sql[DB_SQL_MAX];
         if (db_statement_sql(st, sql, sizeof sql) != STEPUP_OK) {
-            log_msg(LOG_ERROR, ref, "bug: the SQL of %s is too long", st->name);
+            log_msg(LOG_ERROR, ref, "bug: the SQL of %s is too long or has a strange name",
+                    st->name);
             return NULL;
         }
         res = PQexecParams(db->conn, sql, (int)st->nargs, NULL, c->values, c->lengths, c->formats,
@@ -498,6 +540,28 @@ bool db_is_null(const db_result *r, int row, const char *column)
     if (row < 0 || row >= PQntuples(r) || col < 0)
         return true;
     return PQgetisnull(r, row, col) != 0;
+}
+
+int db_get_bytes(const db_result *r, int row, const char *column, unsigned char *out,
+                 size_t outlen, size_t *len)
+{
+    size_t n = 0;
+    *len = 0;
+    if (db_is_null(r, row, column))
+        return STEPUP_ERR;
+    unsigned char *bytes = PQunescapeBytea((const unsigned char *)db_get(r, row, column), &n);
+    if (bytes == NULL || n > outlen) {
+        if (bytes != NULL) {
+            crypto_wipe(bytes, n); /* it may be a secret */
+            PQfreemem(bytes);
+        }
+        return STEPUP_ERR;
+    }
+    memcpy(out, bytes, n);
+    crypto_wipe(bytes, n);
+    PQfreemem(bytes);
+    *len = n;
+    return STEPUP_OK;
 }
 
 void db_result_free(db_result *r)

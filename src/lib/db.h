@@ -170,6 +170,13 @@ int db_rows(const db_result *r);
  */
 const char *db_get(const db_result *r, int row, const char *column);
 bool db_is_null(const db_result *r, int row, const char *column);
+/*
+ * A bytea column's bytes into out (at most outlen) and their number into
+ * *len, decoded from whichever text form the server sends (bytea_output
+ * hex or escape).  STEPUP_ERR for NULL, no such column, or too many bytes.
+ */
+int db_get_bytes(const db_result *r, int row, const char *column, unsigned char *out,
+                 size_t outlen, size_t *len) WARN_UNUSED;
 void db_result_free(db_result *r);
 
 #endif

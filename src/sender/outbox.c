@@ -82,10 +82,6 @@ int outbox_claim(struct db *db, const char *owner, int limit, int lease_seconds,
         goto done;
     for (int i = 0; i < n; i++) {
         struct outbox_row *r = &out->rows[i];
-        /* bytea in libpq's text form: "\\x" and hex digits */
-        const char *hex = db_get(res, i, "code_sealed");
-        hex += strncmp(hex, "\\x", 2) == 0 ? 2 : strlen(hex);
-        size_t hexlen = strlen(hex);
         out->count++;
         snprintf(r->id, sizeof r->id, "%s", db_get(res, i, "id"));
         snprintf(r->challenge_id, sizeof r->challenge_id, "%s", db_get(res, i, "challenge_id"));
@@ -93,10 +89,10 @@ int outbox_claim(struct db *db, const char *owner, int limit, int lease_seconds,
         r->body_template = strdup(db_get(res, i, "body_template"));
         if (r->to == NULL || r->body_template == NULL)
             goto done;
-        r->sealed_len = 0;
-        if (hexlen % 2 == 0 && hexlen / 2 <= sizeof r->sealed && hexlen > 0 &&
-            crypto_hex_decode(hex, r->sealed, hexlen / 2) == STEPUP_OK)
-            r->sealed_len = hexlen / 2;
+        /* 0 (the row is then failed by the sender) when it is missing or too long */
+        if (db_get_bytes(res, i, "code_sealed", r->sealed, sizeof r->sealed, &r->sealed_len) !=
+            STEPUP_OK)
+            r->sealed_len = 0;
         r->attempt = atoi(db_get(res, i, "attempt"));
         snprintf(r->provider, sizeof r->provider, "%s", db_get(res, i, "provider"));
     }

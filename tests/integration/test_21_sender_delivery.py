@@ -48,6 +48,22 @@ def test_end_to_end_issue_send_verify(stack, gateway, senders):
     assert r.status == 204, r
 
 
+def test_the_sealed_code_reads_whatever_bytea_output_says(stack, gateway, senders):
+    """A server set to bytea_output = escape sends bytea in another text
+    form: the sender decodes it with libpq, and the code still arrives."""
+    stack.psql("ALTER ROLE stepup_sender SET bytea_output = 'escape'")
+    try:
+        flow = Flow(stack)
+        outbox_id = flow.issue()
+        sealed_code = flow.code_of(outbox_id)
+        senders.start()
+        [req] = gateway.wait_for(lambda reqs: len(reqs) == 1, message_ids=[outbox_id])
+        assert code_in(req["text"]) == sealed_code
+        flow.wait_status(outbox_id, "SENT")
+    finally:
+        stack.psql("ALTER ROLE stepup_sender RESET bytea_output")
+
+
 def test_notify_wakes_a_waiting_sender_at_once(stack, gateway, senders):
     """With a long poll interval, a new text still goes out at once: the
     issue's NOTIFY wakes the sender."""

@@ -206,8 +206,10 @@ def test_a_changed_function_is_applied_by_the_next_migrate(stack, tmp_path):
 
 
 def test_migrate_refuses_code_no_file_defines(stack):
+    # granted too: a GRANT rewrites its catalog row, and still it is found
     stack.psql("CREATE FUNCTION stepup.left_behind(integer) RETURNS integer"
-               " LANGUAGE sql AS 'SELECT 1'")
+               " LANGUAGE sql AS 'SELECT 1';"
+               " GRANT EXECUTE ON FUNCTION stepup.left_behind(integer) TO stepup_app")
     try:
         p = migrate(stack)
         assert p.returncode == 1
@@ -216,6 +218,29 @@ def test_migrate_refuses_code_no_file_defines(stack):
     finally:
         stack.psql("DROP FUNCTION stepup.left_behind(integer)")
     assert migrate(stack).returncode == 0
+
+
+def test_migrate_leaves_exactly_the_grants_of_the_files(stack):
+    """A grant given by hand (or by an older file) is gone after a migrate:
+    each function is callable only by the roles its file names."""
+    stack.psql("GRANT EXECUTE ON FUNCTION stepup.key_programme(bytea) TO stepup_app;"
+               " GRANT EXECUTE ON FUNCTION stepup.ctl_user_enrol(uuid, text) TO stepup_sender;"
+               " GRANT SELECT ON stepup.challenge_history TO stepup_app")
+    p = migrate(stack)
+    assert p.returncode == 0, p.stderr
+    grants = stack.psql(
+        "SELECT p.proname, r.rolname FROM pg_proc p, aclexplode(p.proacl) a"
+        "  JOIN pg_roles r ON r.oid = a.grantee"
+        " WHERE p.pronamespace = 'stepup'::regnamespace AND a.grantee <> p.proowner"
+        " ORDER BY 1, 2")
+    expected = {"api_": "stepup_app", "sender_": "stepup_sender", "ctl_": "stepup_operator"}
+    assert grants, "no grants at all"
+    for name, role in grants:
+        assert any(name.startswith(prefix) and role == want
+                   for prefix, want in expected.items()), (name, role)
+    assert ["key_programme", "stepup_app"] not in grants
+    assert stack.psql("SELECT has_table_privilege('stepup_app', 'stepup.challenge_history',"
+                      " 'SELECT')") == [["f"]]
 
 
 def test_migrate_refuses_a_database_of_a_newer_stepupctl(stack):

@@ -115,6 +115,25 @@ def test_the_operator_reads_what_the_commands_show_and_writes_nothing(stack):
     assert stack.ctl("programme", "show", prog.id)["sandbox"] is True
 
 
+def test_what_the_operator_stores_is_checked_by_the_database_too(stack):
+    """stepup_operator can call the ctl_* functions without stepupctl in
+    front: the numbers and addresses it stores are checked there as well."""
+    prog = stack.make_programme()
+    u = stack.make_user(prog, mobile=GB_MOBILE)
+    for sql, constraint in (
+            (f"SELECT * FROM stepup.ctl_user_create('{prog.id}', 'x@example.com', 'h', '07400123456',"
+             " 'MOBILE', 'GB', NULL, NULL)", "users_mobile_e164"),
+            (f"SELECT * FROM stepup.ctl_user_create('{prog.id}', 'no at sign', 'h', NULL, NULL, NULL,"
+             " NULL, NULL)", "users_email_shape"),
+            (f"SELECT stepup.ctl_user_set_mobile('{u.id}', '+44 7400 123456', 'MOBILE', 'GB')",
+             "users_mobile_e164"),
+            (f"SELECT stepup.ctl_programme_set('{prog.id}', '{{\"countries\": []}}')",
+             "countries: at least one country")):
+        p = psql_as_operator(stack, sql)
+        assert p.returncode != 0 and constraint in p.stderr, (sql, p.stderr)
+    assert stack.ctl("programme", "show", prog.id)["countries"] is None
+
+
 def test_app_and_sender_cannot_call_the_operator_functions(stack):
     prog = stack.make_programme()
     for role in ("stepup_app", "stepup_sender", "stepup_auditor"):

@@ -36,6 +36,15 @@ START_TEST(test_named_notation)
     ck_assert_int_eq(db_statement_sql(&own_sql, sql, sizeof sql), STEPUP_OK);
     ck_assert_str_eq(sql, own_sql.sql);
     ck_assert_int_eq(db_statement_sql(&table_fn, sql, 40), STEPUP_ERR);
+    /* names go into SQL as they are: only plain lower-case ones */
+    static const struct db_arg_def odd[] = { { "p_x); DROP TABLE t; --", DB_TEXT } };
+    static const struct db_statement odd_arg = { .name = "o", .function = "s.f", DB_ARGS(odd) };
+    static const struct db_statement odd_fn = { .name = "o", .function = "S.F" };
+    static const struct db_statement odd_result = { .name = "o", .function = "s.f",
+                                                    .result = "Outcome" };
+    ck_assert_int_eq(db_statement_sql(&odd_arg, sql, sizeof sql), STEPUP_ERR);
+    ck_assert_int_eq(db_statement_sql(&odd_fn, sql, sizeof sql), STEPUP_ERR);
+    ck_assert_int_eq(db_statement_sql(&odd_result, sql, sizeof sql), STEPUP_ERR);
 }
 END_TEST
 
@@ -80,6 +89,14 @@ START_TEST(test_bytes_for_text_aborts)
 }
 END_TEST
 
+START_TEST(test_bool_for_int_aborts)
+{
+    struct db_call c;
+    db_call_init(&c, &table_fn);
+    db_arg_bool(&c, "p_max_age_seconds", true);
+}
+END_TEST
+
 START_TEST(test_twice_aborts)
 {
     struct db_call c;
@@ -114,6 +131,7 @@ int main(void)
         tcase_add_test_raise_signal(tc, test_unknown_argument_aborts, SIGABRT);
         tcase_add_test_raise_signal(tc, test_text_for_bytea_aborts, SIGABRT);
         tcase_add_test_raise_signal(tc, test_bytes_for_text_aborts, SIGABRT);
+        tcase_add_test_raise_signal(tc, test_bool_for_int_aborts, SIGABRT);
         tcase_add_test_raise_signal(tc, test_twice_aborts, SIGABRT);
         tcase_add_test_raise_signal(tc, test_unset_argument_aborts_at_run, SIGABRT);
     }
