@@ -173,20 +173,21 @@ COMMENT ON FUNCTION stepup.ctl_programme_set(uuid, jsonb) IS
 GRANT EXECUTE ON FUNCTION stepup.ctl_programme_set(uuid, jsonb) TO stepup_operator;
 
 -- ctl_programme_show: `stepupctl programme show ID`: the programme's
--- settings under the keys programme_write takes, with id and timestamps.
+-- settings under the keys programme_write takes, in the order of the
+-- table of settings, with id and timestamps.
 CREATE OR REPLACE FUNCTION stepup.ctl_programme_show(p_programme_id uuid)
-RETURNS jsonb
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_doc jsonb;
+    v_doc json;
 BEGIN
-    SELECT jsonb_build_object(
+    SELECT json_build_object(
                'id', p.id, 'name', p.name, 'sandbox', p.sandbox, 'sms_enabled', p.sms_enabled,
-               'countries', to_jsonb(p.countries), 'retry_seconds', p.retry_seconds,
+               'countries', to_json(p.countries), 'retry_seconds', p.retry_seconds,
                'issue_limit', p.issue_limit, 'verify_attempts', p.verify_attempts,
                'expiry_seconds', p.expiry_seconds, 'session_ttl_seconds', p.session_ttl_seconds,
                'sms_template', p.sms_template, 'sms_provider', p.sms_provider,
