@@ -44,6 +44,7 @@ SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_id uuid := p_programme_id;
+    v_attempts integer;
     v_key text;
     v_value jsonb;
     v_want text;
@@ -118,11 +119,10 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    IF p_settings ? 'verify_attempts'
-       AND verify_limit((p_settings ->> 'verify_attempts')::integer)
-           IS DISTINCT FROM (p_settings ->> 'verify_attempts')::integer THEN
-        RAISE WARNING 'verify_attempts % is outside 1..5 and acts as %',
-            p_settings ->> 'verify_attempts', verify_limit((p_settings ->> 'verify_attempts')::integer);
+    v_attempts := (p_settings ->> 'verify_attempts')::integer;
+    IF v_attempts IS NOT NULL AND verify_limit(v_attempts) IS DISTINCT FROM v_attempts THEN
+        RAISE WARNING 'verify_attempts % is outside 1..5 and acts as %', v_attempts,
+            verify_limit(v_attempts);
     END IF;
     RETURN v_id;
 EXCEPTION WHEN check_violation THEN

@@ -868,7 +868,6 @@ failed:
 
 int config_print_value(const struct setting_table *t, const void *obj, const char *key, FILE *out)
 {
-    static const char *const levels[] = { "error", "warn", "info", "debug" };
     size_t off;
     const struct setting_def *d = find_def(t, key, &off, NULL);
     if (d == NULL)
@@ -881,11 +880,9 @@ int config_print_value(const struct setting_table *t, const void *obj, const cha
     case SETTING_INT:
         fprintf(out, "%d\n", *(const int *)(const void *)field);
         break;
-    case SETTING_LOG_LEVEL: {
-        unsigned level = (unsigned)*(const enum log_level *)(const void *)field;
-        fprintf(out, "%s\n", level < ARRAY_LEN(levels) ? levels[level] : "?");
+    case SETTING_LOG_LEVEL:
+        fprintf(out, "%s\n", log_level_name(*(const enum log_level *)(const void *)field));
         break;
-    }
     case SETTING_KEY: {
         char hex[2 * CRYPTO_KEY_LEN + 1];
         crypto_hex_encode((const unsigned char *)field, CRYPTO_KEY_LEN, hex);

@@ -41,6 +41,13 @@ void log_init(const char *program, enum log_level threshold)
     log_threshold = threshold;
 }
 
+const char *log_level_name(enum log_level level)
+{
+    if (level < LOG_ERROR || (size_t)level >= ARRAY_LEN(level_names))
+        return "?";
+    return level_names[level];
+}
+
 /*
  * Map a level name (case-insensitive) to its value.  Returns STEPUP_ERR and
  * leaves *out alone when name is NULL or not one of the four names.

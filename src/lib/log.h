@@ -20,6 +20,9 @@ enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 /* Set once at start-up, before threads start. */
 void log_init(const char *program, enum log_level threshold);
 
+/* "error", "warn", "info" or "debug"; "?" for another value. */
+const char *log_level_name(enum log_level level);
+
 /* Parse "error", "warn", "info" or "debug"; STEPUP_ERR on anything else. */
 int log_level_parse(const char *name, enum log_level *out) WARN_UNUSED;
 

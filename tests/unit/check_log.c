@@ -102,6 +102,8 @@ START_TEST(test_level_names)
     ck_assert_int_eq(log_level_parse("verbose", &l), STEPUP_ERR);
     ck_assert_int_eq(l, LOG_WARN);
     ck_assert_int_eq(log_level_parse(NULL, &l), STEPUP_ERR);
+    ck_assert_str_eq(log_level_name(LOG_DEBUG), "debug");
+    ck_assert_str_eq(log_level_name(LOG_OFF), "?");
 }
 END_TEST
 
