@@ -1,6 +1,7 @@
 /*
  * Unit tests of the parts of src/fcgi/request.c that need no FastCGI
- * connection: the bearer token, the body length and the URL path.
+ * connection: the bearer token, the body length, the URL path and the
+ * client address (client_addr.c).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -87,6 +88,66 @@ START_TEST(test_url_path)
 }
 END_TEST
 
+struct client_case {
+    const char *remote, *forwarded, *trusted, *client;
+};
+
+static const struct client_case clients[] = {
+    /* no proxy trusted: X-Forwarded-For is ignored */
+    { "192.0.2.1", "198.51.100.7", "", "192.0.2.1" },
+    { "192.0.2.1", "198.51.100.7", NULL, "192.0.2.1" },
+    /* a trusted peer: the hop it forwards */
+    { "127.0.0.1", "198.51.100.7", "127.0.0.1", "198.51.100.7" },
+    /* the rightmost untrusted hop, not what the client wrote at the left */
+    { "10.0.0.2", "6.6.6.6, 198.51.100.7, 10.0.0.1", "10.0.0.0/8", "198.51.100.7" },
+    { "10.0.0.2", "6.6.6.6,198.51.100.7,10.9.9.9", "127.0.0.1, 10.0.0.0/8", "198.51.100.7" },
+    /* every hop trusted: the leftmost */
+    { "10.0.0.2", "10.0.0.1", "10.0.0.0/8", "10.0.0.1" },
+    /* an untrusted peer's header is not believed */
+    { "192.0.2.1", "198.51.100.7", "10.0.0.0/8", "192.0.2.1" },
+    /* a hop that is no address: the proxy that sent it */
+    { "127.0.0.1", "evil, not-an-ip", "127.0.0.1", "127.0.0.1" },
+    { "127.0.0.1", "198.51.100.7:4711", "127.0.0.1", "127.0.0.1" },
+    { "127.0.0.1", "", "127.0.0.1", "127.0.0.1" },
+    { "127.0.0.1", " , ", "127.0.0.1", "127.0.0.1" },
+    /* IPv6, normalised, and IPv4-mapped as IPv4 */
+    { "::1", "2001:DB8::0:1", "::1", "2001:db8::1" },
+    { "::ffff:127.0.0.1", "198.51.100.7", "127.0.0.0/8", "198.51.100.7" },
+    { "2001:db8::5", "198.51.100.7", "2001:db8::/32", "198.51.100.7" },
+    { "2001:db9::5", "198.51.100.7", "2001:db8::/32", "2001:db9::5" },
+    /* prefix lengths that are not whole bytes */
+    { "10.0.0.130", "198.51.100.7", "10.0.0.128/25", "198.51.100.7" },
+    { "10.0.0.127", "198.51.100.7", "10.0.0.128/25", "10.0.0.127" },
+    /* a peer that is no IP address (a unix socket): unknown */
+    { "unix:/run/x.sock", "198.51.100.7", "127.0.0.1", "" },
+    { NULL, NULL, NULL, "" },
+};
+
+START_TEST(test_client_addr)
+{
+    const struct client_case *c = &clients[_i];
+    char out[CLIENT_ADDR_MAX];
+    client_addr_find(c->remote, c->forwarded, c->trusted, out);
+    ck_assert_msg(strcmp(out, c->client) == 0, "%s / %s / %s: got '%s', want '%s'",
+                  c->remote, c->forwarded, c->trusted, out, c->client);
+}
+END_TEST
+
+START_TEST(test_trusted_proxies_list)
+{
+    char err[128];
+    ck_assert_int_eq(client_addr_check_list("", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(client_addr_check_list("127.0.0.1, 10.0.0.0/8 ::1,fd00::/8", err,
+                                            sizeof err), STEPUP_OK);
+    static const char *const bad[] = { "localhost", "10.0.0.0/33", "::/129", "10.0.0.0/",
+                                       "10.0.0.0/x", "1.2.3.4/8/8" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(client_addr_check_list(bad[i], err, sizeof err) == STEPUP_ERR, "%s", bad[i]);
+        ck_assert_msg(strstr(err, "trusted_proxies") != NULL, "%s", err);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("request");
@@ -94,6 +155,8 @@ int main(void)
     tcase_add_loop_test(tc, test_bearer, 0, (int)(sizeof bearers / sizeof bearers[0]));
     tcase_add_loop_test(tc, test_content_length, 0, (int)(sizeof lengths / sizeof lengths[0]));
     tcase_add_test(tc, test_url_path);
+    tcase_add_loop_test(tc, test_client_addr, 0, (int)(sizeof clients / sizeof clients[0]));
+    tcase_add_test(tc, test_trusted_proxies_list);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
