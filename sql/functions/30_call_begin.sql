@@ -56,7 +56,7 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    UPDATE sessions s SET last_seen_at = now() WHERE s.id = v_auth.session_id;
+    PERFORM touch_session(v_auth.session_id); -- holding the row: it is touched
 
     session_id := v_auth.session_id;
     user_id := v_auth.user_id;

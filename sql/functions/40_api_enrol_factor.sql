@@ -10,6 +10,10 @@
 --      on the number on file), CREDENTIALS_INACTIVE (the user is
 --      deactivated: a session that survived a deactivation done in plain
 --      SQL, without ending the sessions);
+--   4a. RATE_LIMITED when a challenge limit is reached, exactly as for a
+--      step-up code (challenge_limits_take: an enrolment code is a
+--      challenge of the user, sent to a number), not recorded for the
+--      idempotency-ref;
 --   5. OK: the session's pending enrolment challenge is superseded, the
 --      factor (re)set to PENDING_VERIFICATION on the number on file, the
 --      enrolment challenge inserted (the sandbox hash in a sandbox
@@ -18,8 +22,8 @@
 --      after commit);
 --   6. with an idempotency ref, the outcome of 4/5 is recorded.
 -- The step-up retry window and counters (sessions.challenges_issued,
--- last_challenge_at) are not touched: asking again while pending simply
--- sends a fresh code.
+-- last_challenge_at) are not touched: asking again while pending sends a
+-- fresh code, as long as the challenge limits allow (4a).
 CREATE OR REPLACE FUNCTION stepup.api_enrol_factor(p_api_key_hash bytea, p_token_hash bytea,
                                                    p_channel text, p_operation text,
                                                    p_idem_ref text, p_request_hash bytea,
@@ -27,7 +31,8 @@ CREATE OR REPLACE FUNCTION stepup.api_enrol_factor(p_api_key_hash bytea, p_token
                                                    p_sandbox_code_hash bytea,
                                                    p_code_sealed bytea, p_request_ref text,
                                                    p_client_addr inet, p_user_agent text)
-RETURNS TABLE (outcome text, replayed boolean, outbox_id uuid)
+RETURNS TABLE (outcome text, replayed boolean, outbox_id uuid, limit_name text,
+               limit_count integer, limit_seconds integer, retry_after integer)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
@@ -48,7 +53,15 @@ BEGIN
     END IF;
     replayed := false;
 
-    SELECT p.sms_enabled, p.countries INTO v_prog
+    SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
+      INTO outcome, limit_name, limit_count, limit_seconds, retry_after
+      FROM lockout_refusal(v_call.user_id) r;
+    IF FOUND THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    SELECT p.sms_enabled, p.countries, p.prefix_digits INTO v_prog
       FROM programmes p
      WHERE p.id = v_call.programme_id;
     SELECT u.mobile, u.mobile_kind, u.mobile_region, u.active INTO v_user
@@ -66,6 +79,14 @@ BEGIN
         mobile_refusal(v_prog.countries, v_user.mobile, v_user.mobile_kind, v_user.mobile_region),
         CASE WHEN NOT v_user.active THEN 'CREDENTIALS_INACTIVE' END);
     IF v_outcome IS NULL THEN
+        SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
+          INTO outcome, limit_name, limit_count, limit_seconds, retry_after
+          FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_user.mobile,
+                                     v_prog.prefix_digits) r;
+        IF FOUND THEN
+            RETURN NEXT;
+            RETURN;
+        END IF;
         -- challenges (issue_code) before the factor: the lock order of
         -- api_verify_challenge and ctl_user_set_mobile
         outbox_id := issue_code(p_session_id => v_call.session_id, p_user_id => v_call.user_id,

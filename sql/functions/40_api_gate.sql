@@ -1,15 +1,22 @@
 -- api_gate: the FastCGI Authorizer check in front of legacy applications.
--- No api-key: the bearer token alone names the session and its programme.
---   TOKEN_INVALID   the token is no live session (live_session);
+-- No api-key: the bearer token alone names the session and its programme,
+-- so the gate trusts only the programmes that list it by name.
+--   TOKEN_INVALID   the token is no live session (live_session: also a
+--                   session of a deactivated user);
+--   GATE_FORBIDDEN  the session's programme does not list gate p_gate
+--                   (programmes.gates), or it is a sandbox programme and
+--                   the gate does not allow sandbox sessions
+--                   (p_allow_sandbox);
 --   NOT_STEPPED_UP  an impersonation session, or one never stepped up, or
 --                   stepped up more than p_max_age_seconds ago (NULL or a
 --                   negative age: never stepped up enough);
 --   OK              stepped up within p_max_age_seconds.
--- The ids are returned with OK and with NOT_STEPPED_UP (for the log), NULL
--- with TOKEN_INVALID.  Unless an impersonation session, the session's idle
--- time starts again (a request through the gate is activity of the
+-- The ids are returned with every outcome but TOKEN_INVALID (for the log).
+-- Unless an impersonation session or refused at this gate, the session's
+-- idle time starts again (a request through the gate is activity of the
 -- session), without waiting for the row (touch_session).
-CREATE OR REPLACE FUNCTION stepup.api_gate(p_token_hash bytea, p_max_age_seconds integer)
+CREATE OR REPLACE FUNCTION stepup.api_gate(p_token_hash bytea, p_max_age_seconds integer,
+                                           p_gate text, p_allow_sandbox boolean)
 RETURNS TABLE (outcome text, user_id uuid, identity_id uuid, programme_id uuid)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -18,7 +25,9 @@ AS $$
 DECLARE
     v_session record;
 BEGIN
-    SELECT * INTO v_session FROM live_session(p_token_hash);
+    SELECT l.*, p.gates, p.sandbox INTO v_session
+      FROM live_session(p_token_hash) l
+      JOIN programmes p ON p.id = l.programme_id;
     IF NOT FOUND THEN
         outcome := 'TOKEN_INVALID';
         RETURN NEXT;
@@ -28,6 +37,12 @@ BEGIN
     user_id := v_session.user_id;
     identity_id := v_session.identity_id;
     programme_id := v_session.programme_id;
+    IF p_gate IS NULL OR NOT p_gate = ANY (v_session.gates)
+       OR (v_session.sandbox AND NOT coalesce(p_allow_sandbox, false)) THEN
+        outcome := 'GATE_FORBIDDEN';
+        RETURN NEXT;
+        RETURN;
+    END IF;
     IF v_session.impersonation THEN
         outcome := 'NOT_STEPPED_UP';
         RETURN NEXT;
@@ -44,6 +59,6 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION stepup.api_gate(bytea, integer) IS
-    'Authorizer: OK when the token''s session was stepped up within the given seconds; TOKEN_INVALID or NOT_STEPPED_UP.';
-GRANT EXECUTE ON FUNCTION stepup.api_gate(bytea, integer) TO stepup_app;
+COMMENT ON FUNCTION stepup.api_gate(bytea, integer, text, boolean) IS
+    'Authorizer: OK when the token''s session, of a programme that lists this gate, was stepped up within the given seconds; TOKEN_INVALID, GATE_FORBIDDEN or NOT_STEPPED_UP.';
+GRANT EXECUTE ON FUNCTION stepup.api_gate(bytea, integer, text, boolean) TO stepup_app;

@@ -8,10 +8,16 @@
 --      or the recorded outcome with replayed = true;
 --   3. lock the session row, so racing issues on one session queue here and
 --      each sees its predecessors' counters (1-3: call_begin);
+--   3a. RATE_LIMITED while the user is locked out (lockout_refusal);
 --   4. CHANNEL_NOT_SUPPORTED (channel_refusal), CHANNEL_NOT_REGISTERED (no
 --      ACTIVE factor), MOBILE_NUMBER_INVALID, MOBILE_COUNTRY_NOT_SUPPORTED
 --      (mobile_refusal, on the enrolled number), RETRY_IN_15SEC,
 --      CHALLENGE_LIMIT_EXCEEDED;
+--   4a. RATE_LIMITED when a challenge limit is reached (challenge_limits_take
+--      counts this challenge per user, number, prefix and programme
+--      otherwise); a RATE_LIMITED outcome names the limit and the seconds
+--      until a challenge would be allowed, and is not recorded for the
+--      idempotency-ref (a retry after the window is a new call);
 --   5. OK: the session's pending step-up challenge is superseded, the new
 --      one inserted, the session's counters moved (only a success moves the
 --      retry window), and outside sandbox an outbox row queued, its id
@@ -29,7 +35,8 @@ CREATE OR REPLACE FUNCTION stepup.api_issue_challenge(p_api_key_hash bytea, p_to
                                                       p_sandbox_code_hash bytea,
                                                       p_code_sealed bytea, p_request_ref text,
                                                       p_client_addr inet, p_user_agent text)
-RETURNS TABLE (outcome text, replayed boolean, outbox_id uuid)
+RETURNS TABLE (outcome text, replayed boolean, outbox_id uuid, limit_name text,
+               limit_count integer, limit_seconds integer, retry_after integer)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
@@ -51,7 +58,15 @@ BEGIN
     END IF;
     replayed := false;
 
-    SELECT p.sms_enabled, p.countries, p.retry_seconds, p.issue_limit INTO v_prog
+    SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
+      INTO outcome, limit_name, limit_count, limit_seconds, retry_after
+      FROM lockout_refusal(v_call.user_id) r;
+    IF FOUND THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    SELECT p.sms_enabled, p.countries, p.retry_seconds, p.issue_limit, p.prefix_digits INTO v_prog
       FROM programmes p
      WHERE p.id = v_call.programme_id;
     SELECT f.mobile, f.mobile_kind, f.mobile_region INTO v_factor
@@ -70,6 +85,14 @@ BEGIN
         CASE WHEN v_call.challenges_issued >= v_prog.issue_limit
              THEN 'CHALLENGE_LIMIT_EXCEEDED' END);
     IF v_outcome IS NULL THEN
+        SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
+          INTO outcome, limit_name, limit_count, limit_seconds, retry_after
+          FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_factor.mobile,
+                                     v_prog.prefix_digits) r;
+        IF FOUND THEN
+            RETURN NEXT;
+            RETURN;
+        END IF;
         outbox_id := issue_code(p_session_id => v_call.session_id, p_user_id => v_call.user_id,
                                 p_programme_id => v_call.programme_id, p_purpose => 'STEPUP',
                                 p_channel => p_channel, p_mobile => v_factor.mobile,

@@ -12,6 +12,10 @@
 --      here, so concurrent wrong codes are all counted and concurrent right
 --      codes verify once; TOKEN_INVALID if it was logged out meanwhile
 --      (a-c: call_begin);
+--   c2. take the user's verification lock (verify_lock), so the wrong codes
+--      of one user's sessions are counted one after another; RATE_LIMITED
+--      while the user is locked out (lockout_refusal), not recorded for
+--      the idempotency-ref;
 --   d. CHANNEL_NOT_SUPPORTED (channel_refusal);
 --   e. step-up only: CHANNEL_NOT_REGISTERED without an ACTIVE factor;
 --   f. the session's latest challenge of p_purpose: none (or of another
@@ -30,7 +34,10 @@
 --      (verify_limit: NULL = no limit, always VERIFICATION_CODE_INVALID):
 --      attempts >= N CHALLENGE_LIMIT_EXCEEDED (the challenge FAILED, every
 --      later attempt STATE_INVALID by f), attempts = N - 1
---      ONE_CHALLENGE_LIMIT_REMAINING, else VERIFICATION_CODE_INVALID;
+--      ONE_CHALLENGE_LIMIT_REMAINING, else VERIFICATION_CODE_INVALID; and
+--      the wrong code counts against verify-failures-per-user, whose
+--      reaching locks the user out (verify_failure): this answer is still
+--      the code's, the next request of the user is refused (c2);
 --   i. with an idempotency ref, the outcome of d..h is recorded.
 -- Every attempt that reaches a challenge (f..h) is also recorded in
 -- verification_attempts.
@@ -43,7 +50,8 @@ CREATE OR REPLACE FUNCTION stepup.api_verify_challenge(p_api_key_hash bytea, p_t
                                                        p_purpose text, p_channel text,
                                                        p_operation text, p_idem_ref text,
                                                        p_request_hash bytea, p_code_hash bytea)
-RETURNS TABLE (outcome text, replayed boolean)
+RETURNS TABLE (outcome text, replayed boolean, limit_name text, limit_count integer,
+               limit_seconds integer, retry_after integer)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
@@ -67,6 +75,15 @@ BEGIN
     IF v_call.outcome IS NOT NULL THEN
         outcome := v_call.outcome;
         replayed := v_call.replayed;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    PERFORM verify_lock(v_call.user_id);
+    SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
+      INTO outcome, limit_name, limit_count, limit_seconds, retry_after
+      FROM lockout_refusal(v_call.user_id) r;
+    IF FOUND THEN
         RETURN NEXT;
         RETURN;
     END IF;
@@ -126,8 +143,7 @@ BEGIN
         v_matched := hash_equal(v_ch.code_hash, p_code_hash);
         IF v_matched AND p_purpose = 'STEPUP' THEN
             UPDATE challenges c SET status = 'VERIFIED', ended_at = now() WHERE c.id = v_ch.id;
-            UPDATE sessions s SET stepped_up_at = now(), last_seen_at = now()
-             WHERE s.id = v_call.session_id;
+            UPDATE sessions s SET stepped_up_at = now() WHERE s.id = v_call.session_id;
             v_outcome := 'OK';
         ELSIF v_matched THEN
             -- only a factor still waiting on this number (or enrolled on it
@@ -138,7 +154,6 @@ BEGIN
                AND f.mobile = v_ch.mobile AND f.status IN ('PENDING_VERIFICATION', 'ACTIVE');
             IF FOUND THEN
                 UPDATE challenges c SET status = 'VERIFIED', ended_at = now() WHERE c.id = v_ch.id;
-                UPDATE sessions s SET last_seen_at = now() WHERE s.id = v_call.session_id;
                 v_outcome := 'OK';
             ELSE
                 UPDATE challenges c SET status = 'SUPERSEDED', ended_at = now()
@@ -146,6 +161,7 @@ BEGIN
                 v_outcome := 'STATE_INVALID';
             END IF;
         ELSE
+            PERFORM verify_failure(v_call.programme_id, v_call.user_id);
             v_ch.attempts := v_ch.attempts + 1;
             v_limit := verify_limit(v_prog.verify_attempts);
             IF v_limit IS NOT NULL AND v_ch.attempts >= v_limit THEN

@@ -6,15 +6,19 @@
 -- Per-programme settings travel as a JSON object whose keys are the
 -- columns of stepup.programmes (name, sandbox, sms_enabled, countries,
 -- retry_seconds, issue_limit, verify_attempts, expiry_seconds,
--- session_ttl_seconds, sms_template, sms_provider); a key that is absent
--- leaves its setting as it is.  What each accepts is the table's CHECK
+-- session_ttl_seconds, session_max_seconds, sms_template, sms_provider,
+-- gates, prefix_digits), and "limits": an object whose keys are names of
+-- stepup.limit_kinds, each {"count": N, "seconds": S}, null (off) or
+-- "default" (the kind's default again); a key that is absent leaves its
+-- setting as it is.  What each accepts is the table's CHECK
 -- constraints (sql/schema/005_one_home.sql), whose comments are the
 -- messages an operator sees; stepupctl's table of settings
 -- (src/ctl/programme_settings.c) documents the same bounds, and a test
 -- holds the two together.
 
 -- programme_constraint_message: the comment of a CHECK constraint of
--- stepup.programmes (what it demands), or the server's own message.
+-- stepup.programmes or stepup.programme_limits (what it demands), or the
+-- server's own message.
 CREATE OR REPLACE FUNCTION stepup.programme_constraint_message(p_constraint text, p_default text)
 RETURNS text
 LANGUAGE sql
@@ -22,11 +26,55 @@ STABLE
 AS $$
     SELECT coalesce((SELECT pg_catalog.obj_description(c.oid, 'pg_constraint')
                        FROM pg_catalog.pg_constraint c
-                      WHERE c.conrelid = 'stepup.programmes'::pg_catalog.regclass
-                        AND c.conname = p_constraint), p_default);
+                      WHERE c.conrelid IN ('stepup.programmes'::pg_catalog.regclass,
+                                           'stepup.programme_limits'::pg_catalog.regclass)
+                        AND c.conname = p_constraint
+                      LIMIT 1), p_default);
 $$;
 COMMENT ON FUNCTION stepup.programme_constraint_message(text, text) IS
-    'Internal: the operator''s message for a violated CHECK constraint of stepup.programmes.';
+    'Internal: the operator''s message for a violated CHECK constraint of a programme''s settings.';
+
+-- programme_limits_write: apply the "limits" object of a programme's
+-- settings (see above) to stepup.programme_limits.
+CREATE OR REPLACE FUNCTION stepup.programme_limits_write(p_programme_id uuid, p_limits jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text;
+    v_value jsonb;
+BEGIN
+    FOR v_name, v_value IN SELECT e.key, e.value FROM jsonb_each(p_limits) e LOOP
+        IF NOT EXISTS (SELECT 1 FROM limit_kinds k WHERE k.name = v_name) THEN
+            RAISE EXCEPTION 'no limit is called "%" (known: %)', v_name,
+                (SELECT string_agg(k.name, ', ' ORDER BY k.name) FROM limit_kinds k)
+                USING ERRCODE = '22023';
+        END IF;
+        IF v_value = '"default"'::jsonb THEN
+            DELETE FROM programme_limits l
+             WHERE l.programme_id = p_programme_id AND l.limit_name = v_name;
+            CONTINUE;
+        END IF;
+        IF NOT (jsonb_typeof(v_value) = 'null'
+                OR (jsonb_typeof(v_value) = 'object'
+                    AND (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(v_value) k)
+                        = ARRAY['count', 'seconds']
+                    AND (v_value ->> 'count') ~ '^-?[0-9]{1,9}$'
+                    AND (v_value ->> 'seconds') ~ '^-?[0-9]{1,9}$')) THEN
+            RAISE EXCEPTION 'limit %: expected {"count": N, "seconds": S}, null (off) or "default" (JSON), got %',
+                v_name, v_value USING ERRCODE = '22023';
+        END IF;
+        INSERT INTO programme_limits AS l (programme_id, limit_name, max_count, period_seconds)
+        VALUES (p_programme_id, v_name, (v_value ->> 'count')::integer,
+                (v_value ->> 'seconds')::integer)
+        ON CONFLICT (programme_id, limit_name) DO UPDATE
+           SET max_count = excluded.max_count, period_seconds = excluded.period_seconds;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stepup.programme_limits_write(uuid, jsonb) IS
+    'Internal: sets a programme''s own values of rate limits from a JSON object.';
 
 -- programme_write: write p_settings (see above) to programme p_programme_id
 -- in one UPDATE, or, with a NULL id, to a new programme named p_name (every
@@ -63,6 +111,10 @@ BEGIN
             WHEN 'verify_attempts' THEN 'integer or null'
             WHEN 'expiry_seconds' THEN 'integer'
             WHEN 'session_ttl_seconds' THEN 'integer'
+            WHEN 'session_max_seconds' THEN 'integer'
+            WHEN 'prefix_digits' THEN 'integer'
+            WHEN 'gates' THEN 'array'
+            WHEN 'limits' THEN 'object'
             WHEN 'sms_template' THEN 'string'
             WHEN 'sms_provider' THEN 'string or null'
         END;
@@ -77,6 +129,7 @@ BEGIN
                     WHEN 'array' THEN jsonb_typeof(v_value) = 'array'
                                       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_value) x
                                                        WHERE jsonb_typeof(x) <> 'string')
+                    WHEN 'object' THEN jsonb_typeof(v_value) = 'object'
                 END
                 OR (jsonb_typeof(v_value) = 'null' AND v_want LIKE '% or null')) THEN
             RAISE EXCEPTION '%: expected % (JSON), got %', v_key, v_want, v_value
@@ -110,6 +163,14 @@ BEGIN
         session_ttl_seconds = CASE WHEN p_settings ? 'session_ttl_seconds'
                                    THEN (p_settings ->> 'session_ttl_seconds')::integer
                                    ELSE p.session_ttl_seconds END,
+        session_max_seconds = CASE WHEN p_settings ? 'session_max_seconds'
+                                   THEN (p_settings ->> 'session_max_seconds')::integer
+                                   ELSE p.session_max_seconds END,
+        prefix_digits = CASE WHEN p_settings ? 'prefix_digits'
+                             THEN (p_settings ->> 'prefix_digits')::integer ELSE p.prefix_digits END,
+        gates = CASE WHEN p_settings ? 'gates'
+                     THEN ARRAY(SELECT jsonb_array_elements_text(p_settings -> 'gates'))
+                     ELSE p.gates END,
         sms_template = CASE WHEN p_settings ? 'sms_template'
                             THEN p_settings ->> 'sms_template' ELSE p.sms_template END,
         sms_provider = CASE WHEN p_settings ? 'sms_provider'
@@ -117,6 +178,9 @@ BEGIN
      WHERE p.id = v_id;
     IF NOT FOUND THEN
         RETURN NULL;
+    END IF;
+    IF p_settings ? 'limits' THEN
+        PERFORM programme_limits_write(v_id, p_settings -> 'limits');
     END IF;
 
     v_attempts := (p_settings ->> 'verify_attempts')::integer;
@@ -174,7 +238,8 @@ GRANT EXECUTE ON FUNCTION stepup.ctl_programme_set(uuid, jsonb) TO stepup_operat
 
 -- ctl_programme_show: `stepupctl programme show ID`: the programme's
 -- settings under the keys programme_write takes, in the order of the
--- table of settings, with id and timestamps.
+-- table of settings, with id and timestamps; "limits" maps every limit to
+-- its effective value as stepupctl writes it ("10/15m", "off").
 CREATE OR REPLACE FUNCTION stepup.ctl_programme_show(p_programme_id uuid)
 RETURNS json
 LANGUAGE plpgsql
@@ -190,7 +255,13 @@ BEGIN
                'countries', to_json(p.countries), 'retry_seconds', p.retry_seconds,
                'issue_limit', p.issue_limit, 'verify_attempts', p.verify_attempts,
                'expiry_seconds', p.expiry_seconds, 'session_ttl_seconds', p.session_ttl_seconds,
+               'session_max_seconds', p.session_max_seconds,
                'sms_template', p.sms_template, 'sms_provider', p.sms_provider,
+               'gates', to_json(p.gates), 'prefix_digits', p.prefix_digits,
+               'limits', (SELECT json_object_agg(k.name, limit_text(e.max_count, e.period_seconds)
+                                                 ORDER BY k.name)
+                            FROM limit_kinds k
+                           CROSS JOIN LATERAL programme_limit(p.id, k.name) e),
                'created_at', p.created_at, 'updated_at', p.updated_at)
       INTO v_doc
       FROM programmes p

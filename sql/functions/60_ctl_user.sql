@@ -4,15 +4,15 @@
 -- does what needs C: hashing the password (scrypt), judging a number with
 -- libphonenumber (kind and region are passed in), making the token.
 --
--- Deactivated users.  authenticate() does not look at users.active;
--- instead deactivation ends every open session of the user in the same
--- transaction, so a deactivated user is logged out everywhere (401) and
--- cannot log in again (api_login_lookup / api_login_session answer
--- CREDENTIALS_INACTIVE, 403).  So that no login can slip in between,
--- api_login_session holds the user row FOR SHARE while it opens the
--- session: deactivation (UPDATE users, then UPDATE sessions) either waits
--- for that login and then ends its session, or is seen by it.
---
+-- Deactivated users.  Deactivation ends every open session of the user in
+-- the same transaction, so a deactivated user is logged out everywhere
+-- (401) and cannot log in again (api_login_lookup / api_login_session
+-- answer CREDENTIALS_INACTIVE, 403); live_session also refuses the
+-- sessions of a user deactivated in plain SQL.  So that no login can slip
+-- in between, api_login_session holds the user row FOR SHARE while it
+-- opens the session: deactivation (UPDATE users, then UPDATE sessions)
+-- either waits for that login and then ends its session, or is seen by it.
+
 -- Changing a user's number supersedes the user's pending challenges sent
 -- to another number and makes an ACTIVE or PENDING_VERIFICATION factor on
 -- another number INACTIVE; api_verify_challenge then refuses an old
@@ -188,9 +188,12 @@ AS $$
 DECLARE
     v_id uuid;
 BEGIN
-    INSERT INTO sessions AS s (programme_id, user_id, token_hash, impersonation, user_agent)
-    SELECT u.programme_id, u.id, p_token_hash, true, 'stepupctl'
-      FROM users u WHERE u.id = p_user_id
+    INSERT INTO sessions AS s (programme_id, user_id, token_hash, impersonation, user_agent,
+                               expires_at)
+    SELECT u.programme_id, u.id, p_token_hash, true, 'stepupctl',
+           session_expiry(now(), p.session_ttl_seconds, p.session_max_seconds)
+      FROM users u JOIN programmes p ON p.id = u.programme_id
+     WHERE u.id = p_user_id
     RETURNING s.id INTO v_id;
     IF v_id IS NULL THEN
         PERFORM ctl_not_found('user', p_user_id);
