@@ -129,5 +129,6 @@ int ctl_user(struct ctl *c, int argc, char **argv); /* create|enrol|deactivate|a
 int ctl_token(struct ctl *c, int argc, char **argv);      /* impersonate */
 int ctl_challenges(struct ctl *c, int argc, char **argv); /* --user ID [--limit N] */
 int ctl_outbox(struct ctl *c, int argc, char **argv);     /* list | show | retry | purge */
+int ctl_limits(struct ctl *c, int argc, char **argv);     /* show | reset */
 
 #endif

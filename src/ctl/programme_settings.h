@@ -25,6 +25,8 @@ enum setting_kind {
     PS_TEXT,    /* --X TEXT: a string */
     PS_LIST,    /* --X A,B,...|any: an array of strings, or null (any) */
     PS_CHOICE,  /* --X NAME|default: a string, or null (default) */
+    PS_NAMES,   /* --X A,B,...|"": an array of strings, empty for "" */
+    PS_LIMIT,   /* --X NAME=COUNT/PERIOD|NAME=off|NAME=default, repeatable: one key of an object */
 };
 
 struct programme_setting {
@@ -39,6 +41,20 @@ struct programme_setting {
 
 extern const struct programme_setting programme_settings[];
 extern const size_t programme_nsettings;
+
+/*
+ * The rate limits (--limit NAME=...): each one's name, its default as
+ * documented ("10/15m", "off") and what it counts.  The names and
+ * defaults are stepup.limit_kinds' (sql/schema/006_abuse_limits.sql); a
+ * test holds the two together.
+ */
+struct programme_limit_doc {
+    const char *name;
+    const char *def;
+    const char *doc;
+};
+extern const struct programme_limit_doc programme_limit_docs[];
+extern const size_t programme_nlimit_docs;
 
 /* The setting whose option is option (without dashes), or NULL. */
 const struct programme_setting *programme_setting_find(const char *option);
@@ -56,7 +72,11 @@ int programme_setting_add(struct json_object *obj, const struct programme_settin
 /* The SETTINGS part of stepupctl's usage text. */
 void programme_settings_usage(FILE *out);
 
-/* The settings as a Markdown table (README.md's), or as JSON (for tests). */
+/*
+ * The settings as Markdown tables (README.md's: the settings, then the
+ * limits), or as JSON (for tests: an array of the settings, the limits
+ * setting's defaultValue the object of every limit's default).
+ */
 void programme_settings_markdown(FILE *out);
 void programme_settings_json(FILE *out);
 

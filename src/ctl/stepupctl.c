@@ -62,7 +62,11 @@ static const char usage_tail[] =
     "      a message waiting for its next attempt is due now (ended ones cannot be sent)\n"
     "  outbox purge --older-than DURATION               -> {\"purged\", \"olderThanSeconds\"}\n"
     "      deletes SENT, DEAD and EXPIRED messages (and their attempts) ended longer\n"
-    "      ago than DURATION: a number with s, m, h or d (30d, 12h)\n";
+    "      ago than DURATION: a number with s, m, h or d (30d, 12h)\n"
+    "  limits show --user ID                            -> what the rate limits count against\n"
+    "      the user (hits of each window, seconds until it resets) and the user's lock-outs\n"
+    "  limits reset --user ID                           -> {\"user_id\", \"lockouts_lifted\",\n"
+    "      \"counters_cleared\"}: lifts the user's lock-outs and clears the user's counters\n";
 
 void ctl_usage(FILE *out)
 {
@@ -266,6 +270,7 @@ static const struct command commands[] = {
     { "token", ctl_token },
     { "challenges", ctl_challenges },
     { "outbox", ctl_outbox },
+    { "limits", ctl_limits },
 };
 
 /* The server's warnings (a setting that acts otherwise than it says) on stderr. */

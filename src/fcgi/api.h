@@ -13,6 +13,14 @@
  */
 db_result *api_call(struct request *r, struct db_call *call);
 
+/*
+ * Answer the outcome of a call's result (its column "outcome"): a
+ * RATE_LIMITED one with the limit the result names (columns limit_name,
+ * limit_count, limit_seconds, retry_after) as 429, any other through
+ * reply_outcome.
+ */
+void api_reply_outcome(struct request *r, const db_result *res);
+
 /* Set the caller's credentials: p_api_key_hash and p_token_hash. */
 void api_caller_args(const struct request *r, struct db_call *call);
 

@@ -3,6 +3,7 @@
  * calling the database, and authenticating a caller whose request failed
  * validation.  See api.h.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/log.h"
@@ -14,6 +15,17 @@ void api_caller_args(const struct request *r, struct db_call *call)
 {
     db_arg_bytes(call, "p_api_key_hash", r->key_hash, sizeof r->key_hash);
     db_arg_bytes(call, "p_token_hash", r->token_hash, sizeof r->token_hash);
+}
+
+void api_reply_outcome(struct request *r, const db_result *res)
+{
+    const char *outcome = db_get(res, 0, "outcome");
+    if (strcmp(outcome, "RATE_LIMITED") != 0) {
+        reply_outcome(r, outcome);
+        return;
+    }
+    reply_rate_limited(r, db_get(res, 0, "limit_name"), atol(db_get(res, 0, "limit_count")),
+                       atol(db_get(res, 0, "limit_seconds")), atol(db_get(res, 0, "retry_after")));
 }
 
 db_result *api_call(struct request *r, struct db_call *call)

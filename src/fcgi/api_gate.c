@@ -6,8 +6,11 @@
  * before serving a protected request.  200 lets it through and passes the
  * caller's ids to the application as STEPUP_USER_ID, STEPUP_IDENTITY_ID and
  * STEPUP_PROGRAMME_ID (the Variable-* headers); 401 when the bearer token
- * is no valid session; 403 when the session has not been stepped up within
- * gate_max_age_seconds.  No api-key: the token names its programme.
+ * is no valid session; 403 when the session's programme does not list this
+ * gate (its name: the location's STEPUP_GATE variable, else the gate_name
+ * setting), is a sandbox programme at a gate that does not allow sandbox
+ * sessions, or has not been stepped up within gate_max_age_seconds.  No
+ * api-key: the token names its programme.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +27,8 @@ void handle_authorize(struct request *r)
     db_call_init(&call, &stmt_gate);
     db_arg_bytes(&call, "p_token_hash", r->token_hash, sizeof r->token_hash);
     db_arg_int(&call, "p_max_age_seconds", r->worker->settings->gate_max_age_seconds);
+    db_arg_text(&call, "p_gate", r->gate);
+    db_arg_bool(&call, "p_allow_sandbox", r->gate_allow_sandbox);
     db_result *res = api_call(r, &call);
     if (res == NULL)
         return;

@@ -67,7 +67,7 @@ static void otp_reply(struct request *r, db_result *res)
 {
     if (strcmp(db_get(res, 0, "replayed"), "t") == 0)
         log_msg(LOG_INFO, r->ref, "idempotent replay of %s", r->idem_ref);
-    reply_outcome(r, db_get(res, 0, "outcome"));
+    api_reply_outcome(r, res);
 }
 
 void otp_issue(struct request *r, const struct db_statement *statement)
@@ -100,7 +100,7 @@ void otp_issue(struct request *r, const struct db_statement *statement)
     db_arg_bytes(&call, "p_sandbox_code_hash", c.sandbox_hash, sizeof c.sandbox_hash);
     db_arg_bytes(&call, "p_code_sealed", c.sealed, c.sealed_len);
     db_arg_text(&call, "p_request_ref", r->ref);
-    db_arg_text(&call, "p_client_addr", r->remote_addr);
+    db_arg_text(&call, "p_client_addr", request_client_addr(r));
     db_arg_text(&call, "p_user_agent", r->user_agent);
 
     db_result *res = api_call(r, &call);

@@ -1,9 +1,12 @@
 /*
  * api_session.c - POST /login_with_password and POST /logout.
  *
- * Login costs two round trips: one to fetch the user's password hash, one
- * to open the session once the password (scrypt, in C) has matched.
- * Unknown e-mail addresses spend the same scrypt time as known ones.
+ * Login costs two round trips: one to count the attempt against the login
+ * limits and fetch the user's password hash, one to open the session once
+ * the password (scrypt, in C) has matched; a failed login costs the first
+ * only (see sql/functions/40_api_login.sql).  Unknown e-mail addresses
+ * spend the same scrypt time as known ones; a login over a limit (429)
+ * spends none, known or not.
  */
 #include <string.h>
 
@@ -72,13 +75,14 @@ void handle_login(struct request *r)
     db_call_init(&call, &stmt_login_lookup);
     db_arg_bytes(&call, "p_api_key_hash", r->key_hash, sizeof r->key_hash);
     db_arg_text(&call, "p_email", email);
+    db_arg_text(&call, "p_client_addr", request_client_addr(r));
     found = api_call(r, &call);
     if (found == NULL)
         goto done;
 
     const char *outcome = db_get(found, 0, "outcome");
-    if (strcmp(outcome, "API_KEY_UNKNOWN") == 0) {
-        reply_outcome(r, outcome);
+    if (strcmp(outcome, "API_KEY_UNKNOWN") == 0 || strcmp(outcome, "RATE_LIMITED") == 0) {
+        api_reply_outcome(r, found); /* before any password is checked */
         goto done;
     }
     int match = 0;
@@ -109,7 +113,7 @@ void handle_login(struct request *r)
     db_arg_text(&call, "p_user_id", db_get(found, 0, "user_id"));
     db_arg_bytes(&call, "p_token_hash", token_hash, sizeof token_hash);
     db_arg_text(&call, "p_request_ref", r->ref);
-    db_arg_text(&call, "p_client_addr", r->remote_addr);
+    db_arg_text(&call, "p_client_addr", request_client_addr(r));
     db_arg_text(&call, "p_user_agent", r->user_agent);
     opened = api_call(r, &call);
     if (opened == NULL)

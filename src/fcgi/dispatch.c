@@ -62,6 +62,7 @@ static const struct outcome_reply enrol_verify_outcomes[] = {
     OUTCOMES_END,
 };
 static const struct outcome_reply gate_outcomes[] = {
+    { "GATE_FORBIDDEN", 403, "FORBIDDEN", "This session's programme may not pass this gate" },
     { "NOT_STEPPED_UP", 403, "STEP_UP_REQUIRED",
       "This session must be stepped up with a one-time password first" },
     OUTCOMES_END,

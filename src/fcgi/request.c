@@ -84,6 +84,15 @@ enum request_status request_init(struct request *r, struct worker *w, size_t max
                      FCGX_GetParam("PATH_INFO", envp), r->path, sizeof r->path);
     const char *role = FCGX_GetParam("FCGI_ROLE", envp);
     r->authorizer = role != NULL && strcmp(role, "AUTHORIZER") == 0;
+    client_addr_find(r->remote_addr, header(envp, "HTTP_X_FORWARDED_FOR"),
+                     w->settings->trusted_proxies, r->client_addr);
+    /* Variables the web server sets for the protected location, else the settings. */
+    r->gate = header(envp, "STEPUP_GATE");
+    if (r->gate == NULL)
+        r->gate = w->settings->gate_name;
+    const char *sandbox = header(envp, "STEPUP_GATE_ALLOW_SANDBOX");
+    r->gate_allow_sandbox = sandbox != NULL ? strcmp(sandbox, "1") == 0
+                                            : w->settings->gate_allow_sandbox == 1;
     if (r->method == NULL)
         return REQUEST_NO_METHOD;
 
@@ -109,6 +118,11 @@ enum request_status request_init(struct request *r, struct worker *w, size_t max
         return REQUEST_SHORT_BODY;
     }
     return REQUEST_OK;
+}
+
+const char *request_client_addr(const struct request *r)
+{
+    return r->client_addr[0] != '\0' ? r->client_addr : NULL;
 }
 
 void request_release(struct request *r)

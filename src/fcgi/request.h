@@ -16,6 +16,7 @@
 
 #include "../lib/crypto.h"
 #include "../lib/db.h"
+#include "client_addr.h"
 #include "settings.h"
 
 struct route;
@@ -36,7 +37,7 @@ struct request {
 
     /* From the FastCGI parameters; NULL when absent.  Owned by libfcgi. */
     const char *method;
-    const char *remote_addr;
+    const char *remote_addr;  /* REMOTE_ADDR: the peer of the web server */
     const char *user_agent;
     const char *api_key;      /* "api-key" header, NULL when absent or empty */
     const char *bearer;       /* token of "Authorization: Bearer", NULL when absent/empty/"null" */
@@ -46,6 +47,11 @@ struct request {
     unsigned char token_hash[CRYPTO_HASH_LEN];
     char path[REQUEST_PATH_MAX]; /* the URL path, without the query */
     bool authorizer;          /* FastCGI role AUTHORIZER, not RESPONDER */
+    /* The client: REMOTE_ADDR or what a trusted proxy forwards (client_addr.h); "" unknown. */
+    char client_addr[CLIENT_ADDR_MAX];
+    /* Authorizer: the gate's name and whether it lets sandbox sessions through. */
+    const char *gate;
+    bool gate_allow_sandbox;
 
     /* The body, read in full (NUL-terminated); owned by the request. */
     char *body;
@@ -77,6 +83,9 @@ enum request_status {
  */
 enum request_status request_init(struct request *r, struct worker *w, size_t max_body);
 void request_release(struct request *r);
+
+/* The client address (client_addr.h) as a database argument: NULL when unknown. */
+const char *request_client_addr(const struct request *r);
 
 /* The pure parts of request_init, for the unit tests. */
 

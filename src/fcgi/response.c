@@ -208,6 +208,18 @@ void reply_internal_error(struct request *r, const char *fmt, ...)
     reply_error(r, 500, "INTERNAL_ERROR", "Internal error", NULL);
 }
 
+void reply_rate_limited(struct request *r, const char *name, long count, long seconds,
+                        long retry_after)
+{
+    char headers[160], message[160];
+    snprintf(headers, sizeof headers,
+             "x-ratelimit-limit: %ld, %ld;w=%ld\r\nx-ratelimit-reset: %ld\r\nRetry-After: %ld",
+             count, count, seconds, retry_after, retry_after);
+    snprintf(message, sizeof message, "Rate limit %s reached: try again in %ld seconds", name,
+             retry_after);
+    reply_error(r, 429, "TOO_MANY_REQUESTS", message, headers);
+}
+
 void reply_unavailable(struct request *r)
 {
     reply_error(r, 503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable",

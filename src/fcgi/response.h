@@ -52,6 +52,15 @@ void reply_outcome(struct request *r, const char *outcome);
  */
 void reply_internal_error(struct request *r, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
+/*
+ * 429 {"code": "TOO_MANY_REQUESTS"} for rate limit name (count requests
+ * per seconds), with x-ratelimit-limit ("10, 10;w=3600"), x-ratelimit-reset
+ * and Retry-After (both retry_after, the seconds until the request would
+ * be allowed).
+ */
+void reply_rate_limited(struct request *r, const char *name, long count, long seconds,
+                        long retry_after);
+
 /* 503 with Retry-After: the database cannot be reached. */
 void reply_unavailable(struct request *r);
 

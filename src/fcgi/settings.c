@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "client_addr.h"
 #include "settings.h"
 
 #define FIELD(f) offsetof(struct settings, f)
@@ -21,6 +22,12 @@ static const struct setting_def fcgi_defs[] = {
      "largest accepted request body in bytes (1024..10485760); larger bodies get 413"},
     {"gate_max_age_seconds", SETTING_INT, FIELD(gate_max_age_seconds), 1, 86400, "300",
      "the Authorizer role lets a request through when its session was stepped up at most this many seconds ago (1..86400)"},
+    {"gate_name", SETTING_STRING, FIELD(gate_name), 0, 0, "default",
+     "name of the step-up gate (Authorizer) when the web server sets no STEPUP_GATE variable for the location; a session passes only when its programme lists the gate (stepupctl programme set --gates)"},
+    {"gate_allow_sandbox", SETTING_INT, FIELD(gate_allow_sandbox), 0, 1, "0",
+     "1: the gate lets sessions of sandbox programmes through (code 123456), when the location sets no STEPUP_GATE_ALLOW_SANDBOX variable; 0: refused with 403"},
+    {"trusted_proxies", SETTING_STRING, FIELD(trusted_proxies), 0, 0, "",
+     "addresses and networks (ADDR/BITS, separated by commas) of proxies in front of the web server: only from these is X-Forwarded-For believed; empty: the client address is REMOTE_ADDR"},
     {"otp_key", SETTING_KEY, FIELD(otp_key), 0, 0, NULL,
      "64 hex digits (32 random bytes): HMAC key under which OTP codes are stored; keep it out of the database"},
 };
@@ -30,8 +37,16 @@ static const struct setting_section fcgi_sections[] = {
     { fcgi_defs, ARRAY_LEN(fcgi_defs), 0 },
 };
 
+/* The rules beyond each key's own: trusted_proxies must parse. */
+static int check_loaded(void *obj, char *err, size_t errlen)
+{
+    const struct settings *s = obj;
+    return client_addr_check_list(s->trusted_proxies, err, errlen);
+}
+
 const struct setting_table settings_table = {
-    "stepup-fcgi", fcgi_sections, ARRAY_LEN(fcgi_sections), sizeof(struct settings), NULL,
+    "stepup-fcgi", fcgi_sections, ARRAY_LEN(fcgi_sections), sizeof(struct settings),
+    check_loaded,
 };
 
 void settings_defaults(struct settings *s)

@@ -18,6 +18,9 @@ struct settings {
     int listen_backlog;
     int max_body_bytes;       /* larger request bodies are refused (413) */
     int gate_max_age_seconds; /* Authorizer: how recent a step-up must be */
+    char *gate_name;          /* Authorizer: this gate's name, unless the location sets one */
+    int gate_allow_sandbox;   /* Authorizer: 1 lets sandbox sessions through */
+    char *trusted_proxies;    /* X-Forwarded-For is believed from these peers */
     unsigned char otp_key[CRYPTO_KEY_LEN]; /* HMAC key for stored OTP hashes */
 };
 

@@ -17,7 +17,7 @@ const struct db_statement stmt_authenticate = {
 };
 
 static const struct db_arg_def login_lookup_args[] = {
-    { "p_api_key_hash", DB_BYTEA }, { "p_email", DB_TEXT },
+    { "p_api_key_hash", DB_BYTEA }, { "p_email", DB_TEXT }, { "p_client_addr", DB_INET },
 };
 const struct db_statement stmt_login_lookup = {
     .name = "login_lookup", .function = "stepup.api_login_lookup", DB_ARGS(login_lookup_args),
@@ -65,7 +65,8 @@ const struct db_statement stmt_factors = {
 };
 
 static const struct db_arg_def gate_args[] = {
-    { "p_token_hash", DB_BYTEA }, { "p_max_age_seconds", DB_INT },
+    { "p_token_hash", DB_BYTEA }, { "p_max_age_seconds", DB_INT }, { "p_gate", DB_TEXT },
+    { "p_allow_sandbox", DB_BOOL },
 };
 const struct db_statement stmt_gate = {
     .name = "gate", .function = "stepup.api_gate", DB_ARGS(gate_args),

@@ -319,8 +319,11 @@ class Stack:
     # -- fixtures of data ------------------------------------------------
     def make_programme(self, *, sandbox=True, sms=True, countries=None, retry_seconds=None,
                        issue_limit=None, verify_attempts=None, expiry_seconds=None,
-                       session_ttl=None, name=None):
-        """A new programme with its own API key.  Defaults: sandbox, SMS on."""
+                       session_ttl=None, name=None, gates="legacy", limits=None,
+                       extra=()):
+        """A new programme with its own API key.  Defaults: sandbox, SMS on,
+        the stack's gate "legacy" listed, every rate limit at its default;
+        limits: {"NAME": "COUNT/PERIOD" | "off"}; extra: more options."""
         name = name or f"test-{uuid.uuid4().hex[:12]}"
         args = ["programme", "create", "--name", name]
         if sandbox:
@@ -334,6 +337,11 @@ class Stack:
                            ("--session-ttl", session_ttl)):
             if value is not None:
                 args += [opt, str(value)]
+        if gates is not None:
+            args += ["--gates", gates]
+        for limit, value in (limits or {}).items():
+            args += ["--limit", f"{limit}={value}"]
+        args += list(extra)
         pid = self.ctl(*args)["id"]
         key = self.ctl("apikey", "create", "--programme", pid)["apiKey"]
         return Programme(id=pid, api_key=key, name=name)

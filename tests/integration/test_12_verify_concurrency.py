@@ -65,7 +65,7 @@ def wrong(i):
 
 
 def test_100_concurrent_wrong_codes_without_a_limit_count_100(stack):
-    p, u, token = issued(stack, verify_attempts="off")
+    p, u, token = issued(stack, verify_attempts="off", limits={"verify-failures-per-user": "off"})
     results = race(100, lambda i: stack.verify(p.api_key, token, wrong(i)))
     counts = collections.Counter(outcome(r) for r in results)
     assert counts == {"VERIFICATION_CODE_INVALID": 100}, counts
@@ -104,7 +104,7 @@ def test_20_concurrent_right_codes_verify_once(stack):
 def test_right_and_wrong_codes_racing(stack):
     # 49 wrong codes and one right one, no limit: whatever came before the
     # right code is counted, whatever came after is ALREADY_VERIFIED.
-    p, u, token = issued(stack, verify_attempts="off")
+    p, u, token = issued(stack, verify_attempts="off", limits={"verify-failures-per-user": "off"})
     results = race(50, lambda i: stack.verify(p.api_key, token,
                                               SANDBOX_CODE if i == 25 else wrong(i)))
     assert outcome(results[25]) == 204

@@ -82,7 +82,7 @@ def test_unknown_expired_or_logged_out_token_is_401(stack):
     assert_refused(stack.page(INDEX, "x" + token), 401)
     assert_refused(stack.page(INDEX, "A" * 43), 401)
     # Idle past the session's lifetime.
-    stack.psql("UPDATE stepup.sessions SET last_seen_at = now() - interval '301 seconds'"
+    stack.psql("UPDATE stepup.sessions SET expires_at = now() - interval '1 second'"
                " WHERE id = :'s'", s=stack.session_id(token))
     assert_refused(stack.page(INDEX, token), 401)
     # Logged out.

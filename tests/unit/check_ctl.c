@@ -105,6 +105,29 @@ START_TEST(test_settings_to_json)
     ck_assert_str_eq(add("sms-provider", "http", 0, err), "{\"sms_provider\":\"http\"}");
     ck_assert_str_eq(add("sms-template", "a \"{code}\"", 0, err),
                      "{\"sms_template\":\"a \\\"{code}\\\"\"}");
+    ck_assert_str_eq(add("gates", "legacy,admin", 0, err), "{\"gates\":[\"legacy\",\"admin\"]}");
+    ck_assert_str_eq(add("gates", "", 0, err), "{\"gates\":[]}");
+    ck_assert_str_eq(add("limit", "challenges-per-user=5/10m", 0, err),
+                     "{\"limits\":{\"challenges-per-user\":{\"count\":5,\"seconds\":600}}}");
+    ck_assert_str_eq(add("limit", "login-per-address=100/1d", 0, err),
+                     "{\"limits\":{\"login-per-address\":{\"count\":100,\"seconds\":86400}}}");
+    ck_assert_str_eq(add("limit", "login-per-address=off", 0, err),
+                     "{\"limits\":{\"login-per-address\":null}}");
+    ck_assert_str_eq(add("limit", "x=default", 0, err), "{\"limits\":{\"x\":\"default\"}}");
+}
+END_TEST
+
+/* --limit repeats: each adds its name to the one "limits" object. */
+START_TEST(test_limits_accumulate)
+{
+    char err[256];
+    struct json_object *o = json_object_new_object();
+    const struct programme_setting *ps = programme_setting_find("limit");
+    ck_assert_int_eq(programme_setting_add(o, ps, "a=1/30s", 0, err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(programme_setting_add(o, ps, "b=off", 0, err, sizeof err), STEPUP_OK);
+    ck_assert_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                     "{\"limits\":{\"a\":{\"count\":1,\"seconds\":30},\"b\":null}}");
+    json_object_put(o);
 }
 END_TEST
 
@@ -120,6 +143,14 @@ START_TEST(test_settings_refuse_the_wrong_shape)
     ck_assert_ptr_nonnull(strstr(err, "--countries"));
     ck_assert_ptr_null(add("countries", "GB,", 0, err));
     ck_assert_ptr_null(add("countries", "", 0, err));
+    ck_assert_ptr_null(add("gates", "a,,b", 0, err));
+    static const char *const limits[] = { "challenges-per-user", "=5/1h", "x=5", "x=/1h",
+                                          "x=5/", "x=5/1w", "x=five/1h", "x=5/h", "x=1.5/1h",
+                                          "x=5/1h/2", "x=5/999999999d" };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        ck_assert_msg(add("limit", limits[i], 0, err) == NULL, "%s", limits[i]);
+        ck_assert_msg(strstr(err, "--limit") != NULL, "%s: %s", limits[i], err);
+    }
 }
 END_TEST
 
@@ -154,6 +185,7 @@ int main(void)
     tcase_add_test(tc, test_outbox_status);
     tcase_add_test(tc, test_settings_to_json);
     tcase_add_test(tc, test_settings_refuse_the_wrong_shape);
+    tcase_add_test(tc, test_limits_accumulate);
     tcase_add_test(tc, test_every_setting_is_documented);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -237,6 +237,7 @@ START_TEST(describe_lists_every_key)
 {
     static const char *const keys[] = {"db_conninfo", "workers", "socket", "listen_backlog",
                                        "db_retry_seconds", "max_body_bytes", "gate_max_age_seconds", "log_level",
+                                       "gate_name", "gate_allow_sandbox", "trusted_proxies",
                                        "otp_key", "outbox_key"};
     char *text = NULL, *line;
     size_t len = 0;

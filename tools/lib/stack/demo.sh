@@ -9,7 +9,7 @@ create_demo() {
     [ -f "$f" ] && return 0
     say "creating the demo programme, API key and user"
     local programme apikey password user
-    programme=$(as_operator "$CTL" programme create --name demo --sandbox | json_field id) ||
+    programme=$(as_operator "$CTL" programme create --name demo --sandbox --gates legacy | json_field id) ||
         die "stepupctl programme create failed"
     apikey=$(as_operator "$CTL" apikey create --programme "$programme" | json_field apiKey) ||
         die "stepupctl apikey create failed"
