@@ -115,7 +115,7 @@ ALTER TABLE stepup.programmes
         CHECK (array_position(gates, NULL) IS NULL
                AND array_to_string(gates, ',') ~ '^([a-z0-9][a-z0-9._-]{0,62}(,|$))*$'),
     ADD COLUMN session_max_seconds integer NOT NULL DEFAULT 43200
-        CONSTRAINT programmes_session_max_range CHECK (session_max_seconds BETWEEN 60 AND 2592000),
+        CONSTRAINT programmes_session_max_range CHECK (session_max_seconds BETWEEN 1 AND 2592000),
     ADD COLUMN prefix_digits integer NOT NULL DEFAULT 3
         CONSTRAINT programmes_prefix_digits_range CHECK (prefix_digits BETWEEN 0 AND 12);
 COMMENT ON COLUMN stepup.programmes.gates IS
@@ -127,7 +127,7 @@ COMMENT ON COLUMN stepup.programmes.prefix_digits IS
 COMMENT ON CONSTRAINT programmes_gates_names ON stepup.programmes IS
     'gates: names of 1 to 63 characters from a-z, 0-9, ".", "_" and "-", starting with a letter or digit';
 COMMENT ON CONSTRAINT programmes_session_max_range ON stepup.programmes IS
-    'session_max_seconds: an integer from 60 to 2592000';
+    'session_max_seconds: an integer from 1 to 2592000';
 COMMENT ON CONSTRAINT programmes_prefix_digits_range ON stepup.programmes IS
     'prefix_digits: an integer from 0 to 12';
 

@@ -31,7 +31,7 @@ const struct programme_setting programme_settings[] = {
       "lifetime of a challenge" },
     { "session-ttl", "session_ttl_seconds", PS_INT, "N", "300", 1, 2592000,
       "a session ends this many seconds after its last activity" },
-    { "session-max-seconds", "session_max_seconds", PS_INT, "N", "43200", 60, 2592000,
+    { "session-max-seconds", "session_max_seconds", PS_INT, "N", "43200", 1, 2592000,
       "a session ends this many seconds after login, however active" },
     { "sms-template", "sms_template", PS_TEXT, "TEXT", DEFAULT_TEMPLATE, 0, 480,
       "the text message, at most 480 characters: `{code}` is required; `{programme}` and "

@@ -8,8 +8,8 @@
  * STEPUP_PROGRAMME_ID (the Variable-* headers); 401 when the bearer token
  * is no valid session; 403 when the session's programme does not list this
  * gate (its name: the location's STEPUP_GATE variable, else the gate_name
- * setting), is a sandbox programme at a gate that does not allow sandbox
- * sessions, or has not been stepped up within gate_max_age_seconds.  No
+ * setting), is a sandbox programme while gate_allow_sandbox is 0, or has
+ * not been stepped up within gate_max_age_seconds.  No
  * api-key: the token names its programme.
  */
 #include <stdio.h>
@@ -28,7 +28,7 @@ void handle_authorize(struct request *r)
     db_arg_bytes(&call, "p_token_hash", r->token_hash, sizeof r->token_hash);
     db_arg_int(&call, "p_max_age_seconds", r->worker->settings->gate_max_age_seconds);
     db_arg_text(&call, "p_gate", r->gate);
-    db_arg_bool(&call, "p_allow_sandbox", r->gate_allow_sandbox);
+    db_arg_bool(&call, "p_allow_sandbox", r->worker->settings->gate_allow_sandbox == 1);
     db_result *res = api_call(r, &call);
     if (res == NULL)
         return;

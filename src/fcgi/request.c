@@ -86,13 +86,10 @@ enum request_status request_init(struct request *r, struct worker *w, size_t max
     r->authorizer = role != NULL && strcmp(role, "AUTHORIZER") == 0;
     client_addr_find(r->remote_addr, header(envp, "HTTP_X_FORWARDED_FOR"),
                      w->settings->trusted_proxies, r->client_addr);
-    /* Variables the web server sets for the protected location, else the settings. */
+    /* The variable the web server sets for the protected location, else the setting. */
     r->gate = header(envp, "STEPUP_GATE");
     if (r->gate == NULL)
         r->gate = w->settings->gate_name;
-    const char *sandbox = header(envp, "STEPUP_GATE_ALLOW_SANDBOX");
-    r->gate_allow_sandbox = sandbox != NULL ? strcmp(sandbox, "1") == 0
-                                            : w->settings->gate_allow_sandbox == 1;
     if (r->method == NULL)
         return REQUEST_NO_METHOD;
 

@@ -49,9 +49,8 @@ struct request {
     bool authorizer;          /* FastCGI role AUTHORIZER, not RESPONDER */
     /* The client: REMOTE_ADDR or what a trusted proxy forwards (client_addr.h); "" unknown. */
     char client_addr[CLIENT_ADDR_MAX];
-    /* Authorizer: the gate's name and whether it lets sandbox sessions through. */
+    /* Authorizer: the gate's name (STEPUP_GATE, else the gate_name setting). */
     const char *gate;
-    bool gate_allow_sandbox;
 
     /* The body, read in full (NUL-terminated); owned by the request. */
     char *body;

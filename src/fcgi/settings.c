@@ -25,7 +25,7 @@ static const struct setting_def fcgi_defs[] = {
     {"gate_name", SETTING_STRING, FIELD(gate_name), 0, 0, "default",
      "name of the step-up gate (Authorizer) when the web server sets no STEPUP_GATE variable for the location; a session passes only when its programme lists the gate (stepupctl programme set --gates)"},
     {"gate_allow_sandbox", SETTING_INT, FIELD(gate_allow_sandbox), 0, 1, "0",
-     "1: the gate lets sessions of sandbox programmes through (code 123456), when the location sets no STEPUP_GATE_ALLOW_SANDBOX variable; 0: refused with 403"},
+     "1: the gate lets sessions of sandbox programmes (code 123456) through; 0: they are refused with 403"},
     {"trusted_proxies", SETTING_STRING, FIELD(trusted_proxies), 0, 0, "",
      "addresses and networks (ADDR/BITS, separated by commas) of proxies in front of the web server: only from these is X-Forwarded-For believed; empty: the client address is REMOTE_ADDR"},
     {"otp_key", SETTING_KEY, FIELD(otp_key), 0, 0, NULL,
