@@ -295,3 +295,35 @@ AS $$
 $$;
 COMMENT ON FUNCTION stepup.verify_lock(uuid) IS
     'Internal: a transaction lock on one user''s verifications.';
+
+-- sender_prune_limits: delete up to p_batch counter rows whose window has
+-- ended (or whose limit is off): the next hit of their subject would
+-- start again from 1 anyway.  stepup-sender calls it about once a minute,
+-- so that subjects seen once (an unknown e-mail address, an address) do
+-- not pile up; rows being counted right now are skipped, not waited for.
+-- Returns how many rows it deleted.
+CREATE OR REPLACE FUNCTION stepup.sender_prune_limits(p_batch integer)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_deleted integer;
+BEGIN
+    DELETE FROM limit_counters c
+     WHERE c.ctid = ANY (ARRAY(
+               SELECT d.ctid
+                 FROM limit_counters d
+                 LEFT JOIN LATERAL programme_limit(d.programme_id, d.limit_name) e ON true
+                WHERE e.max_count IS NULL
+                   OR d.window_start + make_interval(secs => e.period_seconds) <= now()
+                LIMIT greatest(p_batch, 0)
+                  FOR UPDATE OF d SKIP LOCKED));
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+    RETURN v_deleted;
+END
+$$;
+COMMENT ON FUNCTION stepup.sender_prune_limits(integer) IS
+    'stepup-sender: deletes up to N rate-limit counters whose window has ended; how many.';
+GRANT EXECUTE ON FUNCTION stepup.sender_prune_limits(integer) TO stepup_sender;

@@ -15,6 +15,8 @@
 -- own, so that no row is written by every request of a programme.
 -- Subjects are never secrets; an e-mail address is kept as its SHA-256
 -- (an unknown address counts as a known one, and is not stored).
+-- stepup-sender deletes the counters whose window has ended
+-- (sender_prune_limits).
 --
 -- Lock-outs: stepup.lockouts, one row each time a user's wrong codes
 -- reached verify-failures-per-user; the lock doubles with each further
@@ -75,7 +77,7 @@ CREATE TABLE stepup.limit_counters (
     window_start timestamptz NOT NULL,
     hits         integer NOT NULL,
     PRIMARY KEY (programme_id, limit_name, subject, shard)
-);
+) WITH (fillfactor = 70); -- room on the page for HOT updates of hits
 COMMENT ON TABLE stepup.limit_counters IS
     'Hits of each rate limit in its current window, per subject (user id, number, prefix, address, e-mail hash).';
 COMMENT ON COLUMN stepup.limit_counters.subject IS

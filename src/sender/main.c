@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 #include <curl/curl.h>
 
 #include "config.h" /* autoconf: PACKAGE_VERSION */
@@ -39,7 +40,9 @@
 #include "sender_config.h"
 
 #define CHANNEL "stepup_outbox"
-#define MIN_WAIT_MS 20 /* do not spin when due rows are locked by another sender */
+#define MIN_WAIT_MS 20      /* do not spin when due rows are locked by another sender */
+#define PRUNE_INTERVAL_S 60 /* how often the ended rate-limit counters are deleted */
+#define PRUNE_BATCH 10000   /* at most this many at a time */
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -174,6 +177,21 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
  * Detach: fork, and let the parent exit 0 once the child has written its
  * pid file and started a new session (1 if the child could not).
  */
+/* About once a minute, the rate limits' ended counters go (outbox_prune_limits). */
+static void prune_limits(struct db *db, struct timespec *last)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (last->tv_sec != 0 && now.tv_sec - last->tv_sec < PRUNE_INTERVAL_S)
+        return;
+    *last = now;
+    int pruned = 0;
+    if (outbox_prune_limits(db, PRUNE_BATCH, &pruned) != STEPUP_OK)
+        log_msg(LOG_DEBUG, NULL, "could not prune the rate limits' counters; later");
+    else if (pruned > 0)
+        log_msg(LOG_DEBUG, NULL, "pruned %d ended rate-limit counters", pruned);
+}
+
 static int daemonize(void)
 {
     int ready[2];
@@ -333,7 +351,9 @@ int main(int argc, char **argv)
             "poll %d ms", s.owner, config->provider, config->batch_size, config->lease_seconds,
             config->poll_interval_ms);
 
+    struct timespec pruned_at = { 0, 0 };
     while (!stop_requested()) {
+        prune_limits(s.db, &pruned_at);
         if (reload_flag) {
             reload_flag = 0;
             reload(&s, &config, &providers, config_path);

@@ -36,8 +36,14 @@ static const struct db_statement next_due_st = {
     .name = "sender_next_due", .function = "stepup.sender_next_due", .result = "due_ms",
 };
 
+static const struct db_arg_def prune_args[] = { { "p_batch", DB_INT } };
+static const struct db_statement prune_limits_st = {
+    .name = "sender_prune_limits", .function = "stepup.sender_prune_limits", .result = "pruned",
+    DB_ARGS(prune_args),
+};
+
 const struct db_statement *const outbox_statements[] = {
-    &claim_st, &record_st, &release_st, &next_due_st,
+    &claim_st, &record_st, &release_st, &next_due_st, &prune_limits_st,
 };
 const size_t outbox_nstatements = ARRAY_LEN(outbox_statements);
 
@@ -178,6 +184,19 @@ int outbox_next_due(struct db *db, int *ms)
     if (res == NULL)
         return STEPUP_ERR;
     *ms = db_is_null(res, 0, "due_ms") ? -1 : atoi(db_get(res, 0, "due_ms"));
+    db_result_free(res);
+    return STEPUP_OK;
+}
+
+int outbox_prune_limits(struct db *db, int batch, int *pruned)
+{
+    struct db_call call;
+    db_call_init(&call, &prune_limits_st);
+    db_arg_int(&call, "p_batch", batch);
+    db_result *res = db_run(db, NULL, &call);
+    if (res == NULL)
+        return STEPUP_ERR;
+    *pruned = atoi(db_get(res, 0, "pruned"));
     db_result_free(res);
     return STEPUP_OK;
 }

@@ -76,4 +76,11 @@ int outbox_release(struct db *db, const char *owner, const char (*ids)[CRYPTO_UU
 /* Milliseconds until the next message is due, -1 when none waits (sender_next_due). */
 int outbox_next_due(struct db *db, int *ms) WARN_UNUSED;
 
+/*
+ * Housekeeping of the rate limits, not of the outbox, but the sender is
+ * the daemon that is always running: delete up to batch counters whose
+ * window has ended (sender_prune_limits); how many into *pruned.
+ */
+int outbox_prune_limits(struct db *db, int batch, int *pruned) WARN_UNUSED;
+
 #endif

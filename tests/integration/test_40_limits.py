@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from conftest import BUILD, GB_MOBILE
+from sender_fixtures import gateway, senders, wait_until  # noqa: F401 (fixtures)
 
 LIMIT_NAMES = ["login-failures-per-user", "login-per-address", "challenges-per-user",
                "challenges-per-number", "challenges-per-prefix", "challenges-per-programme",
@@ -299,3 +300,22 @@ def test_login_per_address_counts_the_forwarded_address(stack, behind_a_proxy):
     [[addr]] = stack.psql("SELECT host(client_addr) FROM stepup.sessions WHERE user_id = :'u'"
                           " ORDER BY created_at LIMIT 1", u=u.id)
     assert addr == "198.51.100.7"
+
+
+# -- housekeeping ----------------------------------------------------------------
+def test_the_sender_prunes_counters_whose_window_ended(stack, gateway, senders):
+    p = stack.make_programme(limits={"challenges-per-user": "5/1h"})
+    u, v = stack.make_user(p), stack.make_user(p)
+    assert stack.issue(p.api_key, stack.session(u)).status == 204
+    assert stack.issue(p.api_key, stack.session(v)).status == 204
+    # u's counter belongs to a window that ended an hour ago
+    stack.psql("UPDATE stepup.limit_counters SET window_start = window_start - interval '1 hour'"
+               " WHERE programme_id = :'p' AND subject = :'u'", p=p.id, u=u.id)
+    senders.start()  # prunes at start, then about once a minute
+
+    def counted():
+        return {r[0] for r in stack.psql("SELECT subject FROM stepup.limit_counters"
+                                         " WHERE programme_id = :'p' AND limit_name ="
+                                         " 'challenges-per-user'", p=p.id)}
+    wait_until(lambda: u.id not in counted(), what="the ended counter to go")
+    assert v.id in counted()
