@@ -16,11 +16,14 @@ COMMENT ON FUNCTION stepup.session_expiry(timestamptz, integer, integer) IS
     'Internal: the end of a session used now: now + idle timeout, at most created + absolute lifetime.';
 
 -- live_session: the session a bearer token (by its hash) opens, or no row
--- when no session has this hash, it was logged out, its end has passed
--- (sessions.expires_at), or its user is deactivated (even when that was
--- done in plain SQL, without ending the sessions).  The one place that
--- decides whether a token is a live session (authenticate and api_gate use
--- it).  Inlined into its callers (see 10_key_programme.sql).
+-- when no session has this hash, it was logged out, its end has passed,
+-- or its user is deactivated (even when that was done in plain SQL,
+-- without ending the sessions).  Its end is the stored one
+-- (sessions.expires_at: raising a timeout later revives nothing) or what
+-- the programme's timeouts say now, whichever comes first (lowering a
+-- timeout takes effect at once).  The one place that decides whether a
+-- token is a live session (authenticate and api_gate use it).  Inlined
+-- into its callers (see 10_key_programme.sql).
 CREATE OR REPLACE FUNCTION stepup.live_session(p_token_hash bytea)
 RETURNS TABLE (session_id uuid, programme_id uuid, user_id uuid, identity_id uuid,
                impersonation boolean, stepped_up_at timestamptz)
@@ -30,9 +33,12 @@ AS $$
     SELECT s.id, s.programme_id, s.user_id, u.identity_id, s.impersonation, s.stepped_up_at
       FROM stepup.sessions s
       JOIN stepup.users u ON u.id = s.user_id
+      JOIN stepup.programmes p ON p.id = s.programme_id
      WHERE s.token_hash = p_token_hash
        AND s.ended_at IS NULL
        AND s.expires_at > now()
+       AND s.last_seen_at + make_interval(secs => p.session_ttl_seconds) > now()
+       AND s.created_at + make_interval(secs => p.session_max_seconds) > now()
        AND u.active;
 $$;
 COMMENT ON FUNCTION stepup.live_session(bytea) IS

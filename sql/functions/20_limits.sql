@@ -130,8 +130,9 @@ COMMENT ON FUNCTION stepup.limit_give(uuid, text, text) IS
 -- (a NULL subject, or a limit that is off, is skipped).  No row when every
 -- limit took it; else one row naming the first limit that was reached,
 -- with the seconds until the request would be allowed, and no limit
--- counted it.  A counter row is locked only while the hit is added, so
--- requests of one subject queue there and the count is exact; a sharded
+-- counted it.  A counter row stays locked from the hit to the commit, so
+-- requests of one subject (a user, a number) queue there, one after the
+-- other, and the count is exact; a sharded
 -- limit (over a whole programme) adds to its own shard after reading the
 -- others, so it may be passed by at most one request per connection
 -- racing at the moment it is reached.

@@ -106,6 +106,18 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM ctl_not_found('user', p_user_id);
     END IF;
+    -- after any verification of the user in flight (which may lock it out),
+    -- and taking the counter rows in the order limits_take does
+    PERFORM verify_lock(p_user_id);
+    PERFORM 1
+       FROM limit_counters c
+       JOIN user_limit_subjects(p_user_id) s
+         ON c.programme_id = s.programme_id AND c.limit_name = s.limit_name
+        AND c.subject = s.subject
+      ORDER BY array_position(ARRAY['login-failures-per-user', 'challenges-per-user',
+                                    'challenges-per-number', 'verify-failures-per-user'],
+                              c.limit_name), c.subject, c.shard
+        FOR UPDATE OF c;
     UPDATE lockouts o SET lifted_at = now()
      WHERE o.user_id = p_user_id AND o.lifted_at IS NULL
        AND (o.locked_at > now() - interval '1 day' OR o.locked_until > now());

@@ -65,6 +65,12 @@ BEGIN
             RAISE EXCEPTION 'limit %: expected {"count": N, "seconds": S}, null (off) or "default" (JSON), got %',
                 v_name, v_value USING ERRCODE = '22023';
         END IF;
+        IF jsonb_typeof(v_value) = 'null' THEN
+            -- off: its lock-outs end (and do not come back when it is on again)
+            UPDATE lockouts o SET lifted_at = now()
+             WHERE o.programme_id = p_programme_id AND o.limit_name = v_name
+               AND o.lifted_at IS NULL AND o.locked_until > now();
+        END IF;
         INSERT INTO programme_limits AS l (programme_id, limit_name, max_count, period_seconds)
         VALUES (p_programme_id, v_name, (v_value ->> 'count')::integer,
                 (v_value ->> 'seconds')::integer)

@@ -64,6 +64,8 @@ CREATE TABLE stepup.programme_limits (
 COMMENT ON TABLE stepup.programme_limits IS
     'A programme''s own value of a rate limit, where it is not the default of stepup.limit_kinds.';
 COMMENT ON COLUMN stepup.programme_limits.max_count IS 'Requests allowed per window; NULL: the limit is off.';
+COMMENT ON CONSTRAINT programme_limits_whole ON stepup.programme_limits IS
+    'limit: COUNT and PERIOD go together (or neither: the limit off)';
 COMMENT ON CONSTRAINT programme_limits_count_range ON stepup.programme_limits IS
     'limit: COUNT must be from 1 to 1000000 (or the limit off)';
 COMMENT ON CONSTRAINT programme_limits_period_range ON stepup.programme_limits IS
@@ -114,8 +116,8 @@ GRANT SELECT (programme_id, limit_name, shard, window_start, hits) ON stepup.lim
 ALTER TABLE stepup.programmes
     ADD COLUMN gates text[] NOT NULL DEFAULT '{}'
         CONSTRAINT programmes_gates_names
-        CHECK (array_position(gates, NULL) IS NULL
-               AND array_to_string(gates, ',') ~ '^([a-z0-9][a-z0-9._-]{0,62}(,|$))*$'),
+        CHECK (array_position(gates, NULL) IS NULL AND array_position(gates, '') IS NULL
+               AND array_to_string(gates, E'\x01') ~ '^([a-z0-9][a-z0-9._-]{0,62}(\x01|$))*$'),
     ADD COLUMN session_max_seconds integer NOT NULL DEFAULT 43200
         CONSTRAINT programmes_session_max_range CHECK (session_max_seconds BETWEEN 1 AND 2592000),
     ADD COLUMN prefix_digits integer NOT NULL DEFAULT 3
@@ -160,3 +162,19 @@ DROP FUNCTION IF EXISTS stepup.api_issue_challenge(bytea, bytea, text, text, tex
 DROP FUNCTION IF EXISTS stepup.api_enrol_factor(bytea, bytea, text, text, text, bytea, uuid, bytea,
                                       bytea, bytea, text, inet, text);
 DROP FUNCTION IF EXISTS stepup.api_verify_challenge(bytea, bytea, text, text, text, text, bytea, bytea);
+
+-- ---------------------------------------------------------------------------
+-- Upgrading: a programme made before this step lists no gate, so its
+-- sessions are refused at every step-up gate from now on (the gate used
+-- to trust any session of any programme); say so, loudly.
+DO $upgrade$
+DECLARE
+    v_count integer;
+BEGIN
+    SELECT count(*) INTO v_count FROM stepup.programmes;
+    IF v_count > 0 THEN
+        RAISE WARNING '% programme(s) list no step-up gate: their sessions are refused (403) at every gate until `stepupctl programme set ID --gates NAME`; sessions opened more than 12 hours ago have ended (--session-max-seconds)',
+            v_count;
+    END IF;
+END
+$upgrade$;

@@ -40,6 +40,30 @@ static int ip_parse(const char *text, size_t n, struct ip *ip)
     return STEPUP_OK;
 }
 
+/*
+ * A hop of X-Forwarded-For: an address, also with a port as some proxies
+ * write it ("192.0.2.1:4711", "[2001:db8::1]:443").
+ */
+static int hop_parse(const char *text, size_t n, struct ip *ip)
+{
+    if (n > 0 && text[0] == '[') {
+        const char *close = memchr(text, ']', n);
+        size_t rest = close != NULL ? n - (size_t)(close - text) - 1 : 0;
+        if (close == NULL || (rest > 0 && (close[1] != ':' || rest == 1 ||
+                                           strspn(close + 2, "0123456789") < rest - 1)))
+            return STEPUP_ERR;
+        return ip_parse(text + 1, (size_t)(close - text) - 1, ip);
+    }
+    const char *colon = memchr(text, ':', n);
+    if (colon != NULL && memchr(colon + 1, ':', n - (size_t)(colon - text) - 1) == NULL) {
+        size_t port = n - (size_t)(colon - text) - 1; /* one colon: IPv4 and a port */
+        if (port == 0 || strspn(colon + 1, "0123456789") < port)
+            return STEPUP_ERR;
+        return ip_parse(text, (size_t)(colon - text), ip);
+    }
+    return ip_parse(text, n, ip);
+}
+
 /* A network "ADDR" or "ADDR/BITS" of n bytes: its address and prefix length. */
 static int net_parse(const char *text, size_t n, struct ip *net, int *bits)
 {
@@ -129,7 +153,7 @@ void client_addr_find(const char *remote, const char *forwarded, const char *tru
             start--;
         size_t lead = strspn(forwarded + start, " \t");
         struct ip hop;
-        if (end <= start + lead || ip_parse(forwarded + start + lead, end - start - lead, &hop) !=
+        if (end <= start + lead || hop_parse(forwarded + start + lead, end - start - lead, &hop) !=
                                        STEPUP_OK)
             break; /* not an address: the proxy that sent it is the client we know */
         addr = hop;

@@ -5,7 +5,8 @@
  * REMOTE_ADDR, or, only when that peer is listed in the trusted_proxies
  * setting, the address it forwards in X-Forwarded-For: walking the header
  * from its right end, the first hop that is not itself a trusted proxy.
- * A hop that is not an address ends the walk at the proxy that sent it.
+ * A hop may carry a port ("192.0.2.1:4711", "[2001:db8::1]:443"); a hop
+ * that is not an address ends the walk at the proxy that sent it.
  * trusted_proxies is a list of addresses and networks (CIDR), separated
  * by commas or blanks: "127.0.0.1, 10.0.0.0/8, ::1".
  */

@@ -43,6 +43,7 @@
 #define MIN_WAIT_MS 20      /* do not spin when due rows are locked by another sender */
 #define PRUNE_INTERVAL_S 60 /* how often the ended rate-limit counters are deleted */
 #define PRUNE_BATCH 10000   /* at most this many at a time */
+#define PRUNE_ROUNDS 10     /* batches in a row while they come back full */
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -174,10 +175,10 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
 }
 
 /*
- * Detach: fork, and let the parent exit 0 once the child has written its
- * pid file and started a new session (1 if the child could not).
+ * About once a minute, the rate limits' ended counters go
+ * (outbox_prune_limits): batch after batch while batches come back full,
+ * at most PRUNE_ROUNDS of them, so that the sender keeps sending.
  */
-/* About once a minute, the rate limits' ended counters go (outbox_prune_limits). */
 static void prune_limits(struct db *db, struct timespec *last)
 {
     struct timespec now;
@@ -185,13 +186,22 @@ static void prune_limits(struct db *db, struct timespec *last)
     if (last->tv_sec != 0 && now.tv_sec - last->tv_sec < PRUNE_INTERVAL_S)
         return;
     *last = now;
-    int pruned = 0;
-    if (outbox_prune_limits(db, PRUNE_BATCH, &pruned) != STEPUP_OK)
-        log_msg(LOG_DEBUG, NULL, "could not prune the rate limits' counters; later");
-    else if (pruned > 0)
-        log_msg(LOG_DEBUG, NULL, "pruned %d ended rate-limit counters", pruned);
+    int pruned = PRUNE_BATCH, total = 0;
+    for (int round = 0; round < PRUNE_ROUNDS && pruned == PRUNE_BATCH; round++) {
+        if (outbox_prune_limits(db, PRUNE_BATCH, &pruned) != STEPUP_OK) {
+            log_msg(LOG_DEBUG, NULL, "could not prune the rate limits' counters; later");
+            return;
+        }
+        total += pruned;
+    }
+    if (total > 0)
+        log_msg(LOG_DEBUG, NULL, "pruned %d ended rate-limit counters", total);
 }
 
+/*
+ * Detach: fork, and let the parent exit 0 once the child has written its
+ * pid file and started a new session (1 if the child could not).
+ */
 static int daemonize(void)
 {
     int ready[2];

@@ -68,6 +68,20 @@ def build_legacy_database(state_dir, env):
         script += ["BEGIN;", f.read_text(),
                    f"INSERT INTO public.stepup_migrations (version, name) VALUES "
                    f"({int(f.name[:3])}, '{f.stem}');", "COMMIT;"]
+    # A programme in use: a session opened 13 hours ago, and a fresh one.
+    script += ["""
+        INSERT INTO stepup.programmes (id, name) VALUES ('6d9c0e1a-0000-4000-8000-000000000001', 'old');
+        INSERT INTO stepup.identities (id, programme_id)
+        VALUES ('6d9c0e1a-0000-4000-8000-000000000002', '6d9c0e1a-0000-4000-8000-000000000001');
+        INSERT INTO stepup.users (id, identity_id, programme_id, role, email, password_hash)
+        VALUES ('6d9c0e1a-0000-4000-8000-000000000003', '6d9c0e1a-0000-4000-8000-000000000002',
+                '6d9c0e1a-0000-4000-8000-000000000001', 'ROOT', 'old@example.com', 'x');
+        INSERT INTO stepup.sessions (programme_id, user_id, token_hash, created_at, last_seen_at)
+        VALUES ('6d9c0e1a-0000-4000-8000-000000000001', '6d9c0e1a-0000-4000-8000-000000000003',
+                sha256('long ago'), now() - interval '13 hours', now()),
+               ('6d9c0e1a-0000-4000-8000-000000000001', '6d9c0e1a-0000-4000-8000-000000000003',
+                sha256('just now'), now() - interval '1 minute', now());
+    """]
     p = subprocess.run(psql + ["-f", "-"], input="\n".join(script), text=True,
                        capture_output=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
@@ -99,6 +113,12 @@ def test_a_database_of_the_landed_files_migrates_and_serves_the_whole_flow(stack
         assert up.returncode == 0, up.stdout + up.stderr
         s = Stack(state_dir, read_env_file(state_dir / "stack.env"))
         s.stack_env = env
+        # The upgrade says what it changes (issue 8): no gate trusts the old
+        # programme yet, and the 13-hour-old session has ended.
+        assert "1 programme(s) list no step-up gate" in up.stderr, up.stderr
+        ends = s.psql("SELECT encode(token_hash, 'hex'), expires_at > now() FROM stepup.sessions"
+                      " WHERE programme_id = '6d9c0e1a-0000-4000-8000-000000000001'")
+        assert sorted(e for _, e in ends) == ["f", "t"], ends
 
         # Steps 1-4 were adopted with the checksums of today's files; 5 applied.
         rows = s.psql("SELECT version, name, checksum FROM public.stepup_migrations"

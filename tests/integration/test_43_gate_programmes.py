@@ -40,8 +40,13 @@ def test_a_programme_that_does_not_list_the_gate_is_refused(stack):
 def test_a_new_programme_lists_no_gate(stack):
     [[pid]] = stack.psql("SELECT stepup.ctl_programme_create('no gates', '{}')")
     assert stack.ctl("programme", "show", pid)["gates"] == []
-    r = stack.ctl_run("programme", "set", pid, "--gates", "Legacy")
-    assert r.returncode == 1 and "gates: names of 1 to 63 characters" in r.stderr, r.stderr
+    for bad in ("Legacy", "a b", "-x", "x" * 64):
+        r = stack.ctl_run("programme", "set", pid, "--gates", bad)
+        assert r.returncode == 1 and "gates: names of 1 to 63 characters" in r.stderr, r.stderr
+    for bad in ('["a,b"]', '[""]', '["legacy,"]'):  # what no option can spell
+        with pytest.raises(AssertionError, match="gates: names of 1 to 63"):
+            stack.psql(f"""SELECT stepup.ctl_programme_set('{pid}', '{{"gates": {bad}}}')""")
+    assert stack.ctl("programme", "show", pid)["gates"] == []
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Sessions that end (issue 8): a session's end is fixed when it is
-opened or used, so raising the idle timeout later revives nothing; a
-session also ends session_max_seconds after login, however busy."""
+opened or used, so raising the idle timeout later revives nothing, while
+lowering a timeout takes effect at once; a session also ends
+session_max_seconds after login, however busy."""
 
 import time
 
@@ -37,10 +38,16 @@ def test_use_keeps_a_session_alive_until_its_absolute_lifetime(stack):
     assert after and not any(after), seen  # past 4 s since login: ended
 
 
-def test_lowering_the_lifetime_ends_sessions_at_their_next_use(stack):
+def test_lowering_a_timeout_ends_open_sessions_at_once(stack):
+    # (an operator shortening timeouts during an incident must not leave
+    # idle stolen tokens valid until the end they had)
     p = stack.make_programme()
-    token = stack.session(stack.make_user(p))
+    a = stack.session(stack.make_user(p))
     time.sleep(1.1)
     stack.ctl("programme", "set", p.id, "--session-max-seconds", "1")
-    assert alive(stack, p, token)  # the end fixed when it was last used still holds...
-    assert not alive(stack, p, token)  # ...and that use moved it to login + 1 s
+    assert not alive(stack, p, a)
+    q = stack.make_programme()
+    b = stack.session(stack.make_user(q))
+    time.sleep(1.1)
+    stack.ctl("programme", "set", q.id, "--session-ttl", "1")
+    assert not alive(stack, q, b)

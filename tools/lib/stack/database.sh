@@ -16,4 +16,6 @@ part_database_up() {
         printf '%s\n' "$out" >&2
         die "stepupctl migrate failed"
     fi
+    # what an upgrade changes for the operator (stepupctl's warnings)
+    grep -F 'warning:' <<<"$out" >&2 || true
 }
