@@ -7,6 +7,12 @@
 -- queue here and each sees what its predecessors wrote (this is what makes
 -- 50 racing issues yield one challenge, and 100 racing wrong codes count
 -- 100), and answers TOKEN_INVALID if the session ended while it waited.
+-- Then it takes the user's verification lock (verify_lock: the calls of
+-- one user's sessions queue there, so that no wrong code slips past
+-- verify-failures-per-user) and answers RATE_LIMITED, with the limit and
+-- the seconds left, while the user is locked out: a locked-out user can
+-- neither verify nor get a new challenge.  A RATE_LIMITED outcome is not
+-- recorded for the idempotency-ref (a retry after the lock is a new call).
 -- outcome is NULL when the caller goes on with its own rules, holding the
 -- session row; the session's step-up counters are returned as read under
 -- the lock.  The caller ends with idempotency_finish.
@@ -14,7 +20,8 @@ CREATE OR REPLACE FUNCTION stepup.call_begin(p_api_key_hash bytea, p_token_hash 
                                              p_operation text, p_idem_ref text,
                                              p_request_hash bytea)
 RETURNS TABLE (outcome text, replayed boolean, session_id uuid, user_id uuid,
-               programme_id uuid, challenges_issued integer, last_challenge_at timestamptz)
+               programme_id uuid, challenges_issued integer, last_challenge_at timestamptz,
+               limit_name text, limit_count integer, limit_seconds integer, retry_after integer)
 LANGUAGE plpgsql
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
@@ -57,6 +64,15 @@ BEGIN
         RETURN;
     END IF;
     PERFORM touch_session(v_auth.session_id); -- holding the row: it is touched
+
+    PERFORM verify_lock(v_auth.user_id);
+    SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
+      INTO outcome, limit_name, limit_count, limit_seconds, retry_after
+      FROM lockout_refusal(v_auth.user_id) r;
+    IF FOUND THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
 
     session_id := v_auth.session_id;
     user_id := v_auth.user_id;

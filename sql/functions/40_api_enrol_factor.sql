@@ -3,13 +3,14 @@
 --
 -- Same parameters and shape as api_issue_challenge.  In order:
 --   1. authenticate, impersonation refused; 2. idempotency; 3. lock the
---      session row, TOKEN_INVALID if logged out meanwhile (call_begin);
+--      session row, TOKEN_INVALID if logged out meanwhile; RATE_LIMITED
+--      while the user is locked out (call_begin);
 --   4. CHANNEL_NOT_SUPPORTED (channel_refusal), CHANNEL_ALREADY_REGISTERED
 --      (factor ACTIVE), MOBILE_NUMBER_NOT_AVAILABLE (no number on file),
 --      MOBILE_NUMBER_INVALID, MOBILE_COUNTRY_NOT_SUPPORTED (mobile_refusal,
 --      on the number on file), CREDENTIALS_INACTIVE (the user is
---      deactivated: a session that survived a deactivation done in plain
---      SQL, without ending the sessions);
+--      deactivated; live_session already refuses such a session, so this
+--      is a second line of defence);
 --   4a. RATE_LIMITED when a challenge limit is reached, exactly as for a
 --      step-up code (challenge_limits_take: an enrolment code is a
 --      challenge of the user, sent to a number), not recorded for the
@@ -46,20 +47,13 @@ BEGIN
     SELECT * INTO v_call
       FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash);
     IF v_call.outcome IS NOT NULL THEN
-        outcome := v_call.outcome;
-        replayed := v_call.replayed;
+        SELECT v_call.outcome, v_call.replayed, v_call.limit_name, v_call.limit_count,
+               v_call.limit_seconds, v_call.retry_after
+          INTO outcome, replayed, limit_name, limit_count, limit_seconds, retry_after;
         RETURN NEXT;
         RETURN;
     END IF;
     replayed := false;
-
-    SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
-      INTO outcome, limit_name, limit_count, limit_seconds, retry_after
-      FROM lockout_refusal(v_call.user_id) r;
-    IF FOUND THEN
-        RETURN NEXT;
-        RETURN;
-    END IF;
 
     SELECT p.sms_enabled, p.countries, p.prefix_digits INTO v_prog
       FROM programmes p

@@ -7,8 +7,8 @@
 --   2. with an idempotency ref: IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_MISMATCH,
 --      or the recorded outcome with replayed = true;
 --   3. lock the session row, so racing issues on one session queue here and
---      each sees its predecessors' counters (1-3: call_begin);
---   3a. RATE_LIMITED while the user is locked out (lockout_refusal);
+--      each sees its predecessors' counters; RATE_LIMITED while the user is
+--      locked out (1-3: call_begin);
 --   4. CHANNEL_NOT_SUPPORTED (channel_refusal), CHANNEL_NOT_REGISTERED (no
 --      ACTIVE factor), MOBILE_NUMBER_INVALID, MOBILE_COUNTRY_NOT_SUPPORTED
 --      (mobile_refusal, on the enrolled number), RETRY_IN_15SEC,
@@ -51,20 +51,13 @@ BEGIN
     SELECT * INTO v_call
       FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash);
     IF v_call.outcome IS NOT NULL THEN
-        outcome := v_call.outcome;
-        replayed := v_call.replayed;
+        SELECT v_call.outcome, v_call.replayed, v_call.limit_name, v_call.limit_count,
+               v_call.limit_seconds, v_call.retry_after
+          INTO outcome, replayed, limit_name, limit_count, limit_seconds, retry_after;
         RETURN NEXT;
         RETURN;
     END IF;
     replayed := false;
-
-    SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
-      INTO outcome, limit_name, limit_count, limit_seconds, retry_after
-      FROM lockout_refusal(v_call.user_id) r;
-    IF FOUND THEN
-        RETURN NEXT;
-        RETURN;
-    END IF;
 
     SELECT p.sms_enabled, p.countries, p.retry_seconds, p.issue_limit, p.prefix_digits INTO v_prog
       FROM programmes p

@@ -11,11 +11,9 @@
 --   c. lock the session row: every verification of a session is serialised
 --      here, so concurrent wrong codes are all counted and concurrent right
 --      codes verify once; TOKEN_INVALID if it was logged out meanwhile
---      (a-c: call_begin);
---   c2. take the user's verification lock (verify_lock), so the wrong codes
---      of one user's sessions are counted one after another; RATE_LIMITED
---      while the user is locked out (lockout_refusal), not recorded for
---      the idempotency-ref;
+--      then the user's verification lock, so the wrong codes of one user's
+--      sessions are counted one after another; RATE_LIMITED while the user
+--      is locked out (a-c: call_begin);
 --   d. CHANNEL_NOT_SUPPORTED (channel_refusal);
 --   e. step-up only: CHANNEL_NOT_REGISTERED without an ACTIVE factor;
 --   f. the session's latest challenge of p_purpose: none (or of another
@@ -37,7 +35,7 @@
 --      ONE_CHALLENGE_LIMIT_REMAINING, else VERIFICATION_CODE_INVALID; and
 --      the wrong code counts against verify-failures-per-user, whose
 --      reaching locks the user out (verify_failure): this answer is still
---      the code's, the next request of the user is refused (c2);
+--      the code's, the next request of the user is refused (c);
 --   i. with an idempotency ref, the outcome of d..h is recorded.
 -- Every attempt that reaches a challenge (f..h) is also recorded in
 -- verification_attempts.
@@ -73,17 +71,9 @@ BEGIN
     SELECT * INTO v_call
       FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash);
     IF v_call.outcome IS NOT NULL THEN
-        outcome := v_call.outcome;
-        replayed := v_call.replayed;
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    PERFORM verify_lock(v_call.user_id);
-    SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
-      INTO outcome, limit_name, limit_count, limit_seconds, retry_after
-      FROM lockout_refusal(v_call.user_id) r;
-    IF FOUND THEN
+        SELECT v_call.outcome, v_call.replayed, v_call.limit_name, v_call.limit_count,
+               v_call.limit_seconds, v_call.retry_after
+          INTO outcome, replayed, limit_name, limit_count, limit_seconds, retry_after;
         RETURN NEXT;
         RETURN;
     END IF;

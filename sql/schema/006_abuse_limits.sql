@@ -155,6 +155,7 @@ GRANT SELECT (expires_at) ON stepup.sessions TO stepup_auditor;
 -- ---------------------------------------------------------------------------
 -- Functions whose arguments or results change (their new definitions are
 -- in sql/functions/).
+DROP FUNCTION IF EXISTS stepup.call_begin(bytea, bytea, text, text, bytea);
 DROP FUNCTION IF EXISTS stepup.api_gate(bytea, integer);
 DROP FUNCTION IF EXISTS stepup.api_login_lookup(bytea, text);
 DROP FUNCTION IF EXISTS stepup.api_issue_challenge(bytea, bytea, text, text, text, bytea, uuid, bytea,
