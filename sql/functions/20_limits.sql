@@ -8,7 +8,9 @@
 -- (limit_window_start), so the seconds until a refused request would be
 -- allowed are exact (x-ratelimit-reset).  A lock-out (verify-failures-per-
 -- user) is a row of stepup.lockouts; lockout_refusal finds the one that
--- holds.  The helpers without a SET clause are inlined into their callers.
+-- holds.  The SQL helpers without a SET clause are inlined into their
+-- callers; the PL/pgSQL ones have none either (a SET clause costs every
+-- call) and name everything in full.
 
 -- programme_limit: a programme's effective limit: its own row of
 -- programme_limits, else the kind's default; max_count NULL: off.  No row
@@ -127,68 +129,72 @@ COMMENT ON FUNCTION stepup.limit_give(uuid, text, text) IS
 
 -- limits_take: count one request against the limits p_names of programme
 -- p_programme_id, each for the subject of the same position in p_subjects
--- (a NULL subject, or a limit that is off, is skipped).  No row when every
--- limit took it; else one row naming the first limit that was reached,
--- with the seconds until the request would be allowed, and no limit
--- counted it.  A counter row stays locked from the hit to the commit, so
--- requests of one subject (a user, a number) queue there, one after the
--- other, and the count is exact; a sharded
--- limit (over a whole programme) adds to its own shard after reading the
--- others, so it may be passed by at most one request per connection
--- racing at the moment it is reached.
+-- (a NULL subject, or a limit that is off, is skipped).  limit_name NULL
+-- when every limit took it; else the first limit that was reached, with
+-- the seconds until the request would be allowed, and no limit counted
+-- it.  A counter row stays locked from the hit to the commit, so requests
+-- of one subject (a user, a number) queue there, one after the other, and
+-- the count is exact; a sharded limit (over a whole programme) adds to its
+-- own shard after reading the others, so it may be passed by at most one
+-- request per connection racing at the moment it is reached.  One row,
+-- not a set, and the limits read in one statement: this runs in every
+-- issue and login.
 CREATE OR REPLACE FUNCTION stepup.limits_take(p_programme_id uuid, p_names text[],
-                                              p_subjects text[])
-RETURNS TABLE (limit_name text, limit_count integer, limit_seconds integer, retry_after integer)
+                                              p_subjects text[], OUT limit_name text,
+                                              OUT limit_count integer, OUT limit_seconds integer,
+                                              OUT retry_after integer)
 LANGUAGE plpgsql
-SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
-    v record;
-    v_taken integer[] := '{}'; -- positions counted so far
+    v_at integer[];  -- positions in p_names of the limits that are on, in order
+    v_max integer[];
+    v_seconds integer[];
+    v_shards smallint[];
     v_window timestamptz;
     v_shard smallint;
     v_others integer;
     v_hits integer;
 BEGIN
-    FOR v IN
-        SELECT l.n, l.name, l.subject, e.max_count, e.period_seconds, e.shards
-          FROM unnest(p_names, p_subjects) WITH ORDINALITY AS l(name, subject, n)
-          CROSS JOIN LATERAL programme_limit(p_programme_id, l.name) e
-         WHERE l.subject IS NOT NULL AND e.max_count IS NOT NULL
-         ORDER BY l.n
-    LOOP
-        v_window := limit_window_start(v.period_seconds);
-        v_shard := limit_shard(v.shards);
+    SELECT array_agg(l.n::integer ORDER BY l.n), array_agg(e.max_count ORDER BY l.n),
+           array_agg(e.period_seconds ORDER BY l.n), array_agg(e.shards ORDER BY l.n)
+      INTO v_at, v_max, v_seconds, v_shards
+      FROM unnest(p_names, p_subjects) WITH ORDINALITY AS l(name, subject, n)
+      CROSS JOIN LATERAL stepup.programme_limit(p_programme_id, l.name) e
+     WHERE l.subject IS NOT NULL AND e.max_count IS NOT NULL;
+
+    FOR i IN 1 .. coalesce(cardinality(v_at), 0) LOOP
+        v_window := stepup.limit_window_start(v_seconds[i]);
+        v_shard := stepup.limit_shard(v_shards[i]);
         v_others := 0;
-        IF v.shards > 1 THEN
+        IF v_shards[i] > 1 THEN
             SELECT coalesce(sum(c.hits), 0) INTO v_others
-              FROM limit_counters c
-             WHERE c.programme_id = p_programme_id AND c.limit_name = v.name
-               AND c.subject = v.subject AND c.shard <> v_shard AND c.window_start = v_window;
+              FROM stepup.limit_counters c
+             WHERE c.programme_id = p_programme_id AND c.limit_name = p_names[v_at[i]]
+               AND c.subject = p_subjects[v_at[i]] AND c.shard <> v_shard
+               AND c.window_start = v_window;
         END IF;
         v_hits := NULL;
-        IF v_others < v.max_count THEN
-            INSERT INTO limit_counters AS c (programme_id, limit_name, subject, shard,
+        IF v_others < v_max[i] THEN
+            INSERT INTO stepup.limit_counters AS c (programme_id, limit_name, subject, shard,
                                              window_start, hits)
-            VALUES (p_programme_id, v.name, v.subject, v_shard, v_window, 1)
+            VALUES (p_programme_id, p_names[v_at[i]], p_subjects[v_at[i]], v_shard, v_window, 1)
             ON CONFLICT ON CONSTRAINT limit_counters_pkey DO UPDATE
                SET hits = CASE WHEN c.window_start = excluded.window_start THEN c.hits + 1 ELSE 1 END,
                    window_start = excluded.window_start
-             WHERE c.window_start <> excluded.window_start OR c.hits + v_others < v.max_count
+             WHERE c.window_start <> excluded.window_start OR c.hits + v_others < v_max[i]
             RETURNING c.hits INTO v_hits;
         END IF;
         IF v_hits IS NULL THEN
-            PERFORM limit_give(p_programme_id, p_names[t.n], p_subjects[t.n])
-               FROM unnest(v_taken) AS t(n);
-            limit_name := v.name;
-            limit_count := v.max_count;
-            limit_seconds := v.period_seconds;
+            FOR j IN 1 .. i - 1 LOOP -- give back what this call took
+                PERFORM stepup.limit_give(p_programme_id, p_names[v_at[j]], p_subjects[v_at[j]]);
+            END LOOP;
+            limit_name := p_names[v_at[i]];
+            limit_count := v_max[i];
+            limit_seconds := v_seconds[i];
             retry_after := greatest(1, ceil(extract(epoch FROM
-                               v_window + make_interval(secs => v.period_seconds) - now())))::integer;
-            RETURN NEXT;
+                               v_window + make_interval(secs => v_seconds[i]) - now())))::integer;
             RETURN;
         END IF;
-        v_taken := v_taken || v.n::integer;
     END LOOP;
 END
 $$;
@@ -198,16 +204,23 @@ COMMENT ON FUNCTION stepup.limits_take(uuid, text[], text[]) IS
 -- challenge_limits_take: limits_take for a challenge about to be issued
 -- (step-up or enrolment) to p_mobile for user p_user_id.
 CREATE OR REPLACE FUNCTION stepup.challenge_limits_take(p_programme_id uuid, p_user_id uuid,
-                                                        p_mobile text, p_prefix_digits integer)
-RETURNS TABLE (limit_name text, limit_count integer, limit_seconds integer, retry_after integer)
-LANGUAGE sql
+                                                        p_mobile text, p_prefix_digits integer,
+                                                        OUT limit_name text,
+                                                        OUT limit_count integer,
+                                                        OUT limit_seconds integer,
+                                                        OUT retry_after integer)
+LANGUAGE plpgsql
 AS $$
+BEGIN
+    -- PL/pgSQL, not SQL: its plan is kept for the connection's lifetime.
     SELECT t.limit_name, t.limit_count, t.limit_seconds, t.retry_after
+      INTO limit_name, limit_count, limit_seconds, retry_after
       FROM stepup.limits_take(p_programme_id,
-                              ARRAY['challenges-per-user', 'challenges-per-number',
-                                    'challenges-per-prefix', 'challenges-per-programme'],
-                              ARRAY[p_user_id::text, p_mobile,
-                                    stepup.limit_prefix_subject(p_mobile, p_prefix_digits), '']) t;
+                       ARRAY['challenges-per-user', 'challenges-per-number',
+                             'challenges-per-prefix', 'challenges-per-programme'],
+                       ARRAY[p_user_id::text, p_mobile,
+                             stepup.limit_prefix_subject(p_mobile, p_prefix_digits), '']) t;
+END
 $$;
 COMMENT ON FUNCTION stepup.challenge_limits_take(uuid, uuid, text, integer) IS
     'Internal: counts a challenge per user, number, prefix and programme, or names the limit reached.';
@@ -242,7 +255,6 @@ COMMENT ON FUNCTION stepup.lockout_refusal(uuid) IS
 CREATE OR REPLACE FUNCTION stepup.verify_failure(p_programme_id uuid, p_user_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql
-SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
     v record;
@@ -251,12 +263,12 @@ DECLARE
     v_earlier integer;
     v_seconds bigint;
 BEGIN
-    SELECT * INTO v FROM programme_limit(p_programme_id, 'verify-failures-per-user');
+    SELECT * INTO v FROM stepup.programme_limit(p_programme_id, 'verify-failures-per-user');
     IF v.max_count IS NULL THEN
         RETURN false;
     END IF;
-    v_window := limit_window_start(v.period_seconds);
-    INSERT INTO limit_counters AS c (programme_id, limit_name, subject, shard, window_start, hits)
+    v_window := stepup.limit_window_start(v.period_seconds);
+    INSERT INTO stepup.limit_counters AS c (programme_id, limit_name, subject, shard, window_start, hits)
     VALUES (p_programme_id, 'verify-failures-per-user', p_user_id::text, 0, v_window, 1)
     ON CONFLICT ON CONSTRAINT limit_counters_pkey DO UPDATE
        SET hits = CASE WHEN c.window_start = excluded.window_start THEN c.hits + 1 ELSE 1 END,
@@ -267,15 +279,15 @@ BEGIN
     END IF;
 
     SELECT count(*) INTO v_earlier
-      FROM lockouts o
+      FROM stepup.lockouts o
      WHERE o.user_id = p_user_id AND o.limit_name = 'verify-failures-per-user'
        AND o.lifted_at IS NULL AND o.locked_at > now() - interval '1 day';
     v_seconds := least(v.period_seconds::bigint << least(v_earlier, 20),
                        greatest(v.period_seconds, 86400));
-    INSERT INTO lockouts (programme_id, user_id, limit_name, locked_until)
+    INSERT INTO stepup.lockouts (programme_id, user_id, limit_name, locked_until)
     VALUES (p_programme_id, p_user_id, 'verify-failures-per-user',
             now() + make_interval(secs => v_seconds));
-    DELETE FROM limit_counters c
+    DELETE FROM stepup.limit_counters c
      WHERE c.programme_id = p_programme_id AND c.limit_name = 'verify-failures-per-user'
        AND c.subject = p_user_id::text;
     RETURN true;

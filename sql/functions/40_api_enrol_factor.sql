@@ -73,11 +73,12 @@ BEGIN
         mobile_refusal(v_prog.countries, v_user.mobile, v_user.mobile_kind, v_user.mobile_region),
         CASE WHEN NOT v_user.active THEN 'CREDENTIALS_INACTIVE' END);
     IF v_outcome IS NULL THEN
-        SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
-          INTO outcome, limit_name, limit_count, limit_seconds, retry_after
+        SELECT r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
+          INTO limit_name, limit_count, limit_seconds, retry_after
           FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_user.mobile,
                                      v_prog.prefix_digits) r;
-        IF FOUND THEN
+        IF limit_name IS NOT NULL THEN
+            outcome := 'RATE_LIMITED';
             RETURN NEXT;
             RETURN;
         END IF;

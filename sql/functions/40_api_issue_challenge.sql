@@ -78,11 +78,12 @@ BEGIN
         CASE WHEN v_call.challenges_issued >= v_prog.issue_limit
              THEN 'CHALLENGE_LIMIT_EXCEEDED' END);
     IF v_outcome IS NULL THEN
-        SELECT 'RATE_LIMITED', r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
-          INTO outcome, limit_name, limit_count, limit_seconds, retry_after
+        SELECT r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
+          INTO limit_name, limit_count, limit_seconds, retry_after
           FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_factor.mobile,
                                      v_prog.prefix_digits) r;
-        IF FOUND THEN
+        IF limit_name IS NOT NULL THEN
+            outcome := 'RATE_LIMITED';
             RETURN NEXT;
             RETURN;
         END IF;

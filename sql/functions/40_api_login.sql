@@ -41,7 +41,7 @@ BEGIN
       FROM limits_take(v_programme, ARRAY['login-per-address', 'login-failures-per-user'],
                        ARRAY[limit_address_subject(p_client_addr),
                              limit_email_subject(p_email)]) t;
-    IF FOUND THEN
+    IF limit_name IS NOT NULL THEN
         outcome := 'RATE_LIMITED';
         RETURN NEXT;
         RETURN;
