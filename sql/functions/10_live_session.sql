@@ -49,7 +49,8 @@ COMMENT ON FUNCTION stepup.live_session(bytea) IS
 -- waiting for the row: when another transaction holds it (and is touching
 -- it itself), nothing is done, so that concurrent requests of one session
 -- do not queue here.  A transaction that holds the row itself (call_begin)
--- touches it.  A session whose end has passed is not revived.
+-- touches it, and a session this transaction touched already is not
+-- written again.  A session whose end has passed is not revived.
 CREATE OR REPLACE FUNCTION stepup.touch_session(p_session_id uuid)
 RETURNS void
 LANGUAGE plpgsql
@@ -61,7 +62,7 @@ BEGIN
            expires_at = stepup.session_expiry(s.created_at, p.session_ttl_seconds,
                                               p.session_max_seconds)
       FROM stepup.programmes p
-     WHERE p.id = s.programme_id AND s.expires_at > now()
+     WHERE p.id = s.programme_id AND s.expires_at > now() AND s.last_seen_at < now()
        AND s.id = (SELECT t.id FROM stepup.sessions t WHERE t.id = p_session_id
                       FOR NO KEY UPDATE SKIP LOCKED);
 END
