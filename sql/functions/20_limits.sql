@@ -112,6 +112,18 @@ $$;
 COMMENT ON FUNCTION stepup.limit_prefix_subject(text, integer) IS
     'Internal: the prefix challenges-per-prefix counts: + country code and p_digits digits.';
 
+-- limit_retry_after: the whole seconds until p_until, at least 1 (what
+-- x-ratelimit-reset and Retry-After say).
+CREATE OR REPLACE FUNCTION stepup.limit_retry_after(p_until timestamptz)
+RETURNS integer
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT greatest(1, ceil(extract(epoch FROM p_until - now())))::integer;
+$$;
+COMMENT ON FUNCTION stepup.limit_retry_after(timestamptz) IS
+    'Internal: whole seconds until a time, at least 1.';
+
 -- limit_give: give back one hit of the current window (a login counted as
 -- failed before its password was checked, which then matched).
 CREATE OR REPLACE FUNCTION stepup.limit_give(p_programme_id uuid, p_name text, p_subject text)
@@ -176,7 +188,7 @@ BEGIN
         v_hits := NULL;
         IF v_others < v_max[i] THEN
             INSERT INTO stepup.limit_counters AS c (programme_id, limit_name, subject, shard,
-                                             window_start, hits)
+                                                    window_start, hits)
             VALUES (p_programme_id, p_names[v_at[i]], p_subjects[v_at[i]], v_shard, v_window, 1)
             ON CONFLICT ON CONSTRAINT limit_counters_pkey DO UPDATE
                SET hits = CASE WHEN c.window_start = excluded.window_start THEN c.hits + 1 ELSE 1 END,
@@ -191,8 +203,7 @@ BEGIN
             limit_name := p_names[v_at[i]];
             limit_count := v_max[i];
             limit_seconds := v_seconds[i];
-            retry_after := greatest(1, ceil(extract(epoch FROM
-                               v_window + make_interval(secs => v_seconds[i]) - now())))::integer;
+            retry_after := stepup.limit_retry_after(v_window + make_interval(secs => v_seconds[i]));
             RETURN;
         END IF;
     END LOOP;
@@ -233,8 +244,7 @@ RETURNS TABLE (limit_name text, limit_count integer, limit_seconds integer, retr
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT o.limit_name, e.max_count, e.period_seconds,
-           greatest(1, ceil(extract(epoch FROM o.locked_until - now())))::integer
+    SELECT o.limit_name, e.max_count, e.period_seconds, stepup.limit_retry_after(o.locked_until)
       FROM stepup.lockouts o
       CROSS JOIN LATERAL stepup.programme_limit(o.programme_id, o.limit_name) e
      WHERE o.user_id = p_user_id AND o.lifted_at IS NULL AND o.locked_until > now()
@@ -258,7 +268,6 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v record;
-    v_window timestamptz;
     v_hits integer;
     v_earlier integer;
     v_seconds bigint;
@@ -267,14 +276,17 @@ BEGIN
     IF v.max_count IS NULL THEN
         RETURN false;
     END IF;
-    v_window := stepup.limit_window_start(v.period_seconds);
-    INSERT INTO stepup.limit_counters AS c (programme_id, limit_name, subject, shard, window_start, hits)
-    VALUES (p_programme_id, 'verify-failures-per-user', p_user_id::text, 0, v_window, 1)
-    ON CONFLICT ON CONSTRAINT limit_counters_pkey DO UPDATE
-       SET hits = CASE WHEN c.window_start = excluded.window_start THEN c.hits + 1 ELSE 1 END,
-           window_start = excluded.window_start
-    RETURNING c.hits INTO v_hits;
-    IF v_hits < v.max_count THEN
+    -- counted as every limit is (never refused here: reaching the limit
+    -- empties the counter), then read: reached, or passed after the
+    -- operator lowered the limit
+    PERFORM stepup.limits_take(p_programme_id, ARRAY['verify-failures-per-user'],
+                               ARRAY[p_user_id::text]);
+    SELECT c.hits INTO v_hits
+      FROM stepup.limit_counters c
+     WHERE c.programme_id = p_programme_id AND c.limit_name = 'verify-failures-per-user'
+       AND c.subject = p_user_id::text AND c.shard = 0
+       AND c.window_start = stepup.limit_window_start(v.period_seconds);
+    IF coalesce(v_hits, 0) < v.max_count THEN
         RETURN false;
     END IF;
 
@@ -296,9 +308,10 @@ $$;
 COMMENT ON FUNCTION stepup.verify_failure(uuid, uuid) IS
     'Internal: counts a wrong code of a user and locks the user out when verify-failures-per-user is reached.';
 
--- verify_lock: serialise the verifications of one user across all of its
--- sessions for the rest of the transaction (the session row lock only
--- serialises one session's), so that no wrong code slips past the count.
+-- verify_lock: serialise the calls of one user across all of its sessions
+-- (call_begin takes it for issue, enrolment and verification; the session
+-- row lock only serialises one session's) for the rest of the
+-- transaction, so that no wrong code slips past the count.
 CREATE OR REPLACE FUNCTION stepup.verify_lock(p_user_id uuid)
 RETURNS void
 LANGUAGE sql
@@ -307,7 +320,7 @@ AS $$
                pg_catalog.hashtextextended('verify-user:' || p_user_id::text, 0));
 $$;
 COMMENT ON FUNCTION stepup.verify_lock(uuid) IS
-    'Internal: a transaction lock on one user''s verifications.';
+    'Internal: a transaction lock on one user''s calls that may count a wrong code.';
 
 -- sender_prune_limits: delete up to p_batch counter rows whose window has
 -- ended (or whose limit is off): the next hit of their subject would
