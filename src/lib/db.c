@@ -25,7 +25,8 @@ struct db {
     void (*notice)(void *arg, const char *severity, const char *message);
     void *notice_arg;
     int retry_seconds;
-    time_t last_attempt; /* of a connect that failed; 0 when none */
+    long long last_attempt; /* monotonic ms of a connect that failed; 0 when none */
+    bool lost;           /* a connection was lost since the last good connect */
     char *listen_channel; /* LISTENed to after every connect (db_listen); NULL: none */
     char error[512];
     char sqlstate[6];
@@ -313,14 +314,50 @@ static int db_listen_now(struct db *db)
     return STEPUP_OK;
 }
 
+/*
+ * True when the server has closed an idle connection: a restart or a
+ * failover ends every backend, each saying so (57P01) and hanging up, and
+ * libpq notices only when it next reads.  A readable idle socket is that,
+ * or a notification or notice; reading it tells which.  One poll(2) with
+ * no wait, so a restart of the database costs no request a 503.
+ */
+static bool db_peer_closed(struct db *db)
+{
+    for (int i = 0; i < 4; i++) { /* the goodbye, then the end of the stream */
+        struct pollfd pfd = { .fd = PQsocket(db->conn), .events = POLLIN };
+        if (pfd.fd < 0)
+            return true;
+        int n = poll(&pfd, 1, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        if (!PQconsumeInput(db->conn) || PQstatus(db->conn) != CONNECTION_OK)
+            return true;
+    }
+    return false;
+}
+
+/* Milliseconds on the monotonic clock (never 0 once the machine is up). */
+static long long db_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
 int db_ensure(struct db *db, char *errbuf, size_t errlen)
 {
-    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
-        return STEPUP_OK;
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
+        if (!db_peer_closed(db))
+            return STEPUP_OK;
+        log_msg(LOG_WARN, NULL, "database: the server closed the connection; connecting again");
+        db->lost = true;
+    }
     db_disconnect(db);
 
-    time_t now = time(NULL);
-    if (db->last_attempt != 0 && now - db->last_attempt < db->retry_seconds) {
+    long long now = db_now_ms();
+    if (db->last_attempt != 0 && now - db->last_attempt < db->retry_seconds * 1000LL) {
         if (errbuf != NULL)
             snprintf(errbuf, errlen, "%s", db->error);
         return STEPUP_ERR; /* too soon to try again: fail fast */
@@ -335,9 +372,10 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen)
     PQsetNoticeReceiver(db->conn, db_receive_notice, db);
     if (db_setup(db) != STEPUP_OK || db_listen_now(db) != STEPUP_OK)
         goto failed;
-    if (db->last_attempt != 0)
+    if (db->last_attempt != 0 || db->lost)
         log_msg(LOG_INFO, NULL, "database: connected again");
     db->last_attempt = 0;
+    db->lost = false;
     return STEPUP_OK;
 
 failed:
@@ -374,8 +412,9 @@ static db_result *db_check(struct db *db, const char *ref, const char *what, PGr
             db->sqlstate[0] != '\0' ? " SQLSTATE " : "", db->sqlstate);
     PQclear(res);
     if (PQstatus(db->conn) != CONNECTION_OK) {
+        /* The next call connects at once; a failed connect starts the wait. */
         db_disconnect(db);
-        db->last_attempt = time(NULL);
+        db->lost = true;
     }
     return NULL;
 }
@@ -493,7 +532,7 @@ broken:
     db_note_error(db, PQerrorMessage(db->conn), NULL);
     log_msg(LOG_ERROR, NULL, "database: connection lost while waiting: %s", db->error);
     db_disconnect(db);
-    db->last_attempt = time(NULL);
+    db->lost = true;
     return STEPUP_ERR;
 }
 

@@ -46,10 +46,33 @@ def test_database_outage_gives_503_and_workers_recover(stack):
         return r if r.status != 503 else None
     r = poll(answered, 15)
     assert r is not None and r.status == 204, r
-    assert stack.issue(p.api_key, spare).status == 204
+    # A worker whose connect failed just before the restart waits
+    # db_retry_seconds before it tries again; then it answers, and 204.
+    token = spare
+    r = poll(answered, 15)
+    assert r is not None and r.status == 204, r
 
     # Every worker reconnected: many requests in a row, all answered.
     def all_healthy():
         return all(stack.request("GET", "/health").status == 200 for _ in range(20))
     assert poll(all_healthy, 15)
     assert stack.fcgi_pids() == pids, "stepup-fcgi was restarted instead of recovering"
+
+
+def test_database_restart_while_idle_costs_no_request(stack):
+    """A restart between two requests ends every worker's connection; each
+    worker notices before it sends and connects again, so nobody sees it."""
+    p = stack.make_programme()
+    u = stack.make_user(p, mobile=GB_MOBILE)
+    token = stack.session(u)
+    pids = stack.fcgi_pids()
+    for _ in range(20):  # every worker holds a connection
+        assert stack.request("GET", "/health").status == 200
+
+    stack.part("down", "postgres")
+    stack.part("up", "postgres")
+
+    statuses = [stack.request("GET", "/health").status for _ in range(20)]
+    assert statuses == [200] * 20, statuses
+    assert stack.issue(p.api_key, token).status == 204
+    assert stack.fcgi_pids() == pids
