@@ -28,7 +28,8 @@
 --                             PUBLIC when created); each function is
 --                             callable only by the roles its own file
 --                             grants EXECUTE to, and by the owner.
--- The code schema is stepup.
+-- The code schemas are stepup (functions, views, triggers) and audit (the
+-- auditors' views, from sql/schema/007_audit_log.sql on).
 
 -- "stepupmg" as a 64-bit number
 SELECT pg_catalog.pg_advisory_xact_lock(8319385945341193575);
@@ -103,7 +104,8 @@ BEGIN
     REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stepup FROM PUBLIC;
     FOR r IN SELECT c.oid::pg_catalog.regclass AS rel, a.grantee
                FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-              WHERE c.relnamespace = 'stepup'::pg_catalog.regnamespace AND c.relkind = 'v'
+              WHERE c.relnamespace IN ('stepup'::pg_catalog.regnamespace, 'audit'::pg_catalog.regnamespace)
+                AND c.relkind = 'v'
                 AND a.grantee <> c.relowner
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s', r.rel,
@@ -121,13 +123,15 @@ BEGIN
         UNION ALL
         SELECT 'view ' || c.oid::pg_catalog.regclass::text, 'pg_class', c.oid, c.ctid
           FROM pg_catalog.pg_class c
-         WHERE c.relnamespace = 'stepup'::pg_catalog.regnamespace AND c.relkind = 'v'
+         WHERE c.relnamespace IN ('stepup'::pg_catalog.regnamespace, 'audit'::pg_catalog.regnamespace)
+                AND c.relkind = 'v'
         UNION ALL
         SELECT 'trigger ' || t.tgname || ' on ' || c.oid::pg_catalog.regclass::text, 'pg_trigger',
                t.oid, t.ctid
           FROM pg_catalog.pg_trigger t
           JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-         WHERE c.relnamespace = 'stepup'::pg_catalog.regnamespace AND NOT t.tgisinternal;
+         WHERE c.relnamespace = 'stepup'::pg_catalog.regnamespace AND NOT t.tgisinternal
+           AND t.tgparentid = 0; -- a partition's clone follows its parent
 END
 $$;
 

@@ -33,4 +33,4 @@ SELECT c.id,
 COMMENT ON VIEW stepup.challenge_history IS
     'Challenges with the user''s email and their effective status (a PENDING challenge past expires_at shows as EXPIRED). No hashes.';
 REVOKE ALL ON stepup.challenge_history FROM PUBLIC;
-GRANT SELECT ON stepup.challenge_history TO stepup_auditor, stepup_operator;
+GRANT SELECT ON stepup.challenge_history TO stepup_operator;

@@ -1,0 +1,257 @@
+-- The audit log's rules (its tables: sql/schema/007_audit_log.sql).
+--
+--   audit_event               writes one event; every function that makes a
+--                             change calls it in its own transaction;
+--   audit_log_refuse_change   the trigger that keeps the log append-only;
+--   audit_partitions_ensure   makes the months ahead (stepupctl partitions,
+--                             stepup-sender every hour);
+--   sender_audit_pending      what the sealer seals next;
+--   sender_audit_seal         records a seal the sealer signed;
+--   ctl_audit_purge           drops whole months that are sealed
+--                             (stepupctl audit purge).
+-- The sealer and stepupctl audit verify hash an event from the columns
+-- of sender_audit_pending / audit.events in one order (src/lib/audit.c).
+
+-- ---------------------------------------------------------------------------
+-- audit_event: one row of stepup.audit_log.  Plain SQL, no SET: it runs
+-- inside the callers' SECURITY DEFINER functions, once or twice a request.
+CREATE OR REPLACE FUNCTION stepup.audit_event(p_event text, p_programme_id uuid,
+                                              p_user_id uuid DEFAULT NULL,
+                                              p_session_id uuid DEFAULT NULL,
+                                              p_challenge_id uuid DEFAULT NULL,
+                                              p_request_ref text DEFAULT NULL,
+                                              p_client_addr inet DEFAULT NULL,
+                                              p_user_agent text DEFAULT NULL,
+                                              p_detail jsonb DEFAULT '{}',
+                                              p_identity_id uuid DEFAULT NULL)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO stepup.audit_log (event, programme_id, identity_id, user_id, session_id,
+                                  challenge_id, request_ref, client_addr, user_agent, detail)
+    VALUES (p_event, p_programme_id,
+            coalesce(p_identity_id,
+                     (SELECT u.identity_id FROM stepup.users u WHERE u.id = p_user_id)),
+            p_user_id, p_session_id, p_challenge_id, p_request_ref, p_client_addr, p_user_agent,
+            coalesce(p_detail, '{}'));
+$$;
+COMMENT ON FUNCTION stepup.audit_event(text, uuid, uuid, uuid, uuid, text, inet, text, jsonb, uuid) IS
+    'Internal: appends one event to stepup.audit_log (the identity is the user''s unless given).';
+
+-- ---------------------------------------------------------------------------
+-- audit_log_refuse_change: UPDATE, DELETE and TRUNCATE of the log and of
+-- its seals are refused, superusers included.  Old months go as whole
+-- partitions (ctl_audit_purge), which no row trigger sees; a superuser who
+-- disables the trigger is caught by the seals instead.
+CREATE OR REPLACE FUNCTION stepup.audit_log_refuse_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only: % of % is refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Old months leave with stepupctl audit purge --older-than.';
+END
+$$;
+COMMENT ON FUNCTION stepup.audit_log_refuse_change() IS
+    'Trigger: refuses UPDATE, DELETE and TRUNCATE of the audit log and its seals.';
+
+CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON stepup.audit_log
+    FOR EACH ROW EXECUTE FUNCTION stepup.audit_log_refuse_change();
+CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON stepup.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION stepup.audit_log_refuse_change();
+CREATE OR REPLACE TRIGGER audit_seals_append_only BEFORE UPDATE OR DELETE ON stepup.audit_seals
+    FOR EACH ROW EXECUTE FUNCTION stepup.audit_log_refuse_change();
+CREATE OR REPLACE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON stepup.audit_seals
+    FOR EACH STATEMENT EXECUTE FUNCTION stepup.audit_log_refuse_change();
+
+-- ---------------------------------------------------------------------------
+-- audit_partitions_ensure: the monthly partitions of stepup.audit_log from
+-- this month to p_months ahead, made where missing.  Returns every month
+-- partition with its range and rows (estimated), and whether it was made
+-- now; last, the default partition, whose rows (counted) should be none.
+CREATE OR REPLACE FUNCTION stepup.audit_partitions_ensure(p_months integer)
+RETURNS TABLE (partition_name text, from_at timestamptz, to_at timestamptz, estimated_rows bigint,
+               created boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_month date := date_trunc('month', now())::date;
+    v_name text;
+BEGIN
+    IF p_months IS NULL OR p_months < 0 OR p_months > 120 THEN
+        RAISE EXCEPTION 'months ahead must be 0..120' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    CREATE TEMP TABLE IF NOT EXISTS audit_made (name text) ON COMMIT DROP;
+    FOR i IN 0..p_months LOOP
+        v_name := 'audit_log_' || to_char(v_month + make_interval(months => i), 'YYYY_MM');
+        IF to_regclass('stepup.' || v_name) IS NULL THEN
+            EXECUTE format('CREATE TABLE stepup.%I PARTITION OF stepup.audit_log '
+                           'FOR VALUES FROM (%L) TO (%L)', v_name,
+                           v_month + make_interval(months => i),
+                           v_month + make_interval(months => i + 1));
+            INSERT INTO audit_made VALUES (v_name);
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT c.relname::text,
+           (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']*)''\)'))[1]::timestamptz,
+           (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']*)''\)'))[1]::timestamptz,
+           CASE WHEN c.relispartition AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
+                THEN (SELECT count(*) FROM stepup.audit_log_default)
+                ELSE greatest(c.reltuples, 0)::bigint END,
+           EXISTS (SELECT 1 FROM audit_made m WHERE m.name = c.relname)
+      FROM pg_inherits i
+      JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'stepup.audit_log'::regclass
+     ORDER BY pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.relname;
+END
+$$;
+COMMENT ON FUNCTION stepup.audit_partitions_ensure(integer) IS
+    'Makes the audit log''s monthly partitions up to N months ahead; lists them all.';
+GRANT EXECUTE ON FUNCTION stepup.audit_partitions_ensure(integer) TO stepup_operator, stepup_sender;
+
+-- ---------------------------------------------------------------------------
+-- sender_audit_pending: the events the next seal covers, in one snapshot.
+--
+-- The next seal starts where the last one ended (xact_from; 0 before the
+-- first) and ends at the oldest transaction still running (xact_to): every
+-- transaction before it has ended, so the events of [xact_from, xact_to)
+-- are final.  Up to p_limit events, by (xact_id, seq); each row also
+-- carries the chain's tip (seal_no and digest of the last seal) and the
+-- range.  When p_limit rows come back the sealer seals only the
+-- transactions it has whole.  No rows: nothing to seal.
+CREATE OR REPLACE FUNCTION stepup.sender_audit_pending(p_limit integer)
+RETURNS TABLE (tip_seal_no bigint, tip_digest bytea, xact_from xid8, xact_to xid8, seq bigint,
+               at_us bigint, xact_id xid8, event text, programme_id uuid, identity_id uuid,
+               user_id uuid, session_id uuid, challenge_id uuid, request_ref text,
+               client_addr inet, user_agent text, actor text, detail jsonb)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+    WITH tip AS (
+        SELECT s.seal_no, s.digest, s.xact_to
+          FROM audit_seals s
+         ORDER BY s.seal_no DESC
+         LIMIT 1
+    ), range AS (
+        SELECT coalesce((SELECT t.seal_no FROM tip t), 0) AS seal_no,
+               (SELECT t.digest FROM tip t) AS digest,
+               coalesce((SELECT t.xact_to FROM tip t), '0'::xid8) AS xact_from,
+               pg_snapshot_xmin(pg_current_snapshot()) AS xact_to
+    )
+    SELECT r.seal_no, r.digest, r.xact_from, r.xact_to, e.seq,
+           (extract(epoch FROM e.at) * 1000000)::bigint, e.xact_id, e.event, e.programme_id,
+           e.identity_id, e.user_id, e.session_id, e.challenge_id, e.request_ref, e.client_addr,
+           e.user_agent, e.actor, e.detail
+      FROM range r
+      JOIN audit_log e ON e.xact_id >= r.xact_from AND e.xact_id < r.xact_to
+     ORDER BY e.xact_id, e.seq
+     LIMIT greatest(p_limit, 1);
+$$;
+COMMENT ON FUNCTION stepup.sender_audit_pending(integer) IS
+    'stepup-sender''s sealer: the chain''s tip and up to N events of the transactions ended since the last seal.';
+GRANT EXECUTE ON FUNCTION stepup.sender_audit_pending(integer) TO stepup_sender;
+
+-- sender_audit_seal: record a seal.  It must extend the tip (seal_no one
+-- more, xact_from its xact_to, prev_digest its digest); when another
+-- sealer got there first, false and nothing written.
+CREATE OR REPLACE FUNCTION stepup.sender_audit_seal(p_seal_no bigint, p_xact_from xid8,
+                                                    p_xact_to xid8, p_first_at_us bigint,
+                                                    p_last_at_us bigint, p_event_count integer,
+                                                    p_entries bytea, p_prev_digest bytea,
+                                                    p_digest bytea, p_signature bytea,
+                                                    p_key_id text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_tip record;
+BEGIN
+    -- one sealer at a time ("stepupal" as a 64-bit number)
+    PERFORM pg_advisory_xact_lock(8319385945341190508);
+    SELECT s.seal_no, s.xact_to, s.digest INTO v_tip
+      FROM audit_seals s ORDER BY s.seal_no DESC LIMIT 1;
+    IF p_seal_no <> coalesce(v_tip.seal_no, 0) + 1
+       OR p_xact_from <> coalesce(v_tip.xact_to, '0'::xid8)
+       OR p_prev_digest <> coalesce(v_tip.digest, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) THEN
+        RETURN false;
+    END IF;
+    INSERT INTO audit_seals (seal_no, xact_from, xact_to, first_at, last_at, event_count, entries,
+                             prev_digest, digest, signature, key_id)
+    VALUES (p_seal_no, p_xact_from, p_xact_to,
+            to_timestamp(p_first_at_us / 1000000.0), to_timestamp(p_last_at_us / 1000000.0),
+            p_event_count, p_entries, p_prev_digest, p_digest, p_signature, p_key_id);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION stepup.sender_audit_seal(bigint, xid8, xid8, bigint, bigint, integer, bytea,
+                                             bytea, bytea, bytea, text) IS
+    'stepup-sender''s sealer: records a signed seal that extends the chain; false when it no longer does.';
+GRANT EXECUTE ON FUNCTION stepup.sender_audit_seal(bigint, xid8, xid8, bigint, bigint, integer,
+                                                   bytea, bytea, bytea, bytea, text)
+    TO stepup_sender;
+
+-- ---------------------------------------------------------------------------
+-- ctl_audit_purge: drop the monthly partitions that end on or before
+-- p_before, when every event in them is sealed (else nothing is dropped
+-- and the answer says why).  The drop is itself an event, audit.purged,
+-- naming the time before which events may be missing; once it is sealed,
+-- stepupctl audit verify accepts exactly those absences.  Returns each
+-- partition dropped and its rows.
+CREATE OR REPLACE FUNCTION stepup.ctl_audit_purge(p_before timestamptz)
+RETURNS TABLE (partition_name text, events bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    v_sealed_to xid8;
+    v_unsealed bigint;
+    v_horizon timestamptz;
+    v_names text[] := '{}';
+    v_total bigint := 0;
+BEGIN
+    SELECT s.xact_to INTO v_sealed_to FROM audit_seals s ORDER BY s.seal_no DESC LIMIT 1;
+    FOR r IN
+        SELECT c.oid::regclass AS rel, c.relname::text AS name,
+               (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']*)''\)'))[1]::timestamptz AS to_at
+          FROM pg_inherits i
+          JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'stepup.audit_log'::regclass
+           AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+         ORDER BY 3
+    LOOP
+        CONTINUE WHEN r.to_at > p_before;
+        EXECUTE format('SELECT count(*) FILTER (WHERE xact_id >= $1 OR $1 IS NULL), count(*) FROM %s',
+                       r.rel)
+           INTO v_unsealed, events USING v_sealed_to;
+        IF v_unsealed > 0 THEN
+            RAISE EXCEPTION '% holds % events not sealed yet: nothing was dropped', r.name, v_unsealed
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Is stepup-sender running with audit_key_file?';
+        END IF;
+        EXECUTE format('DROP TABLE %s', r.rel);
+        partition_name := r.name;
+        v_names := v_names || r.name;
+        v_total := v_total + events;
+        v_horizon := greatest(v_horizon, r.to_at);
+        RETURN NEXT;
+    END LOOP;
+    IF v_horizon IS NOT NULL THEN
+        PERFORM audit_event('audit.purged', NULL,
+                            p_detail => jsonb_build_object('before', v_horizon, 'partitions', v_names,
+                                                           'events', v_total));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stepup.ctl_audit_purge(timestamptz) IS
+    'stepupctl audit purge: drops the sealed monthly partitions of the audit log that end by the given time.';
+GRANT EXECUTE ON FUNCTION stepup.ctl_audit_purge(timestamptz) TO stepup_operator;
