@@ -7,6 +7,7 @@
 --                             stepup-sender every hour);
 --   sender_audit_pending      what the sealer seals next;
 --   sender_audit_seal         records a seal the sealer signed;
+--   ctl_partitions            stepupctl partitions;
 --   ctl_audit_purge           drops whole months that are sealed
 --                             (stepupctl audit purge).
 -- The sealer and stepupctl audit verify hash an event from the columns
@@ -157,11 +158,12 @@ COMMENT ON FUNCTION stepup.sender_audit_pending(integer) IS
     'stepup-sender''s sealer: the chain''s tip and up to N events of the transactions ended since the last seal.';
 GRANT EXECUTE ON FUNCTION stepup.sender_audit_pending(integer) TO stepup_sender;
 
--- sender_audit_seal: record a seal.  It must extend the tip (seal_no one
+-- sender_audit_seal: record a seal (the xid8 bounds as text, which is how
+-- stepup-sender has them).  It must extend the tip (seal_no one
 -- more, xact_from its xact_to, prev_digest its digest); when another
 -- sealer got there first, false and nothing written.
-CREATE OR REPLACE FUNCTION stepup.sender_audit_seal(p_seal_no bigint, p_xact_from xid8,
-                                                    p_xact_to xid8, p_first_at_us bigint,
+CREATE OR REPLACE FUNCTION stepup.sender_audit_seal(p_seal_no bigint, p_xact_from text,
+                                                    p_xact_to text, p_first_at_us bigint,
                                                     p_last_at_us bigint, p_event_count integer,
                                                     p_entries bytea, p_prev_digest bytea,
                                                     p_digest bytea, p_signature bytea,
@@ -179,46 +181,73 @@ BEGIN
     SELECT s.seal_no, s.xact_to, s.digest INTO v_tip
       FROM audit_seals s ORDER BY s.seal_no DESC LIMIT 1;
     IF p_seal_no <> coalesce(v_tip.seal_no, 0) + 1
-       OR p_xact_from <> coalesce(v_tip.xact_to, '0'::xid8)
+       OR p_xact_from::xid8 <> coalesce(v_tip.xact_to, '0'::xid8)
        OR p_prev_digest <> coalesce(v_tip.digest, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) THEN
         RETURN false;
     END IF;
     INSERT INTO audit_seals (seal_no, xact_from, xact_to, first_at, last_at, event_count, entries,
                              prev_digest, digest, signature, key_id)
-    VALUES (p_seal_no, p_xact_from, p_xact_to,
+    VALUES (p_seal_no, p_xact_from::xid8, p_xact_to::xid8,
             to_timestamp(p_first_at_us / 1000000.0), to_timestamp(p_last_at_us / 1000000.0),
             p_event_count, p_entries, p_prev_digest, p_digest, p_signature, p_key_id);
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION stepup.sender_audit_seal(bigint, xid8, xid8, bigint, bigint, integer, bytea,
+COMMENT ON FUNCTION stepup.sender_audit_seal(bigint, text, text, bigint, bigint, integer, bytea,
                                              bytea, bytea, bytea, text) IS
     'stepup-sender''s sealer: records a signed seal that extends the chain; false when it no longer does.';
-GRANT EXECUTE ON FUNCTION stepup.sender_audit_seal(bigint, xid8, xid8, bigint, bigint, integer,
+GRANT EXECUTE ON FUNCTION stepup.sender_audit_seal(bigint, text, text, bigint, bigint, integer,
                                                    bytea, bytea, bytea, bytea, text)
     TO stepup_sender;
 
 -- ---------------------------------------------------------------------------
--- ctl_audit_purge: drop the monthly partitions that end on or before
--- p_before, when every event in them is sealed (else nothing is dropped
--- and the answer says why).  The drop is itself an event, audit.purged,
--- naming the time before which events may be missing; once it is sealed,
--- stepupctl audit verify accepts exactly those absences.  Returns each
--- partition dropped and its rows.
-CREATE OR REPLACE FUNCTION stepup.ctl_audit_purge(p_before timestamptz)
-RETURNS TABLE (partition_name text, events bigint)
+-- ctl_partitions: stepupctl partitions [--months N]: audit_partitions_ensure,
+-- one JSON object per partition.
+CREATE OR REPLACE FUNCTION stepup.ctl_partitions(p_months integer)
+RETURNS TABLE (doc jsonb)
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object('partition', p.partition_name, 'from', p.from_at, 'to', p.to_at,
+                              CASE WHEN p.from_at IS NULL THEN 'rows' ELSE 'estimatedRows' END,
+                              p.estimated_rows, 'created', p.created)
+      FROM audit_partitions_ensure(p_months) p;
+$$;
+COMMENT ON FUNCTION stepup.ctl_partitions(integer) IS
+    'stepupctl partitions: makes the audit log''s months ahead; one JSON object per partition.';
+GRANT EXECUTE ON FUNCTION stepup.ctl_partitions(integer) TO stepup_operator;
+
+-- ---------------------------------------------------------------------------
+-- ctl_audit_purge: stepupctl audit purge --older-than DURATION.  Drops the
+-- monthly partitions that end at least p_older_than_seconds ago, when
+-- every event in them is sealed (else nothing is dropped and the error
+-- says why).  The drop is itself an event, audit.purged, naming the time
+-- before which events may be missing; stepupctl audit verify accepts
+-- exactly those absences.  Returns {"before", "dropped": [{"partition",
+-- "events"}], "events"}.
+CREATE OR REPLACE FUNCTION stepup.ctl_audit_purge(p_older_than_seconds bigint)
+RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
+    v_before timestamptz;
     v_sealed_to xid8;
     v_unsealed bigint;
+    v_events bigint;
     v_horizon timestamptz;
+    v_dropped jsonb := '[]';
     v_names text[] := '{}';
     v_total bigint := 0;
 BEGIN
+    IF p_older_than_seconds IS NULL OR p_older_than_seconds < 86400 THEN
+        RAISE EXCEPTION 'audit purge keeps at least a day: --older-than must be 1d or more'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_before := now() - make_interval(secs => p_older_than_seconds);
     SELECT s.xact_to INTO v_sealed_to FROM audit_seals s ORDER BY s.seal_no DESC LIMIT 1;
     FOR r IN
         SELECT c.oid::regclass AS rel, c.relname::text AS name,
@@ -229,29 +258,29 @@ BEGIN
            AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
          ORDER BY 3
     LOOP
-        CONTINUE WHEN r.to_at > p_before;
-        EXECUTE format('SELECT count(*) FILTER (WHERE xact_id >= $1 OR $1 IS NULL), count(*) FROM %s',
+        CONTINUE WHEN r.to_at > v_before;
+        EXECUTE format('SELECT count(*) FILTER (WHERE $1 IS NULL OR xact_id >= $1), count(*) FROM %s',
                        r.rel)
-           INTO v_unsealed, events USING v_sealed_to;
+           INTO v_unsealed, v_events USING v_sealed_to;
         IF v_unsealed > 0 THEN
             RAISE EXCEPTION '% holds % events not sealed yet: nothing was dropped', r.name, v_unsealed
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Is stepup-sender running with audit_key_file?';
+                      HINT = 'The sealer runs in stepup-sender when audit_key_file is set.';
         END IF;
         EXECUTE format('DROP TABLE %s', r.rel);
-        partition_name := r.name;
+        v_dropped := v_dropped || jsonb_build_object('partition', r.name, 'events', v_events);
         v_names := v_names || r.name;
-        v_total := v_total + events;
+        v_total := v_total + v_events;
         v_horizon := greatest(v_horizon, r.to_at);
-        RETURN NEXT;
     END LOOP;
     IF v_horizon IS NOT NULL THEN
         PERFORM audit_event('audit.purged', NULL,
                             p_detail => jsonb_build_object('before', v_horizon, 'partitions', v_names,
                                                            'events', v_total));
     END IF;
+    RETURN jsonb_build_object('before', v_horizon, 'dropped', v_dropped, 'events', v_total);
 END
 $$;
-COMMENT ON FUNCTION stepup.ctl_audit_purge(timestamptz) IS
-    'stepupctl audit purge: drops the sealed monthly partitions of the audit log that end by the given time.';
-GRANT EXECUTE ON FUNCTION stepup.ctl_audit_purge(timestamptz) TO stepup_operator;
+COMMENT ON FUNCTION stepup.ctl_audit_purge(bigint) IS
+    'stepupctl audit purge: drops the sealed monthly partitions of the audit log that ended N seconds ago or earlier.';
+GRANT EXECUTE ON FUNCTION stepup.ctl_audit_purge(bigint) TO stepup_operator;

@@ -130,5 +130,7 @@ int ctl_token(struct ctl *c, int argc, char **argv);      /* impersonate */
 int ctl_challenges(struct ctl *c, int argc, char **argv); /* --user ID [--limit N] */
 int ctl_outbox(struct ctl *c, int argc, char **argv);     /* list | show | retry | purge */
 int ctl_limits(struct ctl *c, int argc, char **argv);     /* show | reset */
+int ctl_audit(struct ctl *c, int argc, char **argv);      /* verify | purge */
+int ctl_partitions(struct ctl *c, int argc, char **argv); /* [--months N] */
 
 #endif

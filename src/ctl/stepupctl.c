@@ -66,7 +66,17 @@ static const char usage_tail[] =
     "  limits show --user ID                            -> what the rate limits count against\n"
     "      the user (hits of each window, seconds until it resets) and the user's lock-outs\n"
     "  limits reset --user ID                           -> {\"user_id\", \"lockouts_lifted\",\n"
-    "      \"counters_cleared\"}: lifts the user's lock-outs and clears the user's counters\n";
+    "      \"counters_cleared\"}: lifts the user's lock-outs and clears the user's counters\n"
+    "  audit verify [--from T] [--to T] [--public-key FILE]\n"
+    "                                                   -> {\"verified\", \"seals\", \"events\", ...}\n"
+    "      checks the audit log against its signed seals (as stepup_auditor); the key is\n"
+    "      --public-key or STEPUP_AUDIT_PUBLIC_KEY; exit 1 names the first event altered,\n"
+    "      inserted or removed\n"
+    "  audit purge --older-than DURATION                -> {\"before\", \"dropped\", \"events\"}\n"
+    "      drops the audit log's monthly partitions that ended longer ago than DURATION\n"
+    "      (at least 1d), once every event in them is sealed\n"
+    "  partitions [--months N]                          -> one JSON object per partition\n"
+    "      makes the audit log's monthly partitions up to N months ahead (default 3)\n";
 
 void ctl_usage(FILE *out)
 {
@@ -271,6 +281,8 @@ static const struct command commands[] = {
     { "challenges", ctl_challenges },
     { "outbox", ctl_outbox },
     { "limits", ctl_limits },
+    { "audit", ctl_audit },
+    { "partitions", ctl_partitions },
 };
 
 /* The server's warnings (a setting that acts otherwise than it says) on stderr. */

@@ -5,6 +5,7 @@
  * to a single `failed:` label on any error, and releases them there in
  * reverse order.  Intermediate secrets are wiped before return.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "crypto.h"
@@ -620,4 +622,93 @@ void crypto_hex_encode(const unsigned char *in, size_t len, char *out)
 void crypto_wipe(void *p, size_t len)
 {
     OPENSSL_cleanse(p, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ed25519 */
+
+struct crypto_sign_key {
+    EVP_PKEY *pkey;
+    char id[CRYPTO_KEY_ID_LEN + 1];
+};
+
+struct crypto_sign_key *crypto_sign_key_load(const char *path, bool want_private, char *err,
+                                             size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    if (pkey == NULL && !want_private) {
+        rewind(f);
+        ERR_clear_error();
+        pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    }
+    fclose(f);
+    ERR_clear_error();
+    if (pkey == NULL) {
+        snprintf(err, errlen, "%s holds no Ed25519 %s key in PEM form", path,
+                 want_private ? "private" : "public or private");
+        return NULL;
+    }
+    unsigned char raw[32];
+    size_t rawlen = sizeof raw;
+    if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||
+        EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 || rawlen != sizeof raw) {
+        snprintf(err, errlen, "the key in %s is not an Ed25519 key", path);
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    struct crypto_sign_key *k = calloc(1, sizeof *k);
+    if (k == NULL) {
+        snprintf(err, errlen, "out of memory");
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    k->pkey = pkey;
+    unsigned char digest[CRYPTO_HASH_LEN];
+    char hex[2 * CRYPTO_HASH_LEN + 1];
+    crypto_sha256(raw, rawlen, digest);
+    crypto_hex_encode(digest, sizeof digest, hex);
+    memcpy(k->id, hex, CRYPTO_KEY_ID_LEN);
+    k->id[CRYPTO_KEY_ID_LEN] = '\0';
+    return k;
+}
+
+void crypto_sign_key_free(struct crypto_sign_key *k)
+{
+    if (k == NULL)
+        return;
+    EVP_PKEY_free(k->pkey);
+    free(k);
+}
+
+int crypto_sign(const struct crypto_sign_key *k, const void *msg, size_t len,
+                unsigned char sig[CRYPTO_SIGNATURE_LEN])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t siglen = CRYPTO_SIGNATURE_LEN;
+    int ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pkey) == 1 &&
+             EVP_DigestSign(ctx, sig, &siglen, msg, len) == 1 && siglen == CRYPTO_SIGNATURE_LEN;
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
+    return ok ? STEPUP_OK : STEPUP_ERR;
+}
+
+int crypto_sign_verify(const struct crypto_sign_key *k, const void *msg, size_t len,
+                       const unsigned char sig[CRYPTO_SIGNATURE_LEN])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) == 1 &&
+             EVP_DigestVerify(ctx, sig, CRYPTO_SIGNATURE_LEN, msg, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
+    return ok ? 1 : 0;
+}
+
+void crypto_sign_key_id(const struct crypto_sign_key *k, char out[CRYPTO_KEY_ID_LEN + 1])
+{
+    memcpy(out, k->id, CRYPTO_KEY_ID_LEN + 1);
 }

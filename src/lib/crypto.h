@@ -7,11 +7,13 @@
  *    bias), stored only as HMAC-SHA256(otp_key, session token hash || code);
  *  - passwords: scrypt, encoded with their parameters and salt;
  *  - AES-256-GCM sealing of outbox secrets, bound to the row by its AAD;
+ *  - Ed25519 signatures of the audit log's seals (keys in PEM files);
  *  - constant-time comparison.
  */
 #ifndef STEPUP_CRYPTO_H
 #define STEPUP_CRYPTO_H
 
+#include <stdbool.h>
 #include "common.h"
 
 #define CRYPTO_TOKEN_BYTES 32
@@ -78,6 +80,26 @@ int crypto_equal(const void *a, const void *b, size_t len);
 /* Hex: decode exactly outlen bytes (2*outlen digits); encode writes 2*len+1. */
 int crypto_hex_decode(const char *hex, unsigned char *out, size_t outlen) WARN_UNUSED;
 void crypto_hex_encode(const unsigned char *in, size_t len, char *out);
+
+/*
+ * Ed25519.  A key is read from a PEM file: a private key (PKCS#8, as
+ * `openssl genpkey -algorithm ed25519` writes) signs and verifies; a
+ * public key (`openssl pkey -pubout`) only verifies.  want_private refuses
+ * a public key.  NULL with the reason in err (never the key's bytes).
+ */
+#define CRYPTO_SIGNATURE_LEN 64
+#define CRYPTO_KEY_ID_LEN 16 /* hex digits of the SHA-256 of the raw public key */
+struct crypto_sign_key;
+struct crypto_sign_key *crypto_sign_key_load(const char *path, bool want_private, char *err,
+                                             size_t errlen);
+void crypto_sign_key_free(struct crypto_sign_key *k);
+int crypto_sign(const struct crypto_sign_key *k, const void *msg, size_t len,
+                unsigned char sig[CRYPTO_SIGNATURE_LEN]) WARN_UNUSED;
+/* 1 when sig is k's signature of msg, 0 when not. */
+int crypto_sign_verify(const struct crypto_sign_key *k, const void *msg, size_t len,
+                       const unsigned char sig[CRYPTO_SIGNATURE_LEN]);
+/* The key's id: the first 16 hex digits of the SHA-256 of its raw public key. */
+void crypto_sign_key_id(const struct crypto_sign_key *k, char out[CRYPTO_KEY_ID_LEN + 1]);
 
 /* Overwrite a secret so the compiler cannot drop the store. */
 void crypto_wipe(void *p, size_t len);

@@ -36,6 +36,7 @@
 #include "../lib/log.h"
 #include "outbox.h"
 #include "provider.h"
+#include "sealer.h"
 #include "sender.h"
 #include "sender_config.h"
 
@@ -136,16 +137,25 @@ static struct db *open_db(const struct sender_config *c)
  * result the old one could not write).
  */
 static void reload(struct sender *s, struct sender_config **config, struct providers *providers,
-                   const char *path)
+                   struct sealer *sealer, const char *path)
 {
     struct sender_config *fresh = load_config(path);
     struct providers opened;
+    struct sealer fresh_sealer;
 
     if (fresh == NULL) {
         log_msg(LOG_ERROR, NULL, "SIGHUP: %s is not valid; keeping the running configuration", path);
         return;
     }
+    if (sealer_open(&fresh_sealer, fresh->audit_key_file, fresh->audit_seal_interval_ms) !=
+        STEPUP_OK) {
+        log_msg(LOG_ERROR, NULL, "SIGHUP: the audit key of %s does not load; keeping the running "
+                "configuration", path);
+        free_config(fresh);
+        return;
+    }
     if (providers_open(&opened, fresh) != STEPUP_OK) {
+        sealer_close(&fresh_sealer);
         log_msg(LOG_ERROR, NULL, "SIGHUP: the providers of %s do not open; keeping the running "
                 "configuration", path);
         free_config(fresh);
@@ -156,6 +166,7 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
         struct db *db = open_db(fresh);
         if (db == NULL) {
             log_msg(LOG_ERROR, NULL, "SIGHUP: out of memory; keeping the running configuration");
+            sealer_close(&fresh_sealer);
             providers_close(&opened);
             free_config(fresh);
             return;
@@ -165,6 +176,8 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
     }
     providers_close(providers);
     *providers = opened;
+    sealer_close(sealer);
+    *sealer = fresh_sealer;
     free_config(*config);
     *config = fresh;
     s->config = fresh;
@@ -262,6 +275,7 @@ int main(int argc, char **argv)
     struct sender_config *config = NULL;
     struct providers providers;
     struct sender s;
+    struct sealer sealer = { 0 };
     struct config_command cmd = { .op = CONFIG_OP_NONE, .config = getenv("STEPUP_SENDER_CONFIG") };
     bool providers_opened = false, curl_started = false, pid_written = false;
 
@@ -306,6 +320,8 @@ int main(int argc, char **argv)
     if (providers_open(&providers, config) != STEPUP_OK)
         goto out;
     providers_opened = true;
+    if (sealer_open(&sealer, config->audit_key_file, config->audit_seal_interval_ms) != STEPUP_OK)
+        goto out;
 
     if (daemon_mode) {
         ready_fd = daemonize();
@@ -364,9 +380,10 @@ int main(int argc, char **argv)
     struct timespec pruned_at = { 0, 0 };
     while (!stop_requested()) {
         prune_limits(s.db, &pruned_at);
+        sealer_tick(&sealer, s.db);
         if (reload_flag) {
             reload_flag = 0;
-            reload(&s, &config, &providers, config_path);
+            reload(&s, &config, &providers, &sealer, config_path);
         }
         int wait_ms = config->poll_interval_ms;
         int claimed = 0;
@@ -382,6 +399,8 @@ int main(int argc, char **argv)
             if (claimed == 0 && wait_ms < MIN_WAIT_MS)
                 wait_ms = MIN_WAIT_MS;
         }
+        if (sealer_due_ms(&sealer) < wait_ms)
+            wait_ms = sealer_due_ms(&sealer);
         /* 1: notified, 0: timeout or signal, STEPUP_ERR: the database is away (it waited) */
         if (db_wait_notify(s.db, wait_ms, &wait_mask) == STEPUP_ERR)
             log_msg(LOG_DEBUG, NULL, "database unavailable; retrying");
@@ -391,12 +410,15 @@ int main(int argc, char **argv)
     if (sender_flush(&s) != STEPUP_OK)
         log_msg(LOG_WARN, NULL, "stopping with results the database did not take; those "
                 "messages are retried when their lease runs out");
+    if (sealer_seal_now(&sealer, s.db) == STEPUP_ERR)
+        log_msg(LOG_WARN, NULL, "audit: the last events were not sealed; the next sealer seals them");
     log_msg(LOG_INFO, NULL, "stopped");
     status = EXIT_SUCCESS;
 
 out:
     if (ready_fd >= 0)
         close(ready_fd);
+    sealer_close(&sealer);
     sender_free(&s);
     db_free(s.db);
     if (providers_opened)

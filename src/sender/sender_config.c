@@ -70,6 +70,12 @@ static const struct setting_def sender_defs[] = {
      "exec provider: the program is killed after this long (ms) and the send retried"},
     {"exec_permanent_exit_codes", SETTING_STRING, FIELD(exec_permanent_exit_codes_text), 0, 0, "",
      "exec provider: exit statuses that fail a message for good (e.g. 2,3); others are retried"},
+    {"audit_key_file", SETTING_STRING, FIELD(audit_key_file), 0, 0, "",
+     "the Ed25519 private key (PEM, `openssl genpkey -algorithm ed25519`) that seals the audit "
+     "log; empty: this sender does not seal (run exactly one sealer per database, or more: they "
+     "take turns)"},
+    {"audit_seal_interval_ms", SETTING_INT, FIELD(audit_seal_interval_ms), 100, 600000, "2000",
+     "how often (ms) the sealer seals the audit events committed since its last seal"},
 };
 
 static const struct setting_section sender_sections[] = {

@@ -47,6 +47,8 @@ struct sender_config {
     char *exec_program;
     int exec_timeout_ms;
     char *exec_permanent_exit_codes_text;
+    char *audit_key_file;
+    int audit_seal_interval_ms;
 
     /* derived by sender_config_check */
     enum body_type http_body_type;

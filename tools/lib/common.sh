@@ -53,6 +53,7 @@ STEPUP_PACKAGE_PROBES=(
     "python3-pytest|py:pytest"
     "python3-cryptography|py:cryptography.hazmat.primitives.ciphers.aead"
     "curl|/usr/bin/curl"
+    "openssl|/usr/bin/openssl"
     "ca-certificates|/etc/ssl/certs/ca-certificates.crt"
     "procps|/usr/bin/ps"
     "passwd|/usr/sbin/useradd"
@@ -67,7 +68,7 @@ STEPUP_PACKAGE_PROBES=(
 STEPUP_PACKAGES=(build-essential autoconf automake libtool pkg-config libfcgi-dev libpq-dev
                  libjson-c-dev libssl-dev check libsubunit-dev libphonenumber-dev libcurl4-openssl-dev lighttpd
                  postgresql-15 postgresql-client-15 python3 python3-pytest python3-cryptography
-                 curl ca-certificates procps passwd util-linux)
+                 curl openssl ca-certificates procps passwd util-linux)
 
 say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }

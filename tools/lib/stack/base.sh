@@ -139,6 +139,8 @@ write_stack_env() {
         printf 'export STEPUPCTL=%q\n' "$CTL"
         printf 'export STEPUP_STATE_DIR=%q\n' "$STATE"
         printf 'export STEPUP_CONFIG=%q\n' "$CONF"
+        echo "# The public half of the audit log's sealing key: PGUSER=stepup_auditor \$STEPUPCTL audit verify"
+        printf 'export STEPUP_AUDIT_PUBLIC_KEY=%q\n' "$STATE/audit-key.pub.pem"
     } >"$f.tmp"
     mv "$f.tmp" "$f"
     chmod 0644 "$f"

@@ -18,4 +18,8 @@ part_database_up() {
     fi
     # what an upgrade changes for the operator (stepupctl's warnings)
     grep -F 'warning:' <<<"$out" >&2 || true
+    # The auditor logs in here (trust on loopback, like every role of this
+    # stack); a production DBA grants stepup_auditor to a role of their own.
+    as_owner "$PG_BIN/psql" -X -q -d stepup -c "ALTER ROLE stepup_auditor LOGIN" >/dev/null ||
+        die "cannot let stepup_auditor log in"
 }

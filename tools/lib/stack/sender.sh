@@ -10,10 +10,29 @@
 SENDER_CONF=$STATE/stepup-sender.conf
 SENDER_PID=$RUN/stepup-sender.pid
 SENDER_LOG=$LOGDIR/stepup-sender.log
+# The Ed25519 key that seals the audit log: the private half for the
+# sender only, the public half for whoever verifies (stack.env's
+# STEPUP_AUDIT_PUBLIC_KEY).
+AUDIT_KEY=$STATE/audit-key.pem
+AUDIT_PUBLIC_KEY=$STATE/audit-key.pub.pem
 GATEWAY_URL=${STEPUP_SMS_GATEWAY_URL:-}
 
 sender_pid() {
     live_pid_of "$SENDER_PID" stepup-sender
+}
+
+make_audit_key() {
+    if [ ! -f "$AUDIT_KEY" ]; then
+        say "making the audit log's sealing key $AUDIT_KEY"
+        (umask 077 && openssl genpkey -algorithm ed25519 -out "$AUDIT_KEY.tmp") ||
+            die "openssl genpkey failed"
+        mv "$AUDIT_KEY.tmp" "$AUDIT_KEY"
+    fi
+    if [ ! -f "$AUDIT_PUBLIC_KEY" ] || [ "$AUDIT_PUBLIC_KEY" -ot "$AUDIT_KEY" ]; then
+        openssl pkey -in "$AUDIT_KEY" -pubout -out "$AUDIT_PUBLIC_KEY" || die "openssl pkey failed"
+        chmod 0644 "$AUDIT_PUBLIC_KEY"
+    fi
+    give_to_service "$AUDIT_KEY"
 }
 
 write_sender_config() {
@@ -25,7 +44,9 @@ write_sender_config() {
             *) die "STEPUP_SMS_GATEWAY_URL must be an http:// or https:// URL" ;;
         esac
     fi
-    local sets=(--set "db_conninfo=$conninfo" --set "provider=$provider" --set "http_url=$GATEWAY_URL")
+    make_audit_key
+    local sets=(--set "db_conninfo=$conninfo" --set "provider=$provider" --set "http_url=$GATEWAY_URL"
+                --set "audit_key_file=$AUDIT_KEY")
     if [ ! -f "$SENDER_CONF" ]; then
         say "writing $SENDER_CONF"
         "$SENDER_BIN" --init-config "$SENDER_CONF" --keys-from "$CONF" "${sets[@]}" \
