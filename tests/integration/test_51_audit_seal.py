@@ -313,6 +313,14 @@ def test_partitions_are_made_ahead(stack):
 
 def test_the_auditor_reads_the_audit_views_and_no_secret(stack, keys, sealer):
     flow(stack)
+    # A text that is sent (by the sealer's sender, provider log), so that
+    # every view has rows.
+    p = stack.make_programme(sandbox=False)
+    u = stack.make_user(p)
+    token = stack.session(u)
+    assert stack.issue(p.api_key, token).status == 204
+    wait_until(lambda: stack.psql("SELECT 1 FROM stepup.sms_outbox WHERE programme_id = :'p' "
+                                  "AND status = 'SENT'", p=p.id), timeout=20, what="text sent")
     sealed_verify(stack, keys)
     env = stack.subprocess_env(PGUSER="stepup_auditor")
 
