@@ -258,11 +258,16 @@ COMMENT ON FUNCTION stepup.lockout_refusal(uuid) IS
 -- verify_failure: count a wrong code of user p_user_id.  When it reaches
 -- verify-failures-per-user the user is locked out, for the limit's period
 -- doubled for each earlier lock-out within the last day (at most a day,
--- or the period if longer), and the count starts again.  Whether this
+-- or the period if longer), and the count starts again, and the lock-out
+-- is the audit event limit.locked_out (its seconds and end) of the
+-- session, challenge and request that offered the code.  Whether this
 -- wrong code locked the user out.  The caller holds the user's
 -- verification lock (verify_lock), so the count of one user is exact
 -- across sessions.
-CREATE OR REPLACE FUNCTION stepup.verify_failure(p_programme_id uuid, p_user_id uuid)
+CREATE OR REPLACE FUNCTION stepup.verify_failure(p_programme_id uuid, p_user_id uuid,
+                                                 p_session_id uuid, p_challenge_id uuid,
+                                                 p_request_ref text, p_client_addr inet,
+                                                 p_user_agent text)
 RETURNS boolean
 LANGUAGE plpgsql
 AS $$
@@ -302,10 +307,17 @@ BEGIN
     DELETE FROM stepup.limit_counters c
      WHERE c.programme_id = p_programme_id AND c.limit_name = 'verify-failures-per-user'
        AND c.subject = p_user_id::text;
+    PERFORM stepup.audit_event('limit.locked_out', p_programme_id, p_user_id => p_user_id,
+                               p_session_id => p_session_id, p_challenge_id => p_challenge_id,
+                               p_request_ref => p_request_ref, p_client_addr => p_client_addr,
+                               p_user_agent => p_user_agent,
+                               p_detail => jsonb_build_object(
+                                   'limit', 'verify-failures-per-user', 'seconds', v_seconds,
+                                   'locked_until', now() + make_interval(secs => v_seconds)));
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION stepup.verify_failure(uuid, uuid) IS
+COMMENT ON FUNCTION stepup.verify_failure(uuid, uuid, uuid, uuid, text, inet, text) IS
     'Internal: counts a wrong code of a user and locks the user out when verify-failures-per-user is reached.';
 
 -- verify_lock: serialise the calls of one user across all of its sessions

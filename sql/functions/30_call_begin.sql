@@ -13,12 +13,18 @@
 -- the seconds left, while the user is locked out: a locked-out user can
 -- neither verify nor get a new challenge.  A RATE_LIMITED outcome is not
 -- recorded for the idempotency-ref (a retry after the lock is a new call).
+-- A refusal after authentication is an audit event of the session, with
+-- the request's context (p_request_ref, p_client_addr, p_user_agent):
+-- limit.refused for RATE_LIMITED (the limit and the seconds left),
+-- challenge.refused for IDEMPOTENCY_IN_FLIGHT and IDEMPOTENCY_MISMATCH; an
+-- authentication failure (no session) and a replay write none.
 -- outcome is NULL when the caller goes on with its own rules, holding the
 -- session row; the session's step-up counters are returned as read under
 -- the lock.  The caller ends with idempotency_finish.
 CREATE OR REPLACE FUNCTION stepup.call_begin(p_api_key_hash bytea, p_token_hash bytea,
                                              p_operation text, p_idem_ref text,
-                                             p_request_hash bytea)
+                                             p_request_hash bytea, p_request_ref text,
+                                             p_client_addr inet, p_user_agent text)
 RETURNS TABLE (outcome text, replayed boolean, session_id uuid, user_id uuid,
                programme_id uuid, challenges_issued integer, last_challenge_at timestamptz,
                limit_name text, limit_count integer, limit_seconds integer, retry_after integer)
@@ -31,7 +37,7 @@ DECLARE
     v_ended timestamptz;
 BEGIN
     replayed := false;
-    SELECT a.outcome, a.session_id, a.user_id, a.programme_id INTO v_auth
+    SELECT a.outcome, a.session_id, a.user_id, a.identity_id, a.programme_id INTO v_auth
       FROM authenticate(p_api_key_hash, p_token_hash, p_allow_impersonation => false) a;
     IF v_auth.outcome <> 'OK' THEN
         outcome := v_auth.outcome;
@@ -47,6 +53,17 @@ BEGIN
                                          WHEN 'MISMATCH' THEN 'IDEMPOTENCY_MISMATCH'
                                          ELSE v_idem.outcome END;
             replayed := v_idem.state = 'REPLAY';
+            IF NOT replayed THEN
+                PERFORM audit_event('challenge.refused', v_auth.programme_id,
+                                    p_user_id => v_auth.user_id,
+                                    p_session_id => v_auth.session_id,
+                                    p_request_ref => p_request_ref,
+                                    p_client_addr => p_client_addr,
+                                    p_user_agent => p_user_agent,
+                                    p_detail => jsonb_build_object('outcome', outcome,
+                                                                   'operation', p_operation),
+                                    p_identity_id => v_auth.identity_id);
+            END IF;
             RETURN NEXT;
             RETURN;
         END IF;
@@ -70,6 +87,13 @@ BEGIN
       INTO outcome, limit_name, limit_count, limit_seconds, retry_after
       FROM lockout_refusal(v_auth.user_id) r;
     IF FOUND THEN
+        PERFORM audit_event('limit.refused', v_auth.programme_id, p_user_id => v_auth.user_id,
+                            p_session_id => v_auth.session_id, p_request_ref => p_request_ref,
+                            p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                            p_detail => jsonb_build_object('limit', limit_name,
+                                                           'retry_after', retry_after,
+                                                           'operation', p_operation),
+                            p_identity_id => v_auth.identity_id);
         RETURN NEXT;
         RETURN;
     END IF;
@@ -80,5 +104,5 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION stepup.call_begin(bytea, bytea, text, text, bytea) IS
+COMMENT ON FUNCTION stepup.call_begin(bytea, bytea, text, text, bytea, text, inet, text) IS
     'Internal: authentication, idempotency and the session lock that open every state-changing call.';

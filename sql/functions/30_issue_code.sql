@@ -7,6 +7,13 @@
 -- inject it) and {code} left for the sender, which opens the sealed code.
 -- Returns the outbox row's id, NULL in a sandbox.  Callers pass every
 -- argument by name.
+--
+-- Its audit events, with the request's context: challenge.superseded for
+-- each challenge it supersedes (that challenge's id: the UPDATE returns
+-- them, so none costs a statement more), challenge.issued (purpose,
+-- channel, sandbox) and, when a text is queued, challenge.queued
+-- (outbox_id): two INSERTs into the log for a new challenge (one in a
+-- sandbox), and one per challenge superseded.
 CREATE OR REPLACE FUNCTION stepup.issue_code(p_session_id uuid, p_user_id uuid,
                                              p_programme_id uuid, p_purpose text,
                                              p_channel text, p_mobile text,
@@ -21,14 +28,25 @@ AS $$
 DECLARE
     v_prog record;
     v_outbox uuid;
+    v_old record;
 BEGIN
     SELECT p.name, p.sandbox, p.expiry_seconds, p.sms_template INTO v_prog
       FROM programmes p
      WHERE p.id = p_programme_id;
 
-    UPDATE challenges c
-       SET status = 'SUPERSEDED', ended_at = now()
-     WHERE c.session_id = p_session_id AND c.status = 'PENDING' AND c.purpose = p_purpose;
+    FOR v_old IN
+        UPDATE challenges c
+           SET status = 'SUPERSEDED', ended_at = now()
+         WHERE c.session_id = p_session_id AND c.status = 'PENDING' AND c.purpose = p_purpose
+        RETURNING c.id
+    LOOP
+        PERFORM audit_event('challenge.superseded', p_programme_id, p_user_id => p_user_id,
+                            p_session_id => p_session_id, p_challenge_id => v_old.id,
+                            p_request_ref => p_request_ref, p_client_addr => p_client_addr,
+                            p_user_agent => p_user_agent,
+                            p_detail => jsonb_build_object('purpose', p_purpose,
+                                                           'superseded_by', p_challenge_id));
+    END LOOP;
 
     INSERT INTO challenges (id, session_id, user_id, programme_id, purpose, channel, mobile,
                             code_hash, sandbox, status, attempts, expires_at,
@@ -37,6 +55,12 @@ BEGIN
             p_mobile, CASE WHEN v_prog.sandbox THEN p_sandbox_code_hash ELSE p_code_hash END,
             v_prog.sandbox, 'PENDING', 0, now() + make_interval(secs => v_prog.expiry_seconds),
             p_request_ref, p_client_addr, p_user_agent);
+    PERFORM audit_event('challenge.issued', p_programme_id, p_user_id => p_user_id,
+                        p_session_id => p_session_id, p_challenge_id => p_challenge_id,
+                        p_request_ref => p_request_ref, p_client_addr => p_client_addr,
+                        p_user_agent => p_user_agent,
+                        p_detail => jsonb_build_object('purpose', p_purpose, 'channel', p_channel,
+                                                       'sandbox', v_prog.sandbox));
 
     IF NOT v_prog.sandbox THEN
         INSERT INTO sms_outbox AS o (challenge_id, programme_id, to_number, body_template, code_sealed)
@@ -46,6 +70,11 @@ BEGIN
                         '{programme}', v_prog.name),
                 p_code_sealed)
         RETURNING o.id INTO v_outbox;
+        PERFORM audit_event('challenge.queued', p_programme_id, p_user_id => p_user_id,
+                            p_session_id => p_session_id, p_challenge_id => p_challenge_id,
+                            p_request_ref => p_request_ref, p_client_addr => p_client_addr,
+                            p_user_agent => p_user_agent,
+                            p_detail => jsonb_build_object('outbox_id', v_outbox));
     END IF;
     RETURN v_outbox;
 END

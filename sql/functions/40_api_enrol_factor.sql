@@ -22,6 +22,8 @@
 --      a step-up code, its id returned as outbox_id (the caller notifies
 --      after commit);
 --   6. with an idempotency ref, the outcome of 4/5 is recorded.
+-- The audit events are a step-up code's: those of call_begin (2-3),
+-- challenge.refused (4), limit.refused (4a), those of issue_code (5).
 -- The step-up retry window and counters (sessions.challenges_issued,
 -- last_challenge_at) are not touched: asking again while pending sends a
 -- fresh code, as long as the challenge limits allow (4a).
@@ -45,7 +47,8 @@ DECLARE
     v_outcome text;
 BEGIN
     SELECT * INTO v_call
-      FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash);
+      FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash,
+                      p_request_ref, p_client_addr, p_user_agent);
     IF v_call.outcome IS NOT NULL THEN
         SELECT v_call.outcome, v_call.replayed, v_call.limit_name, v_call.limit_count,
                v_call.limit_seconds, v_call.retry_after
@@ -78,6 +81,12 @@ BEGIN
           FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_user.mobile,
                                      v_prog.prefix_digits) r;
         IF limit_name IS NOT NULL THEN
+            PERFORM audit_event('limit.refused', v_call.programme_id, p_user_id => v_call.user_id,
+                                p_session_id => v_call.session_id, p_request_ref => p_request_ref,
+                                p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                                p_detail => jsonb_build_object('limit', limit_name,
+                                                               'retry_after', retry_after,
+                                                               'operation', p_operation));
             outcome := 'RATE_LIMITED';
             RETURN NEXT;
             RETURN;
@@ -98,6 +107,13 @@ BEGIN
            SET status = 'PENDING_VERIFICATION', mobile = excluded.mobile,
                mobile_kind = excluded.mobile_kind, mobile_region = excluded.mobile_region;
         v_outcome := 'OK';
+    ELSE
+        PERFORM audit_event('challenge.refused', v_call.programme_id, p_user_id => v_call.user_id,
+                            p_session_id => v_call.session_id, p_request_ref => p_request_ref,
+                            p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                            p_detail => jsonb_build_object('outcome', v_outcome,
+                                                           'purpose', 'ENROLMENT',
+                                                           'channel', p_channel));
     END IF;
 
     PERFORM idempotency_finish(v_call.session_id, p_idem_ref, p_operation, p_request_hash,

@@ -12,11 +12,16 @@
 --                   negative age: never stepped up enough);
 --   OK              stepped up within p_max_age_seconds.
 -- The ids are returned with every outcome but TOKEN_INVALID (for the log).
+-- GATE_FORBIDDEN and NOT_STEPPED_UP are the audit event gate.refused of
+-- the session (the outcome and the gate), with the request's context;
+-- TOKEN_INVALID (no session) and OK write none.
 -- Unless an impersonation session or refused at this gate, the session's
 -- idle time starts again (a request through the gate is activity of the
 -- session), without waiting for the row (touch_session).
 CREATE OR REPLACE FUNCTION stepup.api_gate(p_token_hash bytea, p_max_age_seconds integer,
-                                           p_gate text, p_allow_sandbox boolean)
+                                           p_gate text, p_allow_sandbox boolean,
+                                           p_request_ref text, p_client_addr inet,
+                                           p_user_agent text)
 RETURNS TABLE (outcome text, user_id uuid, identity_id uuid, programme_id uuid)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -40,25 +45,30 @@ BEGIN
     IF p_gate IS NULL OR NOT p_gate = ANY (v_session.gates)
        OR (v_session.sandbox AND NOT coalesce(p_allow_sandbox, false)) THEN
         outcome := 'GATE_FORBIDDEN';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    IF v_session.impersonation THEN
-        outcome := 'NOT_STEPPED_UP';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    PERFORM touch_session(v_session.session_id);
-    IF v_session.stepped_up_at IS NULL OR p_max_age_seconds IS NULL OR p_max_age_seconds < 0
-       OR v_session.stepped_up_at + make_interval(secs => p_max_age_seconds) < now() THEN
+    ELSIF v_session.impersonation THEN
         outcome := 'NOT_STEPPED_UP';
     ELSE
-        outcome := 'OK';
+        PERFORM touch_session(v_session.session_id);
+        IF v_session.stepped_up_at IS NULL OR p_max_age_seconds IS NULL OR p_max_age_seconds < 0
+           OR v_session.stepped_up_at + make_interval(secs => p_max_age_seconds) < now() THEN
+            outcome := 'NOT_STEPPED_UP';
+        ELSE
+            outcome := 'OK';
+        END IF;
+    END IF;
+
+    IF outcome <> 'OK' THEN
+        PERFORM audit_event('gate.refused', v_session.programme_id,
+                            p_user_id => v_session.user_id,
+                            p_session_id => v_session.session_id, p_request_ref => p_request_ref,
+                            p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                            p_detail => jsonb_build_object('outcome', outcome, 'gate', p_gate),
+                            p_identity_id => v_session.identity_id);
     END IF;
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION stepup.api_gate(bytea, integer, text, boolean) IS
+COMMENT ON FUNCTION stepup.api_gate(bytea, integer, text, boolean, text, inet, text) IS
     'Authorizer: OK when the token''s session, of a programme that lists this gate, was stepped up within the given seconds; TOKEN_INVALID, GATE_FORBIDDEN or NOT_STEPPED_UP.';
-GRANT EXECUTE ON FUNCTION stepup.api_gate(bytea, integer, text, boolean) TO stepup_app;
+GRANT EXECUTE ON FUNCTION stepup.api_gate(bytea, integer, text, boolean, text, inet, text)
+    TO stepup_app;

@@ -23,6 +23,11 @@
 --      retry window), and outside sandbox an outbox row queued, its id
 --      returned as outbox_id (issue_code);
 --   6. with an idempotency ref, the outcome of 4/5 is recorded.
+-- Each step writes its audit events in this transaction, with the
+-- request's context: a refusal of 2-3 those of call_begin, one of 4
+-- challenge.refused (the outcome), 4a limit.refused (the limit and
+-- retry_after), 5 those of issue_code (challenge.superseded, .issued,
+-- .queued); an authentication failure (1) and a replay (2) write none.
 -- The caller sends NOTIFY stepup_outbox after the commit, not in here:
 -- PostgreSQL serialises the commits of transactions that notify, which
 -- measured here cut issue throughput from ~1,000/s to ~370/s.  A notify
@@ -49,7 +54,8 @@ DECLARE
     v_outcome text;
 BEGIN
     SELECT * INTO v_call
-      FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash);
+      FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash,
+                      p_request_ref, p_client_addr, p_user_agent);
     IF v_call.outcome IS NOT NULL THEN
         SELECT v_call.outcome, v_call.replayed, v_call.limit_name, v_call.limit_count,
                v_call.limit_seconds, v_call.retry_after
@@ -83,6 +89,12 @@ BEGIN
           FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_factor.mobile,
                                      v_prog.prefix_digits) r;
         IF limit_name IS NOT NULL THEN
+            PERFORM audit_event('limit.refused', v_call.programme_id, p_user_id => v_call.user_id,
+                                p_session_id => v_call.session_id, p_request_ref => p_request_ref,
+                                p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                                p_detail => jsonb_build_object('limit', limit_name,
+                                                               'retry_after', retry_after,
+                                                               'operation', p_operation));
             outcome := 'RATE_LIMITED';
             RETURN NEXT;
             RETURN;
@@ -98,6 +110,13 @@ BEGIN
            SET challenges_issued = s.challenges_issued + 1, last_challenge_at = now()
          WHERE s.id = v_call.session_id;
         v_outcome := 'OK';
+    ELSE
+        PERFORM audit_event('challenge.refused', v_call.programme_id, p_user_id => v_call.user_id,
+                            p_session_id => v_call.session_id, p_request_ref => p_request_ref,
+                            p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                            p_detail => jsonb_build_object('outcome', v_outcome,
+                                                           'purpose', 'STEPUP',
+                                                           'channel', p_channel));
     END IF;
 
     PERFORM idempotency_finish(v_call.session_id, p_idem_ref, p_operation, p_request_hash,

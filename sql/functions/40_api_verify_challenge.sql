@@ -38,7 +38,15 @@
 --      the code's, the next request of the user is refused (c);
 --   i. with an idempotency ref, the outcome of d..h is recorded.
 -- Every attempt that reaches a challenge (f..h) is also recorded in
--- verification_attempts.
+-- verification_attempts.  And each step writes its audit events, with
+-- the request's context (p_request_ref, p_client_addr, p_user_agent) and
+-- the challenge it reached: a refusal of b-c those of call_begin
+-- (limit.refused while locked out), one of d-f or g's STATE_INVALID
+-- challenge.refused (the outcome); g challenge.verified and, enrolment,
+-- factor.enrolled; h challenge.verify_failed (attempts, outcome), then
+-- limit.locked_out when this code locked the user out (verify_failure),
+-- then challenge.failed when it used the challenge's last attempt.  An
+-- authentication failure (a) and a replay (b) write none.
 --
 -- A number change (ctl_user_set_mobile) meets a verification at the factor
 -- row: an enrolment code cannot activate a number that is no longer the
@@ -47,7 +55,9 @@
 CREATE OR REPLACE FUNCTION stepup.api_verify_challenge(p_api_key_hash bytea, p_token_hash bytea,
                                                        p_purpose text, p_channel text,
                                                        p_operation text, p_idem_ref text,
-                                                       p_request_hash bytea, p_code_hash bytea)
+                                                       p_request_hash bytea, p_code_hash bytea,
+                                                       p_request_ref text, p_client_addr inet,
+                                                       p_user_agent text)
 RETURNS TABLE (outcome text, replayed boolean, limit_name text, limit_count integer,
                limit_seconds integer, retry_after integer)
 LANGUAGE plpgsql
@@ -69,7 +79,8 @@ BEGIN
     replayed := false;
 
     SELECT * INTO v_call
-      FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash);
+      FROM call_begin(p_api_key_hash, p_token_hash, p_operation, p_idem_ref, p_request_hash,
+                      p_request_ref, p_client_addr, p_user_agent);
     IF v_call.outcome IS NOT NULL THEN
         SELECT v_call.outcome, v_call.replayed, v_call.limit_name, v_call.limit_count,
                v_call.limit_seconds, v_call.retry_after
@@ -151,7 +162,6 @@ BEGIN
                 v_outcome := 'STATE_INVALID';
             END IF;
         ELSE
-            PERFORM verify_failure(v_call.programme_id, v_call.user_id);
             v_ch.attempts := v_ch.attempts + 1;
             v_limit := verify_limit(v_prog.verify_attempts);
             IF v_limit IS NOT NULL AND v_ch.attempts >= v_limit THEN
@@ -164,7 +174,50 @@ BEGIN
                                   THEN 'ONE_CHALLENGE_LIMIT_REMAINING'
                                   ELSE 'VERIFICATION_CODE_INVALID' END;
             END IF;
+            PERFORM audit_event('challenge.verify_failed', v_call.programme_id,
+                                p_user_id => v_call.user_id, p_session_id => v_call.session_id,
+                                p_challenge_id => v_ch.id, p_request_ref => p_request_ref,
+                                p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                                p_detail => jsonb_build_object('attempts', v_ch.attempts,
+                                                               'outcome', v_outcome));
+            PERFORM verify_failure(v_call.programme_id, v_call.user_id, v_call.session_id,
+                                   v_ch.id, p_request_ref, p_client_addr, p_user_agent);
+            IF v_outcome = 'CHALLENGE_LIMIT_EXCEEDED' THEN
+                PERFORM audit_event('challenge.failed', v_call.programme_id,
+                                    p_user_id => v_call.user_id,
+                                    p_session_id => v_call.session_id, p_challenge_id => v_ch.id,
+                                    p_request_ref => p_request_ref,
+                                    p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                                    p_detail => jsonb_build_object('attempts', v_ch.attempts));
+            END IF;
         END IF;
+    END IF;
+
+    IF v_outcome = 'OK' THEN
+        PERFORM audit_event('challenge.verified', v_call.programme_id, p_user_id => v_call.user_id,
+                            p_session_id => v_call.session_id, p_challenge_id => v_ch.id,
+                            p_request_ref => p_request_ref, p_client_addr => p_client_addr,
+                            p_user_agent => p_user_agent,
+                            p_detail => jsonb_build_object('purpose', p_purpose,
+                                                           'channel', p_channel,
+                                                           'attempts', v_ch.attempts));
+        IF p_purpose = 'ENROLMENT' THEN
+            PERFORM audit_event('factor.enrolled', v_call.programme_id,
+                                p_user_id => v_call.user_id, p_session_id => v_call.session_id,
+                                p_challenge_id => v_ch.id, p_request_ref => p_request_ref,
+                                p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                                p_detail => jsonb_build_object('channel', p_channel,
+                                                               'mobile_region', v_mobile_region));
+        END IF;
+    ELSIF v_matched IS NOT false THEN
+        -- refused before the code was compared (d-f), or matched too late (g)
+        PERFORM audit_event('challenge.refused', v_call.programme_id, p_user_id => v_call.user_id,
+                            p_session_id => v_call.session_id, p_challenge_id => v_attempted,
+                            p_request_ref => p_request_ref, p_client_addr => p_client_addr,
+                            p_user_agent => p_user_agent,
+                            p_detail => jsonb_build_object('outcome', v_outcome,
+                                                           'purpose', p_purpose,
+                                                           'channel', p_channel));
     END IF;
 
     IF v_attempted IS NOT NULL THEN
@@ -179,8 +232,9 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION stepup.api_verify_challenge(bytea, bytea, text, text, text, text, bytea, bytea) IS
+COMMENT ON FUNCTION stepup.api_verify_challenge(bytea, bytea, text, text, text, text, bytea, bytea,
+                                                text, inet, text) IS
     'Verifies the code of a session''s latest step-up or enrolment challenge (see sql/functions/40_api_verify_challenge.sql for the rules).';
 GRANT EXECUTE ON FUNCTION stepup.api_verify_challenge(bytea, bytea, text, text, text, text, bytea,
-                                                      bytea)
+                                                      bytea, text, inet, text)
     TO stepup_app;

@@ -32,6 +32,12 @@
 -- and recording the result; then it is sent again when the lease runs out
 -- (at least once).
 --
+-- Audit events (stepup.audit_event), each of the message's challenge (its
+-- programme, user, session and id) and with the attempt in its detail:
+-- sms.sent (provider), sms.delivery_failed (RETRY or LOST, the error),
+-- sms.dead (DEAD, PERMANENT, or given up after a LOST last attempt),
+-- sms.expired_unsent (claimed after the challenge ended).  Never the text.
+--
 
 -- ---------------------------------------------------------------------------
 -- sender_claim: lease up to p_limit due messages to p_owner.
@@ -44,7 +50,9 @@
 -- returned.  The others become SENDING with attempts + 1 and a lease of
 -- p_lease_seconds, and are returned with the attempt number the caller
 -- must quote to sender_record, and the programme's provider (NULL: the
--- sender's default).
+-- sender's default).  A LOST attempt is the event sms.delivery_failed, a
+-- message that becomes EXPIRED sms.expired_unsent, one that becomes DEAD
+-- sms.dead.
 CREATE OR REPLACE FUNCTION stepup.sender_claim(p_owner text, p_limit integer, p_lease_seconds integer,
                                     p_max_attempts integer)
 RETURNS TABLE (id uuid, challenge_id uuid, to_number text, body_template text,
@@ -63,7 +71,8 @@ BEGIN
     FOR r IN
         SELECT o.id, o.challenge_id, o.to_number, o.body_template, o.code_sealed, o.status,
                o.attempts, o.lease_owner, o.claimed_at, o.provider AS last_provider,
-               c.status AS challenge_status, c.expires_at, p.sms_provider
+               c.status AS challenge_status, c.expires_at, c.programme_id, c.user_id,
+               c.session_id, p.sms_provider
           FROM (SELECT d.*
                   FROM sms_outbox d
                  WHERE d.status IN ('PENDING', 'SENDING')
@@ -82,6 +91,14 @@ BEGIN
                     coalesce(r.claimed_at, now()), 'LOST',
                     'the sender stopped during the attempt (its lease ran out): the text may have gone out')
             ON CONFLICT ON CONSTRAINT sms_attempts_pkey DO NOTHING;
+            IF FOUND THEN
+                PERFORM audit_event('sms.delivery_failed', r.programme_id, p_user_id => r.user_id,
+                                    p_session_id => r.session_id, p_challenge_id => r.challenge_id,
+                                    p_detail => jsonb_build_object(
+                                        'outbox_id', r.id, 'attempt', r.attempts, 'status', 'LOST',
+                                        'provider', r.last_provider,
+                                        'error', 'the sender stopped during the attempt'));
+            END IF;
         END IF;
 
         v_why := NULL;
@@ -95,6 +112,15 @@ BEGIN
                SET status = 'EXPIRED', ended_at = now(), body_template = NULL, code_sealed = NULL,
                    lease_owner = NULL, lease_until = NULL, last_error = v_why
              WHERE o.id = r.id;
+            PERFORM audit_event('sms.expired_unsent', r.programme_id, p_user_id => r.user_id,
+                                p_session_id => r.session_id, p_challenge_id => r.challenge_id,
+                                p_detail => jsonb_build_object('outbox_id', r.id,
+                                                               'attempts', r.attempts,
+                                                               'challenge_status',
+                                                               CASE r.challenge_status
+                                                                   WHEN 'PENDING' THEN 'EXPIRED'
+                                                                   ELSE r.challenge_status
+                                                               END));
             CONTINUE;
         END IF;
 
@@ -104,6 +130,12 @@ BEGIN
                    lease_owner = NULL, lease_until = NULL,
                    last_error = 'gave up after ' || r.attempts || ' attempts, the last one lost'
              WHERE o.id = r.id;
+            PERFORM audit_event('sms.dead', r.programme_id, p_user_id => r.user_id,
+                                p_session_id => r.session_id, p_challenge_id => r.challenge_id,
+                                p_detail => jsonb_build_object(
+                                    'outbox_id', r.id, 'attempt', r.attempts, 'status', 'LOST',
+                                    'error', 'gave up after ' || r.attempts
+                                             || ' attempts, the last one lost'));
             CONTINUE;
         END IF;
 
@@ -137,6 +169,10 @@ GRANT EXECUTE ON FUNCTION stepup.sender_claim(text, integer, integer, integer) T
 -- always recorded (replacing a LOST record of the same attempt, which a
 -- slow sender can leave behind); the message moves only while the caller
 -- still holds the lease (owner and attempt match): 'OK', else 'STALE'.
+-- The audit event, when the attempt or the message was written: sms.sent
+-- for SENT (stale or not: the text went out), sms.dead when the message
+-- became DEAD, else sms.delivery_failed (a RETRY, or a failure recorded
+-- after the lease was lost: "stale" in its detail).
 CREATE OR REPLACE FUNCTION stepup.sender_record(p_id uuid, p_owner text, p_attempt integer, p_status text,
                                      p_provider text, p_duration_ms integer,
                                      p_http_status integer, p_exit_code integer, p_error text,
@@ -148,6 +184,8 @@ SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := now() - make_interval(secs => greatest(p_duration_ms, 0) / 1000.0);
+    v_recorded boolean;
+    v_moved boolean;
 BEGIN
     IF p_status NOT IN ('SENT', 'RETRY', 'DEAD', 'PERMANENT') THEN
         RAISE EXCEPTION 'sender_record: unknown status %', p_status USING ERRCODE = '22023';
@@ -164,6 +202,7 @@ BEGIN
            exit_code = EXCLUDED.exit_code, error = EXCLUDED.error,
            provider_message_id = EXCLUDED.provider_message_id, recorded_at = now()
      WHERE a.status = 'LOST';
+    v_recorded := FOUND;
 
     IF p_status = 'SENT' THEN
         UPDATE sms_outbox o
@@ -186,7 +225,25 @@ BEGIN
          WHERE o.id = p_id AND o.status = 'SENDING' AND o.lease_owner = p_owner
            AND o.attempts = p_attempt;
     END IF;
-    RETURN CASE WHEN FOUND THEN 'OK' ELSE 'STALE' END;
+    v_moved := FOUND;
+
+    IF v_recorded OR v_moved THEN
+        PERFORM audit_event(CASE WHEN p_status = 'SENT' THEN 'sms.sent'
+                                 WHEN p_status = 'RETRY' OR NOT v_moved THEN 'sms.delivery_failed'
+                                 ELSE 'sms.dead' END,
+                            c.programme_id, p_user_id => c.user_id, p_session_id => c.session_id,
+                            p_challenge_id => c.id,
+                            p_detail => jsonb_strip_nulls(jsonb_build_object(
+                                'outbox_id', p_id, 'attempt', p_attempt, 'status', p_status,
+                                'provider', p_provider, 'duration_ms', p_duration_ms,
+                                'http_status', p_http_status, 'exit_code', p_exit_code,
+                                'error', p_error,
+                                'stale', CASE WHEN NOT v_moved THEN true END)))
+           FROM sms_outbox o
+           JOIN challenges c ON c.id = o.challenge_id
+          WHERE o.id = p_id;
+    END IF;
+    RETURN CASE WHEN v_moved THEN 'OK' ELSE 'STALE' END;
 END
 $$;
 COMMENT ON FUNCTION stepup.sender_record(uuid, text, integer, text, text, integer, integer, integer,

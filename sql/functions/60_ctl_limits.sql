@@ -91,7 +91,8 @@ GRANT EXECUTE ON FUNCTION stepup.ctl_limits_show(uuid) TO stepup_operator;
 -- ctl_limits_reset: `stepupctl limits reset --user ID`: lifts the user's
 -- lock-outs (so that the next one is short again) and clears the counters
 -- that count the user; other users' counters, the prefix and programme
--- counters stay.  Returns how many of each.
+-- counters stay.  Returns how many of each, which the audit event
+-- operator.change of the user records too.
 CREATE OR REPLACE FUNCTION stepup.ctl_limits_reset(p_user_id uuid)
 RETURNS json
 LANGUAGE plpgsql
@@ -101,8 +102,9 @@ AS $$
 DECLARE
     v_lifted integer;
     v_cleared integer;
+    v_programme uuid;
 BEGIN
-    PERFORM 1 FROM users u WHERE u.id = p_user_id;
+    SELECT u.programme_id INTO v_programme FROM users u WHERE u.id = p_user_id;
     IF NOT FOUND THEN
         PERFORM ctl_not_found('user', p_user_id);
     END IF;
@@ -127,6 +129,10 @@ BEGIN
      WHERE c.programme_id = s.programme_id AND c.limit_name = s.limit_name
        AND c.subject = s.subject;
     GET DIAGNOSTICS v_cleared = ROW_COUNT;
+    PERFORM audit_event('operator.change', v_programme, p_user_id => p_user_id,
+                        p_detail => jsonb_build_object('command', 'limits reset',
+                                                       'lockouts_lifted', v_lifted,
+                                                       'counters_cleared', v_cleared));
     RETURN json_build_object('user_id', p_user_id, 'lockouts_lifted', v_lifted,
                              'counters_cleared', v_cleared);
 END

@@ -81,6 +81,7 @@ GRANT EXECUTE ON FUNCTION stepup.ctl_outbox_show(uuid) TO stepup_operator;
 -- next attempt (PENDING, or SENDING under a lease that ran out) is due now,
 -- and the senders are told (NOTIFY, sent at commit).  A message being sent
 -- right now, or one that has ended (its text was scrubbed), cannot be.
+-- The audit event operator.change names the message and its challenge.
 CREATE OR REPLACE FUNCTION stepup.ctl_outbox_retry(p_id uuid)
 RETURNS void
 LANGUAGE plpgsql
@@ -90,7 +91,8 @@ AS $$
 DECLARE
     v_msg record;
 BEGIN
-    SELECT o.status, o.lease_owner, o.lease_until INTO v_msg
+    SELECT o.status, o.lease_owner, o.lease_until, o.attempts, o.challenge_id, o.programme_id
+      INTO v_msg
       FROM sms_outbox o WHERE o.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM ctl_not_found('outbox message', p_id);
@@ -103,6 +105,13 @@ BEGIN
             USING ERRCODE = '55000';
     END IF;
     UPDATE sms_outbox o SET next_attempt_at = now() WHERE o.id = p_id;
+    PERFORM audit_event('operator.change', v_msg.programme_id, p_user_id => c.user_id,
+                        p_session_id => c.session_id, p_challenge_id => v_msg.challenge_id,
+                        p_detail => jsonb_build_object('command', 'outbox retry', 'outbox_id', p_id,
+                                                       'status', v_msg.status,
+                                                       'attempts', v_msg.attempts))
+       FROM challenges c
+      WHERE c.id = v_msg.challenge_id;
     PERFORM pg_notify('stepup_outbox', p_id::text);
 END
 $$;
@@ -112,18 +121,27 @@ GRANT EXECUTE ON FUNCTION stepup.ctl_outbox_retry(uuid) TO stepup_operator;
 
 -- ctl_outbox_purge: `stepupctl outbox purge --older-than DURATION`: deletes
 -- the messages that ended (SENT, DEAD, EXPIRED) longer than p_older_than
--- seconds ago, with their attempts; how many.
+-- seconds ago, with their attempts; how many (and the audit event
+-- operator.change, which says so too).
 CREATE OR REPLACE FUNCTION stepup.ctl_outbox_purge(p_older_than_seconds bigint)
 RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
-    WITH d AS (DELETE FROM stepup.sms_outbox o
-                WHERE o.status IN ('SENT', 'DEAD', 'EXPIRED')
-                  AND o.ended_at < now() - p_older_than_seconds * interval '1 second'
-                RETURNING 1)
-    SELECT count(*) FROM d;
+DECLARE
+    v_deleted bigint;
+BEGIN
+    DELETE FROM sms_outbox o
+     WHERE o.status IN ('SENT', 'DEAD', 'EXPIRED')
+       AND o.ended_at < now() - p_older_than_seconds * interval '1 second';
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+    PERFORM audit_event('operator.change', NULL,
+                        p_detail => jsonb_build_object('command', 'outbox purge',
+                                                       'older_than_seconds', p_older_than_seconds,
+                                                       'deleted', v_deleted));
+    RETURN v_deleted;
+END
 $$;
 COMMENT ON FUNCTION stepup.ctl_outbox_purge(bigint) IS
     'stepupctl outbox purge: deletes ended outbox messages (and their attempts) older than N seconds.';

@@ -15,6 +15,10 @@
 -- messages an operator sees; stepupctl's table of settings
 -- (src/ctl/programme_settings.c) documents the same bounds, and a test
 -- holds the two together.
+--
+-- Every command here that changes data writes the audit event
+-- operator.change in its transaction (detail: the command and what it
+-- set; never a key or its hash, nor the text of a message).
 
 -- programme_constraint_message: the comment of a CHECK constraint of
 -- stepup.programmes or stepup.programme_limits (what it demands), or the
@@ -209,16 +213,42 @@ $$;
 COMMENT ON FUNCTION stepup.programme_write(uuid, text, jsonb) IS
     'Internal: applies a JSON object of settings to a programme, or to a new one; its id, NULL when there is none.';
 
+-- programme_settings_audit: what operator.change records of the settings
+-- a command was given: every key in "changed", every value in "settings"
+-- but the text of the messages (sms_template).
+CREATE OR REPLACE FUNCTION stepup.programme_settings_audit(p_settings jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'changed', coalesce((SELECT pg_catalog.jsonb_agg(k ORDER BY k)
+                                      FROM pg_catalog.jsonb_object_keys(p_settings) k),
+                                   '[]'::jsonb),
+               'settings', p_settings - 'sms_template');
+$$;
+COMMENT ON FUNCTION stepup.programme_settings_audit(jsonb) IS
+    'Internal: the settings of a programme command as its audit event records them (no message text).';
+
 -- ctl_programme_create: `stepupctl programme create --name NAME [SETTINGS]`.
 -- A new programme with every setting at its default but those given;
 -- returns its id.
 CREATE OR REPLACE FUNCTION stepup.ctl_programme_create(p_name text, p_settings jsonb DEFAULT '{}')
 RETURNS uuid
-LANGUAGE sql
+LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
-    SELECT stepup.programme_write(NULL, p_name, coalesce(p_settings, '{}'::jsonb));
+DECLARE
+    v_id uuid;
+BEGIN
+    v_id := programme_write(NULL, p_name, coalesce(p_settings, '{}'::jsonb));
+    PERFORM audit_event('operator.change', v_id,
+                        p_detail => jsonb_build_object('command', 'programme create',
+                                                       'name', p_name)
+                                    || programme_settings_audit(coalesce(p_settings, '{}'::jsonb)));
+    RETURN v_id;
+END
 $$;
 COMMENT ON FUNCTION stepup.ctl_programme_create(text, jsonb) IS
     'stepupctl programme create: a new programme with the given settings; its id.';
@@ -235,6 +265,9 @@ BEGIN
     IF p_programme_id IS NULL OR programme_write(p_programme_id, NULL, p_settings) IS NULL THEN
         PERFORM ctl_not_found('programme', p_programme_id);
     END IF;
+    PERFORM audit_event('operator.change', p_programme_id,
+                        p_detail => jsonb_build_object('command', 'programme set')
+                                    || programme_settings_audit(p_settings));
     RETURN p_programme_id;
 END
 $$;
@@ -299,6 +332,9 @@ BEGIN
     END IF;
     INSERT INTO api_keys AS k (programme_id, key_hash) VALUES (p_programme_id, p_key_hash)
     RETURNING k.id INTO v_id;
+    PERFORM audit_event('operator.change', p_programme_id,
+                        p_detail => jsonb_build_object('command', 'apikey create',
+                                                       'api_key_id', v_id));
     RETURN v_id;
 END
 $$;

@@ -18,6 +18,9 @@
 -- another number INACTIVE; api_verify_challenge then refuses an old
 -- enrolment code (see 40_api_verify_challenge.sql).
 --
+-- Each command writes the audit event operator.change of the user (detail:
+-- the command and what it set; never a password, its hash or a token).
+--
 -- Lock order, to stay free of deadlocks: these functions take the user row
 -- first, then sessions, challenges and the factor in the order of the
 -- api_* functions (session row, challenge rows, factor row: enrolment
@@ -64,6 +67,15 @@ BEGIN
     VALUES (identity_id, p_programme_id, v_role, p_email, p_password_hash, p_mobile,
             p_mobile_kind, p_mobile_region)
     RETURNING u.id INTO user_id;
+    PERFORM audit_event('operator.change', p_programme_id, p_user_id => user_id,
+                        p_identity_id => identity_id,
+                        p_detail => jsonb_build_object('command', 'user create', 'role', v_role,
+                                                       'identity', CASE WHEN p_identity_id IS NULL
+                                                                        THEN 'new'
+                                                                        ELSE 'existing' END,
+                                                       'mobile', p_mobile,
+                                                       'mobile_kind', p_mobile_kind,
+                                                       'mobile_region', p_mobile_region));
     RETURN NEXT;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'a user with this email already exists in the programme'
@@ -90,7 +102,7 @@ BEGIN
     IF p_channel IS DISTINCT FROM 'SMS' THEN
         RAISE EXCEPTION 'channel: only SMS is supported, got %', p_channel USING ERRCODE = '22023';
     END IF;
-    SELECT u.mobile, u.mobile_kind, u.mobile_region INTO v_user
+    SELECT u.programme_id, u.mobile, u.mobile_kind, u.mobile_region INTO v_user
       FROM users u WHERE u.id = p_user_id;
     IF NOT FOUND THEN
         PERFORM ctl_not_found('user', p_user_id);
@@ -104,6 +116,10 @@ BEGIN
     ON CONFLICT (user_id, channel) DO UPDATE
        SET status = 'ACTIVE', mobile = excluded.mobile, mobile_kind = excluded.mobile_kind,
            mobile_region = excluded.mobile_region;
+    PERFORM audit_event('operator.change', v_user.programme_id, p_user_id => p_user_id,
+                        p_detail => jsonb_build_object('command', 'user enrol',
+                                                       'channel', p_channel, 'status', 'ACTIVE',
+                                                       'mobile', v_user.mobile));
     RETURN 'ACTIVE';
 END
 $$;
@@ -122,8 +138,10 @@ SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_ended integer := 0;
+    v_programme uuid;
 BEGIN
-    UPDATE users u SET active = p_active WHERE u.id = p_user_id;
+    UPDATE users u SET active = p_active WHERE u.id = p_user_id
+    RETURNING u.programme_id INTO v_programme;
     IF NOT FOUND THEN
         PERFORM ctl_not_found('user', p_user_id);
     END IF;
@@ -132,6 +150,12 @@ BEGIN
          WHERE s.user_id = p_user_id AND s.ended_at IS NULL;
         GET DIAGNOSTICS v_ended = ROW_COUNT;
     END IF;
+    PERFORM audit_event('operator.change', v_programme, p_user_id => p_user_id,
+                        p_detail => jsonb_build_object('command',
+                                                       CASE WHEN p_active THEN 'user activate'
+                                                            ELSE 'user deactivate' END,
+                                                       'active', p_active,
+                                                       'sessions_ended', v_ended));
     RETURN v_ended;
 END
 $$;
@@ -153,22 +177,39 @@ SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_status text;
+    v_programme uuid;
+    v_superseded uuid[];
+    v_retired integer;
 BEGIN
     UPDATE users u
        SET mobile = p_mobile, mobile_kind = p_mobile_kind, mobile_region = p_mobile_region
-     WHERE u.id = p_user_id;
+     WHERE u.id = p_user_id
+    RETURNING u.programme_id INTO v_programme;
     IF NOT FOUND THEN
         PERFORM ctl_not_found('user', p_user_id);
     END IF;
     -- challenges before the factor: the lock order of api_verify_challenge
-    UPDATE challenges c SET status = 'SUPERSEDED', ended_at = now()
-     WHERE c.user_id = p_user_id AND c.status = 'PENDING' AND c.expires_at > now()
-       AND c.mobile IS DISTINCT FROM p_mobile;
+    WITH s AS (
+        UPDATE challenges c SET status = 'SUPERSEDED', ended_at = now()
+         WHERE c.user_id = p_user_id AND c.status = 'PENDING' AND c.expires_at > now()
+           AND c.mobile IS DISTINCT FROM p_mobile
+        RETURNING c.id
+    )
+    SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}') INTO v_superseded FROM s;
     UPDATE factors f SET status = 'INACTIVE'
      WHERE f.user_id = p_user_id AND f.channel = 'SMS'
        AND f.status IN ('ACTIVE', 'PENDING_VERIFICATION')
        AND f.mobile IS DISTINCT FROM p_mobile;
+    GET DIAGNOSTICS v_retired = ROW_COUNT;
     SELECT f.status INTO v_status FROM factors f WHERE f.user_id = p_user_id AND f.channel = 'SMS';
+    PERFORM audit_event('operator.change', v_programme, p_user_id => p_user_id,
+                        p_detail => jsonb_build_object('command', 'user set-mobile',
+                                                       'mobile', p_mobile,
+                                                       'mobile_kind', p_mobile_kind,
+                                                       'mobile_region', p_mobile_region,
+                                                       'challenges_superseded', v_superseded,
+                                                       'factor_retired', v_retired > 0,
+                                                       'factor_status', v_status));
     RETURN v_status;
 END
 $$;
@@ -187,6 +228,7 @@ SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_id uuid;
+    v_programme uuid;
 BEGIN
     INSERT INTO sessions AS s (programme_id, user_id, token_hash, impersonation, user_agent,
                                expires_at)
@@ -194,10 +236,13 @@ BEGIN
            session_expiry(now(), p.session_ttl_seconds, p.session_max_seconds)
       FROM users u JOIN programmes p ON p.id = u.programme_id
      WHERE u.id = p_user_id
-    RETURNING s.id INTO v_id;
+    RETURNING s.id, s.programme_id INTO v_id, v_programme;
     IF v_id IS NULL THEN
         PERFORM ctl_not_found('user', p_user_id);
     END IF;
+    PERFORM audit_event('operator.change', v_programme, p_user_id => p_user_id,
+                        p_session_id => v_id,
+                        p_detail => jsonb_build_object('command', 'token impersonate'));
     RETURN v_id;
 END
 $$;

@@ -25,6 +25,13 @@ void api_reply_outcome(struct request *r, const db_result *res);
 void api_caller_args(const struct request *r, struct db_call *call);
 
 /*
+ * Set the request's context, which the call's audit events record:
+ * p_request_ref (the request-ref header), p_client_addr (NULL when
+ * unknown) and p_user_agent (NULL when absent).
+ */
+void api_context_args(const struct request *r, struct db_call *call);
+
+/*
  * For a request that failed validation: ask the database whether the
  * caller is authenticated (api-key and session) and, if not, answer 401 or
  * 403.  Returns 1 when the caller is authenticated and the handler should

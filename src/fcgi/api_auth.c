@@ -17,6 +17,13 @@ void api_caller_args(const struct request *r, struct db_call *call)
     db_arg_bytes(call, "p_token_hash", r->token_hash, sizeof r->token_hash);
 }
 
+void api_context_args(const struct request *r, struct db_call *call)
+{
+    db_arg_text(call, "p_request_ref", r->ref);
+    db_arg_text(call, "p_client_addr", request_client_addr(r));
+    db_arg_text(call, "p_user_agent", r->user_agent);
+}
+
 void api_reply_outcome(struct request *r, const db_result *res)
 {
     const char *outcome = db_get(res, 0, "outcome");

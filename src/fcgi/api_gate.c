@@ -29,6 +29,7 @@ void handle_authorize(struct request *r)
     db_arg_int(&call, "p_max_age_seconds", r->worker->settings->gate_max_age_seconds);
     db_arg_text(&call, "p_gate", r->gate);
     db_arg_bool(&call, "p_allow_sandbox", r->worker->settings->gate_allow_sandbox == 1);
+    api_context_args(r, &call);
     db_result *res = api_call(r, &call);
     if (res == NULL)
         return;

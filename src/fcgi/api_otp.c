@@ -99,9 +99,7 @@ void otp_issue(struct request *r, const struct db_statement *statement)
     db_arg_bytes(&call, "p_code_hash", c.code_hash, sizeof c.code_hash);
     db_arg_bytes(&call, "p_sandbox_code_hash", c.sandbox_hash, sizeof c.sandbox_hash);
     db_arg_bytes(&call, "p_code_sealed", c.sealed, c.sealed_len);
-    db_arg_text(&call, "p_request_ref", r->ref);
-    db_arg_text(&call, "p_client_addr", request_client_addr(r));
-    db_arg_text(&call, "p_user_agent", r->user_agent);
+    api_context_args(r, &call);
 
     db_result *res = api_call(r, &call);
     crypto_wipe(&c, sizeof c);
@@ -173,6 +171,7 @@ void otp_verify(struct request *r, const char *purpose)
     db_arg_text(&call, "p_idem_ref", r->idem_ref);
     db_arg_bytes(&call, "p_request_hash", fingerprint, sizeof fingerprint);
     db_arg_bytes(&call, "p_code_hash", code_hash, sizeof code_hash);
+    api_context_args(r, &call);
 
     db_result *res = api_call(r, &call);
     if (res == NULL)

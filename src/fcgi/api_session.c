@@ -2,11 +2,12 @@
  * api_session.c - POST /login_with_password and POST /logout.
  *
  * Login costs two round trips: one to count the attempt against the login
- * limits and fetch the user's password hash, one to open the session once
- * the password (scrypt, in C) has matched; a failed login costs the first
- * only (see sql/functions/40_api_login.sql).  Unknown e-mail addresses
- * spend the same scrypt time as known ones; a login over a limit (429)
- * spends none, known or not.
+ * limits and fetch the user's password hash, then, once the password
+ * (scrypt, in C) has been checked, one to open the session when it
+ * matched, or else to record the refusal as an audit event (see
+ * sql/functions/40_api_login.sql).  Unknown e-mail addresses spend the
+ * same scrypt time and the same second call as known ones; a login over a
+ * limit (429) spends neither, known or not.
  */
 #include <string.h>
 
@@ -47,6 +48,27 @@ static void reply_login(struct request *r, const char *token, const char *identi
     reply_json(r, 200, body);
 }
 
+/*
+ * Record a refused login (its outcome, and the user the lookup found, if
+ * any).  1 when recorded; 0 when the call failed and an answer was sent.
+ */
+static int record_login_failed(struct request *r, const db_result *found, const char *outcome)
+{
+    struct db_call call;
+
+    db_call_init(&call, &stmt_login_failed);
+    db_arg_bytes(&call, "p_api_key_hash", r->key_hash, sizeof r->key_hash);
+    db_arg_text(&call, "p_user_id",
+                db_is_null(found, 0, "user_id") ? NULL : db_get(found, 0, "user_id"));
+    db_arg_text(&call, "p_outcome", outcome);
+    api_context_args(r, &call);
+    db_result *res = api_call(r, &call);
+    if (res == NULL)
+        return 0;
+    db_result_free(res);
+    return 1;
+}
+
 void handle_login(struct request *r)
 {
     struct json_object *doc = json_tokener_parse(r->body);
@@ -75,7 +97,7 @@ void handle_login(struct request *r)
     db_call_init(&call, &stmt_login_lookup);
     db_arg_bytes(&call, "p_api_key_hash", r->key_hash, sizeof r->key_hash);
     db_arg_text(&call, "p_email", email);
-    db_arg_text(&call, "p_client_addr", request_client_addr(r));
+    api_context_args(r, &call);
     found = api_call(r, &call);
     if (found == NULL)
         goto done;
@@ -99,7 +121,9 @@ void handle_login(struct request *r)
                     db_get(found, 0, "user_id"));
     }
     if (strcmp(outcome, "OK") != 0 || match != 1) {
-        reply_outcome(r, strcmp(outcome, "OK") != 0 ? outcome : "PASSWORD_MISMATCH");
+        const char *refused = strcmp(outcome, "OK") != 0 ? outcome : "PASSWORD_MISMATCH";
+        if (record_login_failed(r, found, refused))
+            reply_outcome(r, refused);
         goto done;
     }
 
@@ -112,9 +136,7 @@ void handle_login(struct request *r)
     db_arg_bytes(&call, "p_api_key_hash", r->key_hash, sizeof r->key_hash);
     db_arg_text(&call, "p_user_id", db_get(found, 0, "user_id"));
     db_arg_bytes(&call, "p_token_hash", token_hash, sizeof token_hash);
-    db_arg_text(&call, "p_request_ref", r->ref);
-    db_arg_text(&call, "p_client_addr", request_client_addr(r));
-    db_arg_text(&call, "p_user_agent", r->user_agent);
+    api_context_args(r, &call);
     opened = api_call(r, &call);
     if (opened == NULL)
         goto done;
@@ -140,6 +162,7 @@ void handle_logout(struct request *r)
 
     db_call_init(&call, &stmt_logout);
     api_caller_args(r, &call);
+    api_context_args(r, &call);
     db_result *res = api_call(r, &call);
     if (res == NULL)
         return;

@@ -341,17 +341,19 @@ def test_sender_role_may_only_call_the_sender_functions(stack):
                 "SELECT count(*) FROM stepup.challenges",
                 "SELECT count(*) FROM stepup.sms_attempts",
                 "UPDATE stepup.sms_outbox SET status = 'SENT'",
-                "SELECT * FROM stepup.api_logout('\\x00'::bytea, '\\x00'::bytea)"):
+                "SELECT * FROM stepup.api_logout('\\x00'::bytea, '\\x00'::bytea, NULL, NULL, NULL)"):
         p = psql_as(stack, "stepup_sender", sql)
         assert p.returncode != 0 and "permission denied" in p.stderr, (sql, p.stdout, p.stderr)
     # and stepup-fcgi's role cannot drive the outbox
     p = psql_as(stack, "stepup_app", "SELECT * FROM stepup.sender_claim('x', 1, 60, 5)")
     assert p.returncode != 0 and "permission denied" in p.stderr, p.stderr
-    # the auditor reads the attempts and the new columns, not the sealed code
-    p = psql_as(stack, "stepup", "SELECT has_table_privilege('stepup_auditor', 'stepup.sms_attempts', 'SELECT'),"
-                " has_column_privilege('stepup_auditor', 'stepup.sms_outbox', 'last_error', 'SELECT'),"
-                " has_column_privilege('stepup_auditor', 'stepup.sms_outbox', 'code_sealed', 'SELECT')")
-    assert p.stdout.strip() == "t|t|f", p.stdout
+    # the auditor reads the deliveries through the schema audit only (its
+    # views show no text and no sealed code), never stepup's own tables
+    p = psql_as(stack, "stepup", "SELECT has_table_privilege('stepup_auditor', 'audit.sms_deliveries', 'SELECT'),"
+                " has_table_privilege('stepup_auditor', 'stepup.sms_attempts', 'SELECT'),"
+                " has_column_privilege('stepup_auditor', 'stepup.sms_outbox', 'code_sealed', 'SELECT'),"
+                " has_schema_privilege('stepup_auditor', 'stepup', 'USAGE')")
+    assert p.stdout.strip() == "t|f|f|f", p.stdout
 
 
 def test_describe_config_matches_the_readme(stack):

@@ -108,7 +108,7 @@ def test_the_operator_reads_what_the_commands_show_and_writes_nothing(stack):
                 "INSERT INTO stepup.api_keys (programme_id, key_hash)"
                 f" VALUES ('{prog.id}', '\\x00')",
                 "DELETE FROM stepup.sms_outbox",
-                "SELECT stepup.api_logout('\\x00', '\\x00')",
+                "SELECT stepup.api_logout('\\x00', '\\x00', NULL, NULL, NULL)",
                 "SELECT * FROM stepup.sender_next_due()"):
         p = psql_as_operator(stack, sql)
         assert p.returncode != 0 and "permission denied" in p.stderr, (sql, p.stdout, p.stderr)
