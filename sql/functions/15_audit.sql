@@ -3,8 +3,9 @@
 --   audit_event               writes one event; every function that makes a
 --                             change calls it in its own transaction;
 --   audit_log_refuse_change   the trigger that keeps the log append-only;
---   audit_partitions_ensure   makes the months ahead (stepupctl partitions,
---                             stepup-sender every hour);
+--   audit_partitions_ensure   makes the months ahead, for ctl_partitions
+--                             (stepupctl partitions) and
+--                             sender_audit_partitions (the sealer, hourly);
 --   sender_audit_pending      what the sealer seals next;
 --   sender_audit_seal         records a seal the sealer signed;
 --   ctl_partitions            stepupctl partitions;
@@ -14,8 +15,12 @@
 -- of sender_audit_pending / audit.events in one order (src/lib/audit.c).
 
 -- ---------------------------------------------------------------------------
--- audit_event: one row of stepup.audit_log.  Plain SQL, no SET: it runs
--- inside the callers' SECURITY DEFINER functions, once or twice a request.
+-- audit_event: one row of stepup.audit_log.  No SET: it runs inside the
+-- callers' SECURITY DEFINER functions, once or twice a request.
+-- PL/pgSQL, not SQL: its plan is kept for the connection's lifetime (an
+-- SQL function that cannot be inlined, as an INSERT cannot, is planned
+-- again at every call: measured here, 125 against 24 microseconds).
+-- Callers pass every argument but the first two by name.
 CREATE OR REPLACE FUNCTION stepup.audit_event(p_event text, p_programme_id uuid,
                                               p_user_id uuid DEFAULT NULL,
                                               p_session_id uuid DEFAULT NULL,
@@ -26,8 +31,9 @@ CREATE OR REPLACE FUNCTION stepup.audit_event(p_event text, p_programme_id uuid,
                                               p_detail jsonb DEFAULT '{}',
                                               p_identity_id uuid DEFAULT NULL)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+BEGIN
     INSERT INTO stepup.audit_log (event, programme_id, identity_id, user_id, session_id,
                                   challenge_id, request_ref, client_addr, user_agent, detail)
     VALUES (p_event, p_programme_id,
@@ -35,6 +41,7 @@ AS $$
                      (SELECT u.identity_id FROM stepup.users u WHERE u.id = p_user_id)),
             p_user_id, p_session_id, p_challenge_id, p_request_ref, p_client_addr, p_user_agent,
             coalesce(p_detail, '{}'));
+END
 $$;
 COMMENT ON FUNCTION stepup.audit_event(text, uuid, uuid, uuid, uuid, text, inet, text, jsonb, uuid) IS
     'Internal: appends one event to stepup.audit_log (the identity is the user''s unless given).';
@@ -112,7 +119,20 @@ END
 $$;
 COMMENT ON FUNCTION stepup.audit_partitions_ensure(integer) IS
     'Makes the audit log''s monthly partitions up to N months ahead; lists them all.';
-GRANT EXECUTE ON FUNCTION stepup.audit_partitions_ensure(integer) TO stepup_operator, stepup_sender;
+
+-- sender_audit_partitions: the sealer's call of audit_partitions_ensure.
+CREATE OR REPLACE FUNCTION stepup.sender_audit_partitions(p_months integer)
+RETURNS TABLE (partition_name text, from_at timestamptz, to_at timestamptz, estimated_rows bigint,
+               created boolean)
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+    SELECT * FROM audit_partitions_ensure(p_months);
+$$;
+COMMENT ON FUNCTION stepup.sender_audit_partitions(integer) IS
+    'stepup-sender''s sealer: makes the audit log''s monthly partitions up to N months ahead; lists them.';
+GRANT EXECUTE ON FUNCTION stepup.sender_audit_partitions(integer) TO stepup_sender;
 
 -- ---------------------------------------------------------------------------
 -- sender_audit_pending: the events the next seal covers, in one snapshot.

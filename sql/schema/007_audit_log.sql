@@ -112,13 +112,13 @@ COMMENT ON COLUMN stepup.audit_seals.digest IS
 COMMENT ON COLUMN stepup.audit_seals.signature IS 'Ed25519 signature of digest by the sealing key.';
 COMMENT ON COLUMN stepup.audit_seals.key_id IS 'First 16 hex digits of the SHA-256 of the raw public key.';
 
--- Months from this one to two ahead; stepup.audit_partitions_ensure
--- (sql/functions/15_audit.sql) makes the later ones.
+-- Months from this one to three ahead, as far as the sealer makes them
+-- (stepup.audit_partitions_ensure, sql/functions/15_audit.sql).
 DO $months$
 DECLARE
     m date := date_trunc('month', now())::date;
 BEGIN
-    FOR i IN 0..2 LOOP
+    FOR i IN 0..3 LOOP
         EXECUTE format('CREATE TABLE stepup.%I PARTITION OF stepup.audit_log FOR VALUES FROM (%L) TO (%L)',
                        'audit_log_' || to_char(m + make_interval(months => i), 'YYYY_MM'),
                        m + make_interval(months => i), m + make_interval(months => i + 1));

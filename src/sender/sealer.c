@@ -32,7 +32,7 @@ static const struct db_statement seal_st = {
 };
 static const struct db_arg_def partitions_args[] = { { "p_months", DB_INT } };
 static const struct db_statement partitions_st = {
-    .name = "audit_partitions_ensure", .function = "stepup.audit_partitions_ensure",
+    .name = "sender_audit_partitions", .function = "stepup.sender_audit_partitions",
     DB_ARGS(partitions_args),
 };
 
