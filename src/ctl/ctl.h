@@ -74,6 +74,14 @@ int ctl_option_error(const struct ctl *c, int ch, char **argv);
 int ctl_int_option(const struct ctl *c, const char *option, const char *text, long min, long max,
                    int *out) WARN_UNUSED;
 
+/*
+ * The one option of a purge command, --older-than DURATION (argv[0] is the
+ * subcommand): CTL_OK with the seconds in *secs, or the exit status after
+ * a message (usage: the command's usage line).
+ */
+int ctl_older_than(const struct ctl *c, int argc, char **argv, const char *usage,
+                   long long *secs) WARN_UNUSED;
+
 /* STEPUP_OK when text is a UUID in its canonical text form, else report it. */
 int ctl_uuid_option(const struct ctl *c, const char *option, const char *text) WARN_UNUSED;
 

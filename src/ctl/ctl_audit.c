@@ -351,28 +351,10 @@ static const struct db_statement purge_st = {
 
 static int audit_purge(struct ctl *c, int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "older-than", required_argument, NULL, 'o' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *older = NULL;
-    int ch;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-        if (ch != 'o')
-            return ctl_option_error(c, ch, argv);
-        older = optarg;
-    }
-    if (optind < argc || older == NULL) {
-        ctl_error(c, "usage: audit purge --older-than DURATION");
-        return CTL_USAGE;
-    }
-    long long secs;
-    if (!ctl_parse_duration(older, &secs)) {
-        ctl_error(c, "--older-than: expected a number with s, m, h or d (400d)");
-        return CTL_FAILED;
-    }
+    long long secs = 0;
+    int rc = ctl_older_than(c, argc, argv, "audit purge --older-than DURATION (e.g. 400d)", &secs);
+    if (rc != CTL_OK)
+        return rc;
     struct db_call call;
     db_call_init(&call, &purge_st);
     db_arg_int(&call, "p_older_than_seconds", secs);

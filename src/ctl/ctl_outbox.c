@@ -148,31 +148,12 @@ static int outbox_retry(struct ctl *c, int argc, char **argv)
 /* outbox purge --older-than DURATION -> {"purged", "olderThanSeconds"} */
 static int outbox_purge(struct ctl *c, int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "older-than", required_argument, NULL, 'o' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *older = NULL;
     long long secs = 0;
     struct db_call call;
-    int ch;
-
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-        if (ch != 'o')
-            return ctl_option_error(c, ch, argv);
-        older = optarg;
-    }
-    if (optind < argc || older == NULL) {
-        ctl_error(c, "usage: outbox purge --older-than DURATION (e.g. 30d, 12h)");
-        return CTL_USAGE;
-    }
-    if (!ctl_parse_duration(older, &secs)) {
-        ctl_error(c, "--older-than: expected a number with a unit s, m, h or d (30d, 12h), "
-                     "got '%s'", older);
-        return CTL_FAILED;
-    }
+    int rc = ctl_older_than(c, argc, argv, "outbox purge --older-than DURATION (e.g. 30d, 12h)",
+                            &secs);
+    if (rc != CTL_OK)
+        return rc;
     db_call_init(&call, &purge_st);
     db_arg_int(&call, "p_older_than_seconds", secs);
     db_result *r = ctl_call(c, &call);

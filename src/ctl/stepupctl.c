@@ -167,6 +167,35 @@ int ctl_int_option(const struct ctl *c, const char *option, const char *text, lo
     return STEPUP_OK;
 }
 
+int ctl_older_than(const struct ctl *c, int argc, char **argv, const char *usage,
+                   long long *secs)
+{
+    static const struct option options[] = {
+        { "older-than", required_argument, NULL, 'o' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *older = NULL;
+    int ch;
+
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        if (ch != 'o')
+            return ctl_option_error(c, ch, argv);
+        older = optarg;
+    }
+    if (optind < argc || older == NULL) {
+        ctl_error(c, "usage: %s", usage);
+        return CTL_USAGE;
+    }
+    if (!ctl_parse_duration(older, secs)) {
+        ctl_error(c, "--older-than: expected a number with a unit s, m, h or d (30d, 12h), "
+                     "got '%s'", older);
+        return CTL_FAILED;
+    }
+    return CTL_OK;
+}
+
 int ctl_uuid_option(const struct ctl *c, const char *option, const char *text)
 {
     if (!ctl_is_uuid(text)) {
