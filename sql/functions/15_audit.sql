@@ -86,21 +86,22 @@ SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_month date := date_trunc('month', now())::date;
+    -- months are UTC months, whatever the caller's TimeZone
+    v_month timestamp := date_trunc('month', now() AT TIME ZONE 'UTC');
     v_name text;
+    v_made text[] := '{}';
 BEGIN
     IF p_months IS NULL OR p_months < 0 OR p_months > 120 THEN
         RAISE EXCEPTION 'months ahead must be 0..120' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    CREATE TEMP TABLE IF NOT EXISTS audit_made (name text) ON COMMIT DROP;
     FOR i IN 0..p_months LOOP
         v_name := 'audit_log_' || to_char(v_month + make_interval(months => i), 'YYYY_MM');
         IF to_regclass('stepup.' || v_name) IS NULL THEN
             EXECUTE format('CREATE TABLE stepup.%I PARTITION OF stepup.audit_log '
                            'FOR VALUES FROM (%L) TO (%L)', v_name,
-                           v_month + make_interval(months => i),
-                           v_month + make_interval(months => i + 1));
-            INSERT INTO audit_made VALUES (v_name);
+                           (v_month + make_interval(months => i)) AT TIME ZONE 'UTC',
+                           (v_month + make_interval(months => i + 1)) AT TIME ZONE 'UTC');
+            v_made := v_made || v_name;
         END IF;
     END LOOP;
     RETURN QUERY
@@ -110,7 +111,7 @@ BEGIN
            CASE WHEN c.relispartition AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
                 THEN (SELECT count(*) FROM stepup.audit_log_default)
                 ELSE greatest(c.reltuples, 0)::bigint END,
-           EXISTS (SELECT 1 FROM audit_made m WHERE m.name = c.relname)
+           c.relname = ANY (v_made)
       FROM pg_inherits i
       JOIN pg_class c ON c.oid = i.inhrelid
      WHERE i.inhparent = 'stepup.audit_log'::regclass
@@ -278,7 +279,7 @@ BEGIN
            AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
          ORDER BY 3
     LOOP
-        CONTINUE WHEN r.to_at > v_before;
+        CONTINUE WHEN r.to_at IS NULL OR r.to_at > v_before;
         EXECUTE format('SELECT count(*) FILTER (WHERE $1 IS NULL OR xact_id >= $1), count(*) FROM %s',
                        r.rel)
            INTO v_unsealed, v_events USING v_sealed_to;

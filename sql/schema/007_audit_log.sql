@@ -119,14 +119,16 @@ COMMENT ON COLUMN stepup.audit_seals.key_id IS 'First 16 hex digits of the SHA-2
 
 -- Months from this one to three ahead, as far as the sealer makes them
 -- (stepup.audit_partitions_ensure, sql/functions/15_audit.sql).
+-- UTC months, whatever the TimeZone of the session that migrates.
 DO $months$
 DECLARE
-    m date := date_trunc('month', now())::date;
+    m timestamp := date_trunc('month', now() AT TIME ZONE 'UTC');
 BEGIN
     FOR i IN 0..3 LOOP
         EXECUTE format('CREATE TABLE stepup.%I PARTITION OF stepup.audit_log FOR VALUES FROM (%L) TO (%L)',
                        'audit_log_' || to_char(m + make_interval(months => i), 'YYYY_MM'),
-                       m + make_interval(months => i), m + make_interval(months => i + 1));
+                       (m + make_interval(months => i)) AT TIME ZONE 'UTC',
+                       (m + make_interval(months => i + 1)) AT TIME ZONE 'UTC');
     END LOOP;
 END
 $months$;

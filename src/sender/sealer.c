@@ -161,7 +161,8 @@ static int seal_once(struct sealer *s, struct db *db, int limit, int *sealed, bo
         for (size_t c = 0; c < AUDIT_EVENT_NCOLUMNS; c++)
             values[c] = db_is_null(r, i, audit_event_columns[c])
                             ? NULL : db_get(r, i, audit_event_columns[c]);
-        if (audit_parse_i64(values[0], &entries[i].seq) != STEPUP_OK ||
+        if (values[0] == NULL || values[1] == NULL ||
+            audit_parse_i64(values[0], &entries[i].seq) != STEPUP_OK ||
             audit_parse_i64(values[1], &entries[i].at_us) != STEPUP_OK) {
             log_msg(LOG_ERROR, NULL, "bug: audit: an event without seq or time");
             goto out;
