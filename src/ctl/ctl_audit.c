@@ -63,7 +63,7 @@ static const struct db_statement events_st = {
     DB_ARGS(range_args),
 };
 static const struct db_arg_def tip_args[] = { { "xact_to", DB_TEXT } };
-/* What no seal covers yet, and the horizon of purges. */
+/* What no seal covers yet. */
 static const struct db_statement unsealed_st = {
     .name = "audit_unsealed",
     .sql = "SELECT count(*) AS events, min(e.seq) AS first_seq, "
@@ -71,17 +71,32 @@ static const struct db_statement unsealed_st = {
            "FROM audit.events e WHERE e.xact_id >= $1::xid8",
     DB_ARGS(tip_args),
 };
-static const struct db_statement horizon_st = {
-    .name = "audit_horizon",
-    .sql = "SELECT coalesce((extract(epoch FROM max((e.detail->>'before')::timestamptz)) "
-           "* 1000000)::bigint, -9223372036854775807) AS horizon_us "
-           "FROM audit.events e WHERE e.event = 'audit.purged'",
+/*
+ * The purges: each audit.purged event with the time before which it says
+ * events are gone.  Only one that keeps at least a day (as ctl_audit_purge
+ * does) counts, and only once its own seal vouches for it (verify_state).
+ */
+static const struct db_statement purges_st = {
+    .name = "audit_purges",
+    .sql = "SELECT e.seq, (extract(epoch FROM (e.detail->>'before')::timestamptz) * 1000000)::bigint "
+           "AS before_us, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us "
+           "FROM audit.events e WHERE e.event = 'audit.purged' ORDER BY e.seq LIMIT 1000",
+};
+#define MAX_PURGES 1000
+#define DAY_US 86400000000LL
+
+struct purge {
+    int64_t seq, before_us;
+    bool vouched; /* its event was found in a seal, unaltered */
 };
 
 struct verify_state {
     struct ctl *c;
     const struct crypto_sign_key *key;
-    int64_t horizon_us;
+    int64_t horizon_us;     /* the latest purge's horizon, before any seal vouched for it */
+    struct purge purges[MAX_PURGES];
+    size_t npurges;
+    int64_t excused_at_us;  /* the latest time of an event excused as purged */
     int64_t prev_no;       /* 0: none read yet */
     uint64_t prev_to;
     unsigned char prev_digest[CRYPTO_HASH_LEN];
@@ -129,6 +144,8 @@ static int check_events(struct verify_state *v, int64_t seal_no, const char *fro
         if (i < count && (j >= rows || want.seq < seq)) {
             if (want.at_us < v->horizon_us) {
                 v->purged++;
+                if (want.at_us > v->excused_at_us)
+                    v->excused_at_us = want.at_us;
             } else {
                 problem(v, seal_no, want.seq,
                         "event %" PRId64 " was removed: seal %" PRId64 " lists it", want.seq,
@@ -156,6 +173,11 @@ static int check_events(struct verify_state *v, int64_t seal_no, const char *fro
             problem(v, seal_no, seq,
                     "event %" PRId64 " (%s) was altered: it no longer hashes to what seal %" PRId64
                     " lists", seq, db_get(r, j, "event"), seal_no);
+        } else {
+            for (size_t p = 0; p < v->npurges; p++) {
+                if (v->purges[p].seq == seq)
+                    v->purges[p].vouched = true;
+            }
         }
         v->events++;
         i++;
@@ -266,10 +288,24 @@ static int audit_verify(struct ctl *c, int argc, char **argv)
     struct verify_state v = { .c = c, .key = key, .problem_seq = -1 };
     int status = CTL_FAILED;
     struct db_call call;
-    db_call_init(&call, &horizon_st);
+    v.horizon_us = INT64_MIN;
+    v.excused_at_us = INT64_MIN;
+    db_call_init(&call, &purges_st);
     db_result *r = ctl_call(c, &call);
-    if (r == NULL || audit_parse_i64(db_get(r, 0, "horizon_us"), &v.horizon_us) != STEPUP_OK)
+    if (r == NULL)
         goto out;
+    for (int i = 0; i < db_rows(r) && v.npurges < MAX_PURGES; i++) {
+        struct purge *p = &v.purges[v.npurges];
+        int64_t at_us;
+        if (audit_parse_i64(db_get(r, i, "seq"), &p->seq) != STEPUP_OK ||
+            audit_parse_i64(db_get(r, i, "before_us"), &p->before_us) != STEPUP_OK ||
+            audit_parse_i64(db_get(r, i, "at_us"), &at_us) != STEPUP_OK ||
+            p->before_us > at_us - DAY_US)
+            continue; /* not a purge ctl_audit_purge could have made: it excuses nothing */
+        if (p->before_us > v.horizon_us)
+            v.horizon_us = p->before_us;
+        v.npurges++;
+    }
     db_result_free(r);
     r = NULL;
 
@@ -294,6 +330,16 @@ static int audit_verify(struct ctl *c, int argc, char **argv)
         r = NULL;
         if (rows < SEALS_PER_QUERY || v.problem[0] != '\0')
             break;
+    }
+
+    /* What was excused as purged needs a purge its seal vouches for. */
+    if (v.problem[0] == '\0' && v.purged > 0) {
+        bool covered = false;
+        for (size_t p = 0; p < v.npurges; p++)
+            covered = covered || (v.purges[p].vouched && v.purges[p].before_us > v.excused_at_us);
+        if (!covered)
+            problem(&v, 0, -1, "%lld sealed events are missing and no sealed audit.purged event "
+                    "accounts for them: they were removed", v.purged);
     }
 
     long long unsealed = 0, oldest = 0;

@@ -298,6 +298,30 @@ def test_purge_drops_sealed_months_and_verification_still_passes(stack, keys, se
                             "DROP TABLE public.saved_event")
 
 
+def test_a_forged_purge_excuses_nothing(stack, keys, sealer):
+    """An audit.purged event written by hand (not by a purge, or claiming
+    a horizon no purge can have) does not let sealed events go missing."""
+    flow(stack)
+    sealed_verify(stack, keys)
+    seq = last_event(stack)["seq"]
+    forged = as_superuser(stack, "INSERT INTO stepup.audit_log (event, detail) VALUES "
+                                 "('audit.purged', '{\"before\": \"9999-01-01\"}') RETURNING seq")[0][0]
+    as_superuser(stack, f"CREATE TABLE public.saved_event AS SELECT * FROM stepup.audit_log "
+                        f"WHERE seq = {seq}; DELETE FROM stepup.audit_log WHERE seq = {seq}")
+    try:
+        def named():
+            rc, doc, err = verify(stack, keys=keys)
+            return doc if rc == 1 and doc["unsealed"] == 0 else None
+        doc = wait_until(named, timeout=20, interval=0.2, what="the forged purge sealed")
+        assert doc["event"] == int(seq) and "removed" in doc["problem"], doc
+    finally:
+        as_superuser(stack, "INSERT INTO stepup.audit_log SELECT * FROM public.saved_event; "
+                            "DROP TABLE public.saved_event")
+    # The forged event stays (the log is append-only), and excuses nothing.
+    assert verify(stack, keys=keys)[0] == 0
+    assert forged
+
+
 def test_partitions_are_made_ahead(stack):
     rows = [json.loads(line) for line in
             stack.ctl_run("partitions", "--months", "5").stdout.splitlines()]
