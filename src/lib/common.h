@@ -8,6 +8,7 @@
 #define STEPUP_COMMON_H
 
 #include <stddef.h>
+#include <time.h>
 
 #define STEPUP_OK 0
 #define STEPUP_ERR (-1)
@@ -16,5 +17,13 @@
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Milliseconds on the monotonic clock: for timeouts and intervals. */
+static inline long long stepup_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 #endif

@@ -338,14 +338,6 @@ static bool db_peer_closed(struct db *db)
     return false;
 }
 
-/* Milliseconds on the monotonic clock (never 0 once the machine is up). */
-static long long db_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
-}
-
 int db_ensure(struct db *db, char *errbuf, size_t errlen)
 {
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
@@ -356,7 +348,7 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen)
     }
     db_disconnect(db);
 
-    long long now = db_now_ms();
+    long long now = stepup_now_ms();
     if (db->last_attempt != 0 && now - db->last_attempt < db->retry_seconds * 1000LL) {
         if (errbuf != NULL)
             snprintf(errbuf, errlen, "%s", db->error);

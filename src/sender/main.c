@@ -192,11 +192,10 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
  * (outbox_prune_limits): batch after batch while batches come back full,
  * at most PRUNE_ROUNDS of them, so that the sender keeps sending.
  */
-static void prune_limits(struct db *db, struct timespec *last)
+static void prune_limits(struct db *db, long long *last)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (last->tv_sec != 0 && now.tv_sec - last->tv_sec < PRUNE_INTERVAL_S)
+    long long now = stepup_now_ms();
+    if (*last != 0 && now - *last < PRUNE_INTERVAL_S * 1000LL)
         return;
     *last = now;
     int pruned = PRUNE_BATCH, total = 0;
@@ -377,7 +376,7 @@ int main(int argc, char **argv)
             "poll %d ms", s.owner, config->provider, config->batch_size, config->lease_seconds,
             config->poll_interval_ms);
 
-    struct timespec pruned_at = { 0, 0 };
+    long long pruned_at = 0; /* stepup_now_ms() of the last pruning */
     while (!stop_requested()) {
         prune_limits(s.db, &pruned_at);
         sealer_tick(&sealer, s.db);

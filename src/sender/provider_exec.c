@@ -34,14 +34,6 @@ struct exec_state {
     const struct sender_config *c;
 };
 
-/* Milliseconds on the monotonic clock. */
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The state is only the configuration: each send runs the program afresh. */
 static int exec_open(const struct sender_config *c, void **state)
 {
@@ -122,7 +114,7 @@ static void exec_send(void *state, const struct provider_message *m, struct prov
     if (w != (ssize_t)len)
         log_msg(LOG_DEBUG, NULL, "exec provider: the program did not read its whole input");
 
-    long long deadline = mono_ms() + c->exec_timeout_ms;
+    long long deadline = stepup_now_ms() + c->exec_timeout_ms;
     for (;;) {
         pid_t got = waitpid(pid, &status, WNOHANG);
         if (got == pid) {
@@ -133,7 +125,7 @@ static void exec_send(void *state, const struct provider_message *m, struct prov
             snprintf(out->error, sizeof out->error, "waitpid: %s", strerror(errno));
             break;
         }
-        long long left = deadline - mono_ms();
+        long long left = deadline - stepup_now_ms();
         if (left <= 0)
             break;
         struct pollfd pfd = { .fd = outp[0], .events = POLLIN };

@@ -60,20 +60,13 @@ void sealer_close(struct sealer *s)
     s->key = NULL;
 }
 
-static long long ms_since(const struct timespec *then)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long long)(now.tv_sec - then->tv_sec) * 1000 + (now.tv_nsec - then->tv_nsec) / 1000000;
-}
-
 int sealer_due_ms(const struct sealer *s)
 {
     if (s->key == NULL)
         return INT_MAX;
-    if (s->last_seal.tv_sec == 0)
+    if (s->last_seal == 0)
         return 0;
-    long long left = s->interval_ms - ms_since(&s->last_seal);
+    long long left = s->interval_ms - (stepup_now_ms() - s->last_seal);
     return left < 0 ? 0 : (int)left;
 }
 
@@ -233,7 +226,7 @@ int sealer_seal_now(struct sealer *s, struct db *db)
 {
     if (s->key == NULL)
         return 0;
-    clock_gettime(CLOCK_MONOTONIC, &s->last_seal);
+    s->last_seal = stepup_now_ms();
     int total = 0;
     for (int round = 0; round < SEALER_ROUNDS; round++) {
         int sealed = 0;
@@ -250,7 +243,8 @@ int sealer_seal_now(struct sealer *s, struct db *db)
 
 static void ensure_partitions(struct sealer *s, struct db *db)
 {
-    if (s->last_partitions.tv_sec != 0 && ms_since(&s->last_partitions) < PARTITIONS_INTERVAL_S * 1000LL)
+    if (s->last_partitions != 0 &&
+        stepup_now_ms() - s->last_partitions < PARTITIONS_INTERVAL_S * 1000LL)
         return;
     struct db_call call;
     db_call_init(&call, &partitions_st);
@@ -258,7 +252,7 @@ static void ensure_partitions(struct sealer *s, struct db *db)
     db_result *r = db_run(db, NULL, &call);
     if (r == NULL)
         return; /* tried again at the next tick */
-    clock_gettime(CLOCK_MONOTONIC, &s->last_partitions);
+    s->last_partitions = stepup_now_ms();
     for (int i = 0; i < db_rows(r); i++) {
         if (strcmp(db_get(r, i, "created"), "t") == 0)
             log_msg(LOG_INFO, NULL, "audit: made the partition %s", db_get(r, i, "partition_name"));

@@ -19,7 +19,6 @@
 #define STEPUP_SENDER_SEALER_H
 
 #include <stdbool.h>
-#include <time.h>
 #include "../lib/common.h"
 #include "../lib/crypto.h"
 #include "../lib/db.h"
@@ -29,8 +28,8 @@
 struct sealer {
     struct crypto_sign_key *key; /* NULL: not sealing */
     int interval_ms;
-    struct timespec last_seal;
-    struct timespec last_partitions;
+    long long last_seal;       /* stepup_now_ms() of the last pass; 0: none yet */
+    long long last_partitions; /* likewise, of the last making of partitions */
 };
 
 /*

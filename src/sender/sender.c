@@ -14,14 +14,6 @@
 #include "sender.h"
 #include "text.h"
 
-/* Milliseconds on the monotonic clock. */
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int sender_init_owner(struct sender *s)
 {
     char host[64];
@@ -167,7 +159,7 @@ static void deliver(struct sender *s, const struct outbox_row *row, struct outbo
     char masked[32];
     struct provider *prov = providers_pick(s->providers, row->provider);
     const char *prov_name = row->provider[0] != '\0' ? row->provider : c->provider;
-    long long started = now_ms();
+    long long started = stepup_now_ms();
 
     provider_outcome_init(&out);
     memset(r, 0, sizeof *r);
@@ -205,7 +197,7 @@ static void deliver(struct sender *s, const struct outbox_row *row, struct outbo
 decide:
     text_free_secret(text);
     crypto_wipe(code, sizeof code);
-    r->duration_ms = (int)(now_ms() - started);
+    r->duration_ms = (int)(stepup_now_ms() - started);
     r->http_status = out.http_status;
     r->exit_code = out.exit_code;
     snprintf(r->error, sizeof r->error, "%s", out.error);
@@ -238,7 +230,7 @@ int sender_run_batch(struct sender *s, bool (*stop_requested)(void), int *claime
 {
     const struct sender_config *c = s->config;
     struct outbox_batch batch;
-    long long claimed_at = now_ms();
+    long long claimed_at = stepup_now_ms();
     long long budget_ms = (long long)c->lease_seconds * 1000 - sender_config_send_timeout_ms(c) -
                           SENDER_LEASE_MARGIN_MS;
 
@@ -254,7 +246,7 @@ int sender_run_batch(struct sender *s, bool (*stop_requested)(void), int *claime
     for (i = 0; i < batch.count; i++) {
         if (stop_requested())
             break;
-        if (now_ms() - claimed_at > budget_ms) {
+        if (stepup_now_ms() - claimed_at > budget_ms) {
             log_msg(LOG_INFO, NULL, "the lease would run out before the next send could time out: "
                     "giving back the rest of the batch");
             break;
