@@ -135,12 +135,13 @@ static int check_events(struct verify_state *v, int64_t seal_no, const char *fro
     size_t i = 0; /* entry */
     int j = 0;    /* row */
     while (v->problem[0] == '\0' && (i < count || j < rows)) {
-        struct audit_entry want = { 0 };
-        int64_t seq = INT64_MAX;
+        struct audit_entry want = { 0 }, got = { .seq = INT64_MAX };
+        bool readable = false; /* seq and time of the row are numbers */
         if (i < count)
             audit_entry_get(entries + i * AUDIT_ENTRY_LEN, &want);
-        if (j < rows && audit_parse_i64(db_get(r, j, "seq"), &seq) != STEPUP_OK)
-            seq = INT64_MAX;
+        if (j < rows)
+            readable = audit_row_entry(r, j, &got) == STEPUP_OK;
+        int64_t seq = got.seq;
         if (i < count && (j >= rows || want.seq < seq)) {
             if (want.at_us < v->horizon_us) {
                 v->purged++;
@@ -161,15 +162,8 @@ static int check_events(struct verify_state *v, int64_t seal_no, const char *fro
             j++;
             continue;
         }
-        const char *values[AUDIT_EVENT_NCOLUMNS];
-        for (size_t k = 0; k < AUDIT_EVENT_NCOLUMNS; k++)
-            values[k] = db_is_null(r, j, audit_event_columns[k])
-                            ? NULL : db_get(r, j, audit_event_columns[k]);
-        unsigned char hash[CRYPTO_HASH_LEN];
-        audit_event_hash(values, hash);
-        int64_t at_us = 0;
-        if (memcmp(hash, want.hash, sizeof hash) != 0 ||
-            audit_parse_i64(values[1], &at_us) != STEPUP_OK || at_us != want.at_us) {
+        if (!readable || memcmp(got.hash, want.hash, sizeof got.hash) != 0 ||
+            got.at_us != want.at_us) {
             problem(v, seal_no, seq,
                     "event %" PRId64 " (%s) was altered: it no longer hashes to what seal %" PRId64
                     " lists", seq, db_get(r, j, "event"), seal_no);

@@ -61,6 +61,22 @@ void audit_event_hash(const char *const values[AUDIT_EVENT_NCOLUMNS],
     sha256_end(ctx, out);
 }
 
+int audit_row_entry(const db_result *r, int row, struct audit_entry *e)
+{
+    const char *values[AUDIT_EVENT_NCOLUMNS];
+    for (size_t c = 0; c < AUDIT_EVENT_NCOLUMNS; c++)
+        values[c] = db_is_null(r, row, audit_event_columns[c])
+                        ? NULL : db_get(r, row, audit_event_columns[c]);
+    audit_event_hash(values, e->hash);
+    if (values[0] == NULL || audit_parse_i64(values[0], &e->seq) != STEPUP_OK) {
+        e->seq = INT64_MAX;
+        return STEPUP_ERR;
+    }
+    if (values[1] == NULL || audit_parse_i64(values[1], &e->at_us) != STEPUP_OK)
+        return STEPUP_ERR;
+    return STEPUP_OK;
+}
+
 void audit_entry_put(unsigned char out[AUDIT_ENTRY_LEN], const struct audit_entry *e)
 {
     put_be(out, (uint64_t)e->seq, 8);

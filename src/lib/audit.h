@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "common.h"
 #include "crypto.h"
+#include "db.h"
 
 #define AUDIT_EVENT_NCOLUMNS 14
 /* The columns hashed, as a select list and one name each. */
@@ -39,6 +40,13 @@ struct audit_entry {
     unsigned char hash[CRYPTO_HASH_LEN];
 };
 void audit_entry_put(unsigned char out[AUDIT_ENTRY_LEN], const struct audit_entry *e);
+
+/*
+ * The entry of the event in a row of r, whose columns are named as
+ * audit_event_columns: its seq, its time and its hash.  STEPUP_ERR when
+ * seq or at_us is not a number (e->seq is INT64_MAX when seq is not).
+ */
+int audit_row_entry(const db_result *r, int row, struct audit_entry *e) WARN_UNUSED;
 void audit_entry_get(const unsigned char in[AUDIT_ENTRY_LEN], struct audit_entry *e);
 
 void audit_seal_digest(const unsigned char prev[CRYPTO_HASH_LEN], int64_t seal_no,

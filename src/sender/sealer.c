@@ -150,17 +150,10 @@ static int seal_once(struct sealer *s, struct db *db, int limit, int *sealed, bo
     }
     int64_t first_at = INT64_MAX, last_at = INT64_MIN;
     for (int i = 0; i < take; i++) {
-        const char *values[AUDIT_EVENT_NCOLUMNS];
-        for (size_t c = 0; c < AUDIT_EVENT_NCOLUMNS; c++)
-            values[c] = db_is_null(r, i, audit_event_columns[c])
-                            ? NULL : db_get(r, i, audit_event_columns[c]);
-        if (values[0] == NULL || values[1] == NULL ||
-            audit_parse_i64(values[0], &entries[i].seq) != STEPUP_OK ||
-            audit_parse_i64(values[1], &entries[i].at_us) != STEPUP_OK) {
+        if (audit_row_entry(r, i, &entries[i]) != STEPUP_OK) {
             log_msg(LOG_ERROR, NULL, "bug: audit: an event without seq or time");
             goto out;
         }
-        audit_event_hash(values, entries[i].hash);
         if (entries[i].at_us < first_at)
             first_at = entries[i].at_us;
         if (entries[i].at_us > last_at)
