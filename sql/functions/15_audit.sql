@@ -2,6 +2,7 @@
 --
 --   audit_event               writes one event; every function that makes a
 --                             change calls it in its own transaction;
+--   audit_limit_refused       the event of a 429, in one shape;
 --   audit_log_refuse_change   the trigger that keeps the log append-only;
 --   audit_partitions_ensure   makes the months ahead, for ctl_partitions
 --                             (stepupctl partitions) and
@@ -45,6 +46,33 @@ END
 $$;
 COMMENT ON FUNCTION stepup.audit_event(text, uuid, uuid, uuid, uuid, text, inet, text, jsonb, uuid) IS
     'Internal: appends one event to stepup.audit_log (the identity is the user''s unless given).';
+
+-- audit_limit_refused: the event of a request a rate limit refused (429),
+-- in one shape wherever a limit is decided (call_begin's lock-outs, the
+-- challenge limits of issue and enrolment, the login limits): the limit,
+-- the seconds until it allows again and the operation refused.
+CREATE OR REPLACE FUNCTION stepup.audit_limit_refused(p_programme_id uuid, p_user_id uuid,
+                                                      p_session_id uuid, p_limit_name text,
+                                                      p_retry_after integer, p_operation text,
+                                                      p_request_ref text, p_client_addr inet,
+                                                      p_user_agent text,
+                                                      p_identity_id uuid DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM stepup.audit_event('limit.refused', p_programme_id, p_user_id => p_user_id,
+                               p_session_id => p_session_id, p_request_ref => p_request_ref,
+                               p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                               p_detail => jsonb_build_object('limit', p_limit_name,
+                                                              'retry_after', p_retry_after,
+                                                              'operation', p_operation),
+                               p_identity_id => p_identity_id);
+END
+$$;
+COMMENT ON FUNCTION stepup.audit_limit_refused(uuid, uuid, uuid, text, integer, text, text, inet,
+                                               text, uuid) IS
+    'Internal: appends limit.refused (the limit, retry_after and the operation) to the audit log.';
 
 -- ---------------------------------------------------------------------------
 -- audit_log_refuse_change: UPDATE, DELETE and TRUNCATE of the log and of

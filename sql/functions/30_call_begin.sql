@@ -87,13 +87,9 @@ BEGIN
       INTO outcome, limit_name, limit_count, limit_seconds, retry_after
       FROM lockout_refusal(v_auth.user_id) r;
     IF FOUND THEN
-        PERFORM audit_event('limit.refused', v_auth.programme_id, p_user_id => v_auth.user_id,
-                            p_session_id => v_auth.session_id, p_request_ref => p_request_ref,
-                            p_client_addr => p_client_addr, p_user_agent => p_user_agent,
-                            p_detail => jsonb_build_object('limit', limit_name,
-                                                           'retry_after', retry_after,
-                                                           'operation', p_operation),
-                            p_identity_id => v_auth.identity_id);
+        PERFORM audit_limit_refused(v_auth.programme_id, v_auth.user_id, v_auth.session_id,
+                                    limit_name, retry_after, p_operation, p_request_ref,
+                                    p_client_addr, p_user_agent, v_auth.identity_id);
         RETURN NEXT;
         RETURN;
     END IF;

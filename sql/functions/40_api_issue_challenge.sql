@@ -89,12 +89,9 @@ BEGIN
           FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_factor.mobile,
                                      v_prog.prefix_digits) r;
         IF limit_name IS NOT NULL THEN
-            PERFORM audit_event('limit.refused', v_call.programme_id, p_user_id => v_call.user_id,
-                                p_session_id => v_call.session_id, p_request_ref => p_request_ref,
-                                p_client_addr => p_client_addr, p_user_agent => p_user_agent,
-                                p_detail => jsonb_build_object('limit', limit_name,
-                                                               'retry_after', retry_after,
-                                                               'operation', p_operation));
+            PERFORM audit_limit_refused(v_call.programme_id, v_call.user_id, v_call.session_id,
+                                        limit_name, retry_after, p_operation, p_request_ref,
+                                        p_client_addr, p_user_agent);
             outcome := 'RATE_LIMITED';
             RETURN NEXT;
             RETURN;

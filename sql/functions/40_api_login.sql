@@ -53,11 +53,8 @@ BEGIN
                        ARRAY[limit_address_subject(p_client_addr),
                              limit_email_subject(p_email)]) t;
     IF limit_name IS NOT NULL THEN
-        PERFORM audit_event('limit.refused', v_programme, p_request_ref => p_request_ref,
-                            p_client_addr => p_client_addr, p_user_agent => p_user_agent,
-                            p_detail => jsonb_build_object('limit', limit_name,
-                                                           'retry_after', retry_after,
-                                                           'operation', 'login'));
+        PERFORM audit_limit_refused(v_programme, NULL, NULL, limit_name, retry_after, 'login',
+                                    p_request_ref, p_client_addr, p_user_agent);
         outcome := 'RATE_LIMITED';
         RETURN NEXT;
         RETURN;
