@@ -4,6 +4,7 @@
 --                             change calls it in its own transaction;
 --   audit_limit_refused       the event of a 429, in one shape;
 --   audit_log_refuse_change   the trigger that keeps the log append-only;
+--   audit_partitions          the log's partitions and their bounds;
 --   audit_partitions_ensure   makes the months ahead, for ctl_partitions
 --                             (stepupctl partitions) and
 --                             sender_audit_partitions (the sealer, hourly);
@@ -102,6 +103,30 @@ CREATE OR REPLACE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON stepup.audi
     FOR EACH STATEMENT EXECUTE FUNCTION stepup.audit_log_refuse_change();
 
 -- ---------------------------------------------------------------------------
+-- audit_partitions: the partitions of stepup.audit_log with their bounds
+-- as PostgreSQL stores them (NULL for the default partition), for
+-- audit_partitions_ensure and ctl_audit_purge.
+CREATE OR REPLACE FUNCTION stepup.audit_partitions()
+RETURNS TABLE (rel regclass, partition_name text, from_at timestamptz, to_at timestamptz,
+               is_default boolean, reltuples real)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT c.oid::regclass, c.relname::text,
+           (regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+                         'FROM \(''([^'']*)''\)'))[1]::timestamptz,
+           (regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+                         'TO \(''([^'']*)''\)'))[1]::timestamptz,
+           pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT',
+           c.reltuples
+      FROM pg_catalog.pg_inherits i
+      JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'stepup.audit_log'::regclass;
+$$;
+COMMENT ON FUNCTION stepup.audit_partitions() IS
+    'Internal: the audit log''s partitions and their bounds (NULL for the default partition).';
+
+-- ---------------------------------------------------------------------------
 -- audit_partitions_ensure: the monthly partitions of stepup.audit_log from
 -- this month to p_months ahead, made where missing.  Returns every month
 -- partition with its range and rows (estimated), and whether it was made
@@ -133,17 +158,12 @@ BEGIN
         END IF;
     END LOOP;
     RETURN QUERY
-    SELECT c.relname::text,
-           (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']*)''\)'))[1]::timestamptz,
-           (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']*)''\)'))[1]::timestamptz,
-           CASE WHEN c.relispartition AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
-                THEN (SELECT count(*) FROM stepup.audit_log_default)
-                ELSE greatest(c.reltuples, 0)::bigint END,
-           c.relname = ANY (v_made)
-      FROM pg_inherits i
-      JOIN pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhparent = 'stepup.audit_log'::regclass
-     ORDER BY pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.relname;
+    SELECT p.partition_name, p.from_at, p.to_at,
+           CASE WHEN p.is_default THEN (SELECT count(*) FROM stepup.audit_log_default)
+                ELSE greatest(p.reltuples, 0)::bigint END,
+           p.partition_name = ANY (v_made)
+      FROM audit_partitions() p
+     ORDER BY p.is_default, p.partition_name;
 END
 $$;
 COMMENT ON FUNCTION stepup.audit_partitions_ensure(integer) IS
@@ -299,13 +319,10 @@ BEGIN
     v_before := now() - make_interval(secs => p_older_than_seconds);
     SELECT s.xact_to INTO v_sealed_to FROM audit_seals s ORDER BY s.seal_no DESC LIMIT 1;
     FOR r IN
-        SELECT c.oid::regclass AS rel, c.relname::text AS name,
-               (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']*)''\)'))[1]::timestamptz AS to_at
-          FROM pg_inherits i
-          JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = 'stepup.audit_log'::regclass
-           AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
-         ORDER BY 3
+        SELECT p.rel, p.partition_name AS name, p.to_at
+          FROM audit_partitions() p
+         WHERE NOT p.is_default
+         ORDER BY p.to_at
     LOOP
         CONTINUE WHEN r.to_at IS NULL OR r.to_at > v_before;
         EXECUTE format('SELECT count(*) FILTER (WHERE $1 IS NULL OR xact_id >= $1), count(*) FROM %s',
