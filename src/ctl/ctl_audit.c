@@ -32,6 +32,8 @@
 #include "ctl.h"
 
 #define SEALS_PER_QUERY 200
+#define TEXT_OF(n) #n
+#define NUMBER_TEXT(n) TEXT_OF(n) /* the digits of a macro's value, for SQL */
 #define UNSEALED_GRACE_S 600
 
 static const struct db_arg_def window_args[] = {
@@ -48,7 +50,7 @@ static const struct db_statement seals_st = {
            "FROM audit.seals w WHERE ($1::timestamptz IS NULL OR w.last_at >= $1::timestamptz) "
            "AND ($2::timestamptz IS NULL OR w.first_at <= $2::timestamptz)), 1) "
            "AND ($2::timestamptz IS NULL OR s.first_at <= $2::timestamptz) "
-           "ORDER BY s.seal_no LIMIT 200", /* SEALS_PER_QUERY */
+           "ORDER BY s.seal_no LIMIT " NUMBER_TEXT(SEALS_PER_QUERY),
     DB_ARGS(window_args),
 };
 static const struct db_arg_def range_args[] = { { "xact_from", DB_TEXT }, { "xact_to", DB_TEXT } };
