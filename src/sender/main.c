@@ -33,6 +33,7 @@
 #include <curl/curl.h>
 
 #include "config.h" /* autoconf: PACKAGE_VERSION */
+#include "../lib/daemon.h"
 #include "../lib/log.h"
 #include "outbox.h"
 #include "provider.h"
@@ -211,48 +212,6 @@ static void prune_limits(struct db *db, long long *last)
 }
 
 /*
- * Detach: fork, and let the parent exit 0 once the child has written its
- * pid file and started a new session (1 if the child could not).
- */
-static int daemonize(void)
-{
-    int ready[2];
-    if (pipe(ready) != 0)
-        return STEPUP_ERR;
-    pid_t pid = fork();
-    if (pid < 0)
-        return STEPUP_ERR;
-    if (pid > 0) {
-        char ok = 0;
-        close(ready[1]);
-        ssize_t n;
-        while ((n = read(ready[0], &ok, 1)) < 0 && errno == EINTR)
-            ;
-        _exit(n == 1 && ok == 1 ? 0 : 1);
-    }
-    close(ready[0]);
-    if (setsid() < 0)
-        _exit(1);
-    if (chdir("/") != 0)
-        _exit(1);
-    return ready[1]; /* the caller writes 1 to it when started */
-}
-
-/* Write our pid to path (mode 0644); STEPUP_ERR (logged) on failure. */
-static int write_pid_file(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
-        rename(tmp, path) != 0) {
-        log_msg(LOG_ERROR, NULL, "cannot write the pid file %s: %s", path, strerror(errno));
-        return STEPUP_ERR;
-    }
-    return STEPUP_OK;
-}
-
-/*
  * Load the configuration (exit 1 if it is not valid, 2 on a usage error),
  * open the providers, detach if asked, then run the loop until SIGTERM or
  * SIGINT: exit 0.
@@ -323,14 +282,14 @@ int main(int argc, char **argv)
         goto out;
 
     if (daemon_mode) {
-        ready_fd = daemonize();
+        ready_fd = daemon_detach();
         if (ready_fd < 0) {
             log_msg(LOG_ERROR, NULL, "cannot detach: %s", strerror(errno));
             goto out;
         }
     }
     if (pid_file != NULL) {
-        if (write_pid_file(pid_file) != STEPUP_OK)
+        if (daemon_write_pid_file(pid_file) != STEPUP_OK)
             goto out;
         pid_written = true;
     }
@@ -365,13 +324,8 @@ int main(int argc, char **argv)
         log_msg(LOG_ERROR, NULL, "out of memory");
         goto out;
     }
-    if (ready_fd >= 0) {
-        char one = 1;
-        if (write(ready_fd, &one, 1) != 1)
-            log_msg(LOG_WARN, NULL, "could not tell the starting process that we are up");
-        close(ready_fd);
-        ready_fd = -1;
-    }
+    daemon_ready(ready_fd);
+    ready_fd = -1;
     log_msg(LOG_INFO, NULL, "started as %s: default provider %s, batch %d, lease %d s, "
             "poll %d ms", s.owner, config->provider, config->batch_size, config->lease_seconds,
             config->poll_interval_ms);
