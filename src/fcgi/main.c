@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <fcgiapp.h>
 
+#include "../lib/daemon.h"
 #include "../lib/log.h"
 #include "settings.h"
 #include "dispatch.h"
@@ -30,7 +31,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: stepup-fcgi -c CONFIG\n"
+            "usage: stepup-fcgi -c CONFIG [--daemon] [--pid-file FILE]\n"
             "       stepup-fcgi --init-config FILE [--keys-from OTHER] [--set KEY=VALUE]...\n"
             "       stepup-fcgi --update-config FILE --set KEY=VALUE...\n"
             "       stepup-fcgi -c CONFIG --check-config | --get-config KEY\n"
@@ -41,6 +42,9 @@ static void usage(FILE *out)
             "named by the 'socket' setting (mod_proxy_fcgi, spawn-fcgi, systemd).\n"
             "\n"
             "  -c, --config FILE       configuration file (also $STEPUP_CONFIG)\n"
+            "      --daemon            stand-alone ('socket' set): detach once listening\n"
+            "                          (logs still go to standard error)\n"
+            "      --pid-file FILE     write the process id to FILE (removed at exit)\n"
             "      --init-config FILE  write a new configuration: every key documented,\n"
             "                          fresh random keys, mode 0600 (FILE must not exist)\n"
             "      --update-config FILE  change the keys given with --set, keep the rest\n"
@@ -67,16 +71,28 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* The listen socket: the configured unix socket, or the one on fd 0. */
+/* A unix socket path, as opposed to libfcgi's HOST:PORT or :PORT (TCP). */
+static int is_unix_path(const char *addr)
+{
+    return addr != NULL && addr[0] != '\0' && strchr(addr, ':') == NULL;
+}
+
+/* A stand-alone listen socket on addr: a unix path or HOST:PORT. */
+static int open_address(const char *addr, int backlog)
+{
+    if (is_unix_path(addr))
+        unlink(addr); /* a stale socket of an earlier run */
+    int fd = FCGX_OpenSocket(addr, backlog);
+    if (fd < 0)
+        log_msg(LOG_ERROR, NULL, "cannot listen on %s: %s", addr, strerror(errno));
+    return fd;
+}
+
+/* The listen socket: the configured one, or the one on fd 0. */
 static int open_listen_socket(const struct settings *s)
 {
-    if (s->socket_path != NULL && s->socket_path[0] != '\0') {
-        unlink(s->socket_path); /* a stale socket of an earlier run */
-        int fd = FCGX_OpenSocket(s->socket_path, s->listen_backlog);
-        if (fd < 0)
-            log_msg(LOG_ERROR, NULL, "cannot listen on %s: %s", s->socket_path, strerror(errno));
-        return fd;
-    }
+    if (s->socket_path != NULL && s->socket_path[0] != '\0')
+        return open_address(s->socket_path, s->listen_backlog);
     if (FCGX_IsCGI()) {
         log_msg(LOG_ERROR, NULL,
                 "not started by a FastCGI server: set 'socket' to listen on a unix socket");
@@ -106,17 +122,23 @@ int main(int argc, char **argv)
 {
     static const struct option options[] = {
         CONFIG_COMMAND_OPTIONS,
+        { "daemon", no_argument, NULL, 'd' },
+        { "pid-file", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     struct config_command cmd = { .op = CONFIG_OP_NONE, .config = getenv("STEPUP_CONFIG") };
     int opt, status = EXIT_FAILURE;
+    int daemon_mode = 0, ready_fd = -1;
+    const char *pid_file = NULL;
 
     while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
         switch (opt) {
         case 'h': usage(stdout); return EXIT_SUCCESS;
         case 'V': printf("stepup-fcgi %s\n", PACKAGE_VERSION); return EXIT_SUCCESS;
+        case 'd': daemon_mode = 1; break;
+        case 'p': pid_file = optarg; break;
         default:
             if (config_command_option(&cmd, opt, optarg) != 1) {
                 usage(stderr);
@@ -147,6 +169,22 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     log_init("stepup-fcgi", s.common.log_level);
+    if (daemon_mode && (s.socket_path == NULL || s.socket_path[0] == '\0')) {
+        log_msg(LOG_ERROR, NULL, "--daemon needs the 'socket' setting (a web server that "
+                "starts stepup-fcgi keeps it in the foreground)");
+        settings_free(&s);
+        return 2;
+    }
+    /* Detach before any thread is started; report success once serving. */
+    if (daemon_mode && (ready_fd = daemon_detach()) < 0) {
+        log_msg(LOG_ERROR, NULL, "cannot detach: %s", strerror(errno));
+        settings_free(&s);
+        return EXIT_FAILURE;
+    }
+    if (pid_file != NULL && daemon_write_pid_file(pid_file) != STEPUP_OK) {
+        settings_free(&s);
+        return EXIT_FAILURE;
+    }
 
     /* Every thread inherits this mask; only sigwait() sees these signals. */
     sigset_t signals;
@@ -157,36 +195,51 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct worker *workers = calloc((size_t)s.workers, sizeof *workers);
-    pthread_t *threads = calloc((size_t)s.workers, sizeof *threads);
-    int listen_fd = -1, started = 0;
+    /* Workers 0..workers-1 accept on the listen socket, the rest (when
+     * authorizer_socket is set) on that second one. */
+    int second = s.authorizer_socket != NULL && s.authorizer_socket[0] != '\0';
+    int nworkers = s.workers + (second ? s.authorizer_workers : 0);
+    struct worker *workers = calloc((size_t)nworkers, sizeof *workers);
+    pthread_t *threads = calloc((size_t)nworkers, sizeof *threads);
+    int listen_fd = -1, second_fd = -1, started = 0;
     if (workers == NULL || threads == NULL || FCGX_Init() != 0)
         goto out;
     listen_fd = open_listen_socket(&s);
     if (listen_fd < 0)
         goto out;
+    if (second && (second_fd = open_address(s.authorizer_socket, s.listen_backlog)) < 0)
+        goto out;
 
-    for (started = 0; started < s.workers; started++) {
+    for (started = 0; started < nworkers; started++) {
         struct worker *w = &workers[started];
         w->id = started;
         w->settings = &s;
         w->db = db_new(s.common.db_conninfo, stepup_statements, stepup_nstatements,
                        s.common.db_retry_seconds);
-        if (w->db == NULL || FCGX_InitRequest(&w->fcgx, listen_fd, 0) != 0 ||
+        int fd = started < s.workers ? listen_fd : second_fd;
+        if (w->db == NULL || FCGX_InitRequest(&w->fcgx, fd, 0) != 0 ||
             pthread_create(&threads[started], NULL, worker_main, w) != 0) {
             log_msg(LOG_ERROR, NULL, "cannot start worker %d", started);
             db_free(w->db);
             break;
         }
     }
-    if (started == s.workers) {
-        log_msg(LOG_INFO, NULL, "serving with %d workers", s.workers);
+    if (started == nworkers) {
+        if (second)
+            log_msg(LOG_INFO, NULL, "serving with %d workers, and %d on %s", s.workers,
+                    s.authorizer_workers, s.authorizer_socket);
+        else
+            log_msg(LOG_INFO, NULL, "serving with %d workers", s.workers);
+        daemon_ready(ready_fd);
+        ready_fd = -1;
         wait_for_shutdown(&signals);
         status = EXIT_SUCCESS;
     }
 
     FCGX_ShutdownPending();
     shutdown(listen_fd, SHUT_RDWR); /* wakes every worker blocked in accept */
+    if (second_fd >= 0)
+        shutdown(second_fd, SHUT_RDWR);
     for (int i = 0; i < started; i++) {
         pthread_join(threads[i], NULL);
         FCGX_Free(&workers[i].fcgx, 1);
@@ -197,10 +250,16 @@ int main(int argc, char **argv)
 out:
     if (listen_fd > 0)
         close(listen_fd);
-    if (s.socket_path != NULL && s.socket_path[0] != '\0' && listen_fd >= 0)
+    if (second_fd >= 0)
+        close(second_fd);
+    if (is_unix_path(s.socket_path) && listen_fd >= 0)
         unlink(s.socket_path);
     free(threads);
     free(workers);
     settings_free(&s);
+    if (ready_fd >= 0)
+        close(ready_fd); /* never ready: the starting process exits 1 */
+    if (pid_file != NULL)
+        unlink(pid_file);
     return status;
 }

@@ -14,8 +14,10 @@
 struct settings {
     struct config_common common; /* db_conninfo, db_retry_seconds, log_level, outbox_key */
     int workers;              /* worker threads, each with its own connection */
-    char *socket_path;        /* stand-alone: listen on this unix socket */
+    char *socket_path;        /* stand-alone: listen on this unix socket (or HOST:PORT) */
     int listen_backlog;
+    char *authorizer_socket;  /* stand-alone: a second listen address (HOST:PORT) ... */
+    int authorizer_workers;   /* ... served by this many more threads */
     int max_body_bytes;       /* larger request bodies are refused (413) */
     int gate_max_age_seconds; /* Authorizer: how recent a step-up must be */
     char *gate_name;          /* Authorizer: this gate's name, unless the location sets one */
