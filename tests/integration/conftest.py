@@ -1,5 +1,6 @@
-"""Integration tests of stepup: real HTTP through lighttpd to stepup-fcgi,
-against a throwaway PostgreSQL cluster.
+"""Integration tests of stepup: real HTTP through a real web server
+(STEPUP_HTTPD: lighttpd, the default, apache-fcgid or apache-proxy) to
+stepup-fcgi, against a throwaway PostgreSQL cluster.
 
 The session-scoped fixture ``stack`` runs ``tools/stack up`` on two free
 loopback ports with a fresh state directory under the build directory
@@ -223,11 +224,26 @@ class Stack:
         return p
 
     def fcgi_pids(self):
-        """pids of the processes lighttpd spawned (stepup-fcgi)."""
-        pid = (self.state_dir / "run" / "lighttpd.pid").read_text().split()[0]
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", pid], capture_output=True,
-                             text=True).stdout
-        return sorted(int(x) for x in out.split())
+        """pids of the stepup-fcgi processes serving the stack: those the web
+        server spawned (lighttpd, Apache's mod_fcgid), or the stand-alone one
+        (apache-proxy)."""
+        run = self.state_dir / "run"
+        standalone = run / "stepup-fcgi.pid"
+        if standalone.exists():
+            return [int(standalone.read_text().split()[0])]
+        server = run / ("lighttpd.pid" if (run / "lighttpd.pid").exists() else "apache.pid")
+        children = {}
+        for line in subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True,
+                                   text=True).stdout.splitlines():
+            pid, ppid, comm = line.split(None, 2)
+            children.setdefault(int(ppid), []).append((int(pid), comm.strip()))
+        found, todo = [], [int(server.read_text().split()[0])]
+        while todo:
+            for pid, comm in children.get(todo.pop(), []):
+                todo.append(pid)
+                if comm != "apache2":  # Apache's own processes
+                    found.append(pid)
+        return sorted(found)
 
     # -- HTTP ------------------------------------------------------------
     def request(self, method, path, headers=None, body=None, *, api_key=None, token=None,
@@ -478,8 +494,11 @@ def stack():
         # A previous run's leftovers: stop what may still run there, then wipe.
         _run_stack("down", base_env)
         shutil.rmtree(state_dir)
-    pg_port, http_port = free_ports(2)
-    env = dict(base_env, STEPUP_PG_PORT=str(pg_port), STEPUP_HTTP_PORT=str(http_port))
+    pg_port, http_port, authorizer_port = free_ports(3)
+    # STEPUP_HTTPD (lighttpd, apache-fcgid, apache-proxy) passes through
+    # from the caller: tools/test runs the suite once per web server.
+    env = dict(base_env, STEPUP_PG_PORT=str(pg_port), STEPUP_HTTP_PORT=str(http_port),
+               STEPUP_AUTHORIZER_PORT=str(authorizer_port))
     try:
         up = _run_stack("up", env)
         if up.returncode != 0:

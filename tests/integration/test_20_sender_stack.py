@@ -27,8 +27,9 @@ def test_stack_up_starts_a_sender_that_reaches_the_gateway(gateway):
         _run_stack("down", env)
         shutil.rmtree(state_dir)
     pid = None
-    pg_port, http_port = free_ports(2)
-    env.update(STEPUP_PG_PORT=str(pg_port), STEPUP_HTTP_PORT=str(http_port))
+    pg_port, http_port, authorizer_port = free_ports(3)
+    env.update(STEPUP_PG_PORT=str(pg_port), STEPUP_HTTP_PORT=str(http_port),
+               STEPUP_AUTHORIZER_PORT=str(authorizer_port))
     try:
         up = _run_stack("up", env)
         assert up.returncode == 0, up.stderr

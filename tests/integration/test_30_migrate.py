@@ -94,8 +94,9 @@ def test_a_database_of_the_landed_files_migrates_and_serves_the_whole_flow(stack
     if state_dir.exists():
         _run_stack("down", env)
         shutil.rmtree(state_dir)
-    pg_port, http_port = free_ports(2)
-    env.update(STEPUP_PG_PORT=str(pg_port), STEPUP_HTTP_PORT=str(http_port))
+    pg_port, http_port, authorizer_port = free_ports(3)
+    env.update(STEPUP_PG_PORT=str(pg_port), STEPUP_HTTP_PORT=str(http_port),
+               STEPUP_AUTHORIZER_PORT=str(authorizer_port))
     owner_env = dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(pg_port), PGUSER="stepup",
                      PGDATABASE="stepup")
     try:

@@ -21,7 +21,7 @@ def test_database_outage_gives_503_and_workers_recover(stack):
     token = stack.session(u)
     spare = stack.session(u)
     pids = stack.fcgi_pids()
-    assert pids, "lighttpd runs no stepup-fcgi"
+    assert pids, "no stepup-fcgi serves the stack"
 
     stack.part("down", "postgres")
     try:
@@ -56,7 +56,8 @@ def test_database_outage_gives_503_and_workers_recover(stack):
     def all_healthy():
         return all(stack.request("GET", "/health").status == 200 for _ in range(20))
     assert poll(all_healthy, 15)
-    assert stack.fcgi_pids() == pids, "stepup-fcgi was restarted instead of recovering"
+    # mod_fcgid may start more processes; none of these was replaced.
+    assert set(pids) <= set(stack.fcgi_pids()), "stepup-fcgi was restarted instead of recovering"
 
 
 def test_database_restart_while_idle_costs_no_request(stack):
@@ -75,4 +76,4 @@ def test_database_restart_while_idle_costs_no_request(stack):
     statuses = [stack.request("GET", "/health").status for _ in range(20)]
     assert statuses == [200] * 20, statuses
     assert stack.issue(p.api_key, token).status == 204
-    assert stack.fcgi_pids() == pids
+    assert set(pids) <= set(stack.fcgi_pids())

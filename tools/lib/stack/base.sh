@@ -18,6 +18,18 @@ RUN=$STATE/run
 LOGDIR=$STATE/log
 CONF=$STATE/stepup.conf
 URL=http://127.0.0.1:$HTTP_PORT
+# The web server in front of stepup-fcgi (httpd.sh): lighttpd (starts
+# stepup-fcgi itself), apache-fcgid (Apache's mod_fcgid starts it) or
+# apache-proxy (mod_proxy_fcgi to a stand-alone stepup-fcgi, fcgi.sh).
+HTTPD=${STEPUP_HTTPD:-lighttpd}
+case $HTTPD in
+    lighttpd|apache-fcgid|apache-proxy) ;;
+    *) die "STEPUP_HTTPD must be lighttpd, apache-fcgid or apache-proxy, not '$HTTPD'" ;;
+esac
+# apache-proxy: stepup-fcgi's loopback TCP address for mod_authnz_fcgi.
+AUTHORIZER_PORT=${STEPUP_AUTHORIZER_PORT:-$((HTTP_PORT + 1))}
+FCGI_SOCKET=$STATE/run/stepup-fcgi.sock
+FCGI_PID=$STATE/run/stepup-fcgi.pid
 PY=/usr/bin/python3
 # The database roles of the stack: the owner (a superuser of the private
 # cluster: migrations, and psql for the tests), the operator (stepupctl).
@@ -131,6 +143,7 @@ write_stack_env() {
         echo "# PGUSER is the operator's role, which every stepupctl command but migrate"
         echo "# needs; STEPUP_PG_OWNER is the owner of the schema (migrate, psql on tables)."
         printf 'export STEPUP_URL=%q\n' "$URL"
+        printf 'export STEPUP_HTTPD=%q\n' "$HTTPD"
         printf 'export PGHOST=%q\n' 127.0.0.1
         printf 'export PGPORT=%q\n' "$PG_PORT"
         printf 'export PGUSER=%q\n' "$PG_OPERATOR"

@@ -2,27 +2,94 @@
 # tools/lib/stack/fcgi.sh - part "fcgi": stepup-fcgi's configuration,
 # $STATE/stepup.conf, written by stepup-fcgi itself (--init-config: every
 # key documented, fresh random keys, mode 0600) the first time, and
-# brought to this stack's database with --update-config afterwards; with
-# gate_allow_sandbox = 1, so that the demo's sandbox sessions pass the
-# /legacy/ gate.  The web server part starts the program.
+# brought to this stack's database and web server with --update-config
+# afterwards; with gate_allow_sandbox = 1, so that the demo's sandbox
+# sessions pass the /legacy/ gate.
+#
+# Who starts the program depends on the web server (STEPUP_HTTPD):
+#   lighttpd      lighttpd (bin-path), 4 worker threads on the socket it passes;
+#   apache-fcgid  Apache's mod_fcgid, one process per concurrent request, so
+#                 1 worker thread each (mod_fcgid sends a process one
+#                 request at a time);
+#   apache-proxy  this part: stand-alone on $RUN/stepup-fcgi.sock (Apache's
+#                 mod_proxy_fcgi) and on 127.0.0.1:$AUTHORIZER_PORT for the
+#                 gate (mod_authnz_fcgi speaks TCP only), pid file
+#                 $RUN/stepup-fcgi.pid, log $LOGDIR/stepup-fcgi.log.
 
 fcgi_conninfo() {
     echo "host=127.0.0.1 port=$PG_PORT dbname=stepup user=stepup_app application_name=stepup-fcgi connect_timeout=3"
 }
 
-part_fcgi_up() {
+# The settings this stack decides, as KEY=VALUE lines.
+fcgi_stack_settings() {
+    echo "db_conninfo=$(fcgi_conninfo)"
+    echo "gate_allow_sandbox=1"
+    case $HTTPD in
+        lighttpd) echo "workers=4"; echo "socket="; echo "authorizer_socket=" ;;
+        apache-fcgid) echo "workers=1"; echo "socket="; echo "authorizer_socket=" ;;
+        apache-proxy) echo "workers=4"; echo "socket=$FCGI_SOCKET"
+                      echo "authorizer_socket=127.0.0.1:$AUTHORIZER_PORT" ;;
+    esac
+}
+
+standalone_pid() {
+    live_pid_of "$FCGI_PID" stepup-fcgi
+}
+
+write_fcgi_config() {
+    local sets=() line stale=0
+    while IFS= read -r line; do
+        sets+=(--set "$line")
+        if [ -f "$CONF" ] &&
+           [ "$("$FCGI_BIN" -c "$CONF" --get-config "${line%%=*}")" != "${line#*=}" ]; then
+            stale=1
+        fi
+    done < <(fcgi_stack_settings)
     if [ ! -f "$CONF" ]; then
         say "writing $CONF (new random otp_key and outbox_key)"
-        "$FCGI_BIN" --init-config "$CONF" --set db_conninfo="$(fcgi_conninfo)" --set workers=4 \
-            --set log_level=info --set gate_allow_sandbox=1 ||
+        "$FCGI_BIN" --init-config "$CONF" "${sets[@]}" --set log_level=info ||
             die "stepup-fcgi --init-config failed"
-    elif [ "$("$FCGI_BIN" -c "$CONF" --get-config db_conninfo)" != "$(fcgi_conninfo)" ] ||
-         [ "$("$FCGI_BIN" -c "$CONF" --get-config gate_allow_sandbox)" != 1 ]; then
-        # Same keys, another port (or a file from before the demo's gate
-        # let sandbox sessions through): only these keys change.
-        say "updating db_conninfo and gate_allow_sandbox in $CONF"
-        "$FCGI_BIN" --update-config "$CONF" --set db_conninfo="$(fcgi_conninfo)" \
-            --set gate_allow_sandbox=1 || die "stepup-fcgi --update-config failed"
+    elif [ $stale -eq 1 ]; then
+        # Same keys; another port, web server or an older file: only the
+        # stack's own settings change.
+        say "updating the stack's settings in $CONF (for $HTTPD)"
+        "$FCGI_BIN" --update-config "$CONF" "${sets[@]}" || die "stepup-fcgi --update-config failed"
     fi
     give_to_service "$CONF"
+}
+
+part_fcgi_up() {
+    local pid
+    write_fcgi_config
+    [ "$HTTPD" = apache-proxy ] || return 0
+    if pid=$(standalone_pid); then
+        say "stepup-fcgi already running stand-alone (pid $pid)"
+        return 0
+    fi
+    say "starting stepup-fcgi on $FCGI_SOCKET and 127.0.0.1:$AUTHORIZER_PORT"
+    # shellcheck disable=SC2086 # the wrapper is a command line
+    if ! as_service ${WRAPPER//@STATE_DIR@/$STATE} "$FCGI_BIN" -c "$CONF" --daemon \
+            --pid-file "$FCGI_PID" </dev/null >>"$LOGDIR/stepup-fcgi.log" 2>&1; then
+        show_tail "$LOGDIR/stepup-fcgi.log"
+        die "stepup-fcgi did not start"
+    fi
+}
+
+part_fcgi_down() {
+    local pid
+    pid=$(standalone_pid) || return 1
+    say "stopping stepup-fcgi (pid $pid)"
+    stop_pids stepup-fcgi 30 "$pid"
+    rm -f "$FCGI_PID"
+}
+
+part_fcgi_status() {
+    local pid
+    [ "$HTTPD" = apache-proxy ] || [ -f "$FCGI_PID" ] || return 0
+    if pid=$(standalone_pid); then
+        printf '%-13s up    pid %-8s %s, 127.0.0.1:%s\n' stepup-fcgi "$pid" "$FCGI_SOCKET" "$AUTHORIZER_PORT"
+    else
+        printf '%-13s down\n' stepup-fcgi
+        return 3
+    fi
 }
