@@ -11,6 +11,11 @@
  * setting), is a sandbox programme while gate_allow_sandbox is 0, or has
  * not been stepped up within gate_max_age_seconds.  No
  * api-key: the token names its programme.
+ *
+ * Under Apache's mod_fcgid, whose FcgidAuthorizer turns every refusal into
+ * a bare 401, the refused request comes back as an error document
+ * (request.h: gate_refusal) and is answered here again, as a responder, with
+ * the gate's own status and body.
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +38,12 @@ void handle_authorize(struct request *r)
     db_result *res = api_call(r, &call);
     if (res == NULL)
         return;
-    if (strcmp(db_get(res, 0, "outcome"), "OK") == 0) {
+    if (strcmp(db_get(res, 0, "outcome"), "OK") == 0 && r->gate_refusal) {
+        /* Refused a moment ago, let through now (stepped up in between): the
+         * refusal stands for this request, the next one passes. */
+        reply_error(r, 503, "SERVICE_UNAVAILABLE", "The gate's answer changed; try again",
+                    "Retry-After: 0");
+    } else if (strcmp(db_get(res, 0, "outcome"), "OK") == 0) {
         char headers[256];
         snprintf(headers, sizeof headers,
                  "Variable-STEPUP_USER_ID: %s\r\nVariable-STEPUP_IDENTITY_ID: %s\r\n"

@@ -134,7 +134,7 @@ void dispatch(struct worker *w)
 
     switch (request_init(&r, w, (size_t)w->settings->max_body_bytes)) {
     case REQUEST_OK:
-        if (r.authorizer) {
+        if (r.authorizer || r.gate_refusal) {
             r.route = &stepup_gate_route; /* a gate in front of any URL: no routes */
             if (route_flags_hold(&r))
                 r.route->handler(&r);

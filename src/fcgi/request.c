@@ -86,8 +86,14 @@ enum request_status request_init(struct request *r, struct worker *w, size_t max
     r->authorizer = role != NULL && strcmp(role, "AUTHORIZER") == 0;
     client_addr_find(r->remote_addr, header(envp, "HTTP_X_FORWARDED_FOR"),
                      w->settings->trusted_proxies, r->client_addr);
-    /* The variable the web server sets for the protected location, else the setting. */
+    /* The variable the web server sets for the protected location, else the
+     * setting; in an error document of the gate, Apache's REDIRECT_ copy. */
     r->gate = header(envp, "STEPUP_GATE");
+    const char *refused_gate = header(envp, "REDIRECT_STEPUP_GATE");
+    r->gate_refusal = !r->authorizer && refused_gate != NULL &&
+                      header(envp, "REDIRECT_STATUS") != NULL;
+    if (r->gate == NULL && r->gate_refusal)
+        r->gate = refused_gate;
     if (r->gate == NULL)
         r->gate = w->settings->gate_name;
     if (r->method == NULL)

@@ -47,6 +47,13 @@ struct request {
     unsigned char token_hash[CRYPTO_HASH_LEN];
     char path[REQUEST_PATH_MAX]; /* the URL path, without the query */
     bool authorizer;          /* FastCGI role AUTHORIZER, not RESPONDER */
+    /*
+     * The error document of a gate's refusal (REDIRECT_STEPUP_GATE set):
+     * Apache's mod_fcgid turns every refusal of an authorizer into a bare
+     * 401, so its configuration sends that 401 back here, and the
+     * responder answers as the gate did (401 or 403, with its body).
+     */
+    bool gate_refusal;
     /* The client: REMOTE_ADDR or what a trusted proxy forwards (client_addr.h); "" unknown. */
     char client_addr[CLIENT_ADDR_MAX];
     /* Authorizer: the gate's name (STEPUP_GATE, else the gate_name setting). */
