@@ -130,6 +130,10 @@ apache_up() {
     mkdir -p "$RUN/fcgid"
     if is_root; then chown "$STEPUP_SERVICE_USER:" "$RUN/fcgid"; fi
     render_httpd_conf "$ROOT/httpd-conf/$HTTPD.conf.in" "$APACHE_CONF"
+    if [ "$HTTPD" = apache-fcgid ]; then
+        cp "$ROOT/httpd-conf/bearer-user.lua" "$STATE/bearer-user.lua"
+        give_to_service "$STATE/bearer-user.lua"
+    fi
     echo "# stepup server: $HTTPD" >>"$APACHE_CONF"
     # -D STEPUP_AS_SERVICE: started as the service user, so no User/Group.
     local args=(-f "$APACHE_CONF" -D STEPUP_AS_SERVICE)
