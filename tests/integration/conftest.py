@@ -4,7 +4,7 @@ stepup-fcgi, against a throwaway PostgreSQL cluster.
 
 The session-scoped fixture ``stack`` runs ``tools/stack up`` on two free
 loopback ports with a fresh state directory under the build directory
-($STEPUP_BUILD_DIR/tests-var: its logs stay there after the run for
+($STEPUP_BUILD_DIR/tests-var/<server>: its logs stay there after the run for
 inspection) and always runs ``tools/stack down`` at the end.  It is also the
 toolbox of the tests:
 
@@ -35,9 +35,11 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,6 +246,33 @@ class Stack:
                 if comm != "apache2":  # Apache's own processes
                     found.append(pid)
         return sorted(found)
+
+    def restart_fcgi(self):
+        """Restart stepup-fcgi, so that it reads its changed configuration:
+        the stand-alone process (apache-proxy) with its own command line,
+        else the web server that runs it."""
+        pid_file = self.state_dir / "run" / "stepup-fcgi.pid"
+        if not pid_file.exists():
+            self.part("down", "httpd")
+            self.part("up", "httpd")
+            return
+        pid = int(pid_file.read_text().split()[0])
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists():
+            assert time.monotonic() < deadline, f"stepup-fcgi (pid {pid}) did not stop"
+            time.sleep(0.05)
+        with open(self.fcgi_log(), "ab") as log:
+            subprocess.run(as_service([c.decode() for c in cmd]), check=True, cwd="/",
+                           stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60)
+
+    def fcgi_log(self):
+        """The log stepup-fcgi writes (its standard error): its own file, or
+        Apache's error log when mod_fcgid runs it."""
+        name = "apache-error.log" if self.env.get("STEPUP_HTTPD") == "apache-fcgid" \
+            else "stepup-fcgi.log"
+        return self.state_dir / "log" / name
 
     # -- HTTP ------------------------------------------------------------
     def request(self, method, path, headers=None, body=None, *, api_key=None, token=None,
@@ -484,7 +513,7 @@ def _scan_for_tool_errors(state_dir):
 @pytest.fixture(scope="session")
 def stack():
     """The stack of this test session (see the module docstring)."""
-    state_dir = BUILD / "tests-var"
+    state_dir = BUILD / "tests-var" / os.environ.get("STEPUP_HTTPD", "lighttpd")
     base_env = dict(os.environ)
     # No stack sender: tests read their outbox rows before anything sends
     # them; the sender tests start their own (sender_fixtures.py).

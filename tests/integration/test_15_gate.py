@@ -218,7 +218,7 @@ def test_gate_answers_are_logged_without_the_token(stack):
     step_up(stack, p, token)
     status, _, _ = stack.page("/legacy/?gate-log-probe", token)
     assert status == 200
-    log = (stack.state_dir / "log" / "stepup-fcgi.log").read_text()
+    log = stack.fcgi_log().read_text()
     lines = [line for line in log.splitlines() if "/legacy/" in line and "-> 200" in line]
     assert lines, "no log line of the gate's 200"
     assert token not in log

@@ -289,8 +289,7 @@ def behind_a_proxy(stack):
         subprocess.run([str(BUILD / "src" / "fcgi" / "stepup-fcgi"), "--update-config",
                         str(stack.conf_path), "--set", f"trusted_proxies={value}"],
                        check=True, capture_output=True, timeout=30)
-        stack.part("down", "httpd")
-        stack.part("up", "httpd")
+        stack.restart_fcgi()
 
     set_proxies("127.0.0.1")
     yield

@@ -56,8 +56,7 @@ def strict_gate(stack):
         subprocess.run([str(BUILD / "src" / "fcgi" / "stepup-fcgi"), "--update-config",
                         str(stack.conf_path), "--set", f"gate_allow_sandbox={value}"],
                        check=True, capture_output=True, timeout=30)
-        stack.part("down", "httpd")
-        stack.part("up", "httpd")
+        stack.restart_fcgi()
 
     allow(0)
     yield
