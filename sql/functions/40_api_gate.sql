@@ -13,14 +13,18 @@
 --   OK              stepped up within p_max_age_seconds.
 -- The ids are returned with every outcome but TOKEN_INVALID (for the log).
 -- GATE_FORBIDDEN and NOT_STEPPED_UP are the audit event gate.refused of
--- the session (the outcome and the gate), with the request's context;
+-- the session (the outcome and the gate), with the request's context,
+-- unless p_audit_refusal is false: an authorizer whose refusal the web
+-- server throws away and sends back as an error document that asks again
+-- (Apache's mod_fcgid, sql/schema/009_gate_refusal_once.sql), so that the
+-- second ask, whose request-ref the client sees, records it.
 -- TOKEN_INVALID (no session) and OK write none.
 -- Unless an impersonation session or refused at this gate, the session's
 -- idle time starts again (a request through the gate is activity of the
 -- session), without waiting for the row (touch_session).
 CREATE OR REPLACE FUNCTION stepup.api_gate(p_token_hash bytea, p_max_age_seconds integer,
                                            p_gate text, p_allow_sandbox boolean,
-                                           p_request_ref text, p_client_addr inet,
+                                           p_audit_refusal boolean, p_request_ref text, p_client_addr inet,
                                            p_user_agent text)
 RETURNS TABLE (outcome text, user_id uuid, identity_id uuid, programme_id uuid)
 LANGUAGE plpgsql
@@ -57,7 +61,7 @@ BEGIN
         END IF;
     END IF;
 
-    IF outcome <> 'OK' THEN
+    IF outcome <> 'OK' AND coalesce(p_audit_refusal, true) THEN
         PERFORM audit_event('gate.refused', v_session.programme_id,
                             p_user_id => v_session.user_id,
                             p_session_id => v_session.session_id, p_request_ref => p_request_ref,
@@ -68,7 +72,7 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION stepup.api_gate(bytea, integer, text, boolean, text, inet, text) IS
+COMMENT ON FUNCTION stepup.api_gate(bytea, integer, text, boolean, boolean, text, inet, text) IS
     'Authorizer: OK when the token''s session, of a programme that lists this gate, was stepped up within the given seconds; TOKEN_INVALID, GATE_FORBIDDEN or NOT_STEPPED_UP.';
-GRANT EXECUTE ON FUNCTION stepup.api_gate(bytea, integer, text, boolean, text, inet, text)
+GRANT EXECUTE ON FUNCTION stepup.api_gate(bytea, integer, text, boolean, boolean, text, inet, text)
     TO stepup_app;

@@ -15,7 +15,9 @@
  * Under Apache's mod_fcgid, whose FcgidAuthorizer turns every refusal into
  * a bare 401, the refused request comes back as an error document
  * (request.h: gate_refusal) and is answered here again, as a responder, with
- * the gate's own status and body.
+ * the gate's own status and body; the first ask (refusal_asked_again)
+ * answers only a bare 401 and records nothing, so that the client sees one
+ * request-ref and the audit log one gate.refused, with that ref.
  */
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +36,7 @@ void handle_authorize(struct request *r)
     db_arg_int(&call, "p_max_age_seconds", r->worker->settings->gate_max_age_seconds);
     db_arg_text(&call, "p_gate", r->gate);
     db_arg_bool(&call, "p_allow_sandbox", r->worker->settings->gate_allow_sandbox == 1);
+    db_arg_bool(&call, "p_audit_refusal", !r->refusal_asked_again);
     api_context_args(r, &call);
     db_result *res = api_call(r, &call);
     if (res == NULL)
@@ -51,6 +54,8 @@ void handle_authorize(struct request *r)
                  db_get(res, 0, "user_id"), db_get(res, 0, "identity_id"),
                  db_get(res, 0, "programme_id"));
         reply_headers(r, 200, headers);
+    } else if (r->refusal_asked_again) {
+        reply_status_only(r, 401); /* the web server asks again: see request.h */
     } else {
         reply_outcome(r, db_get(res, 0, "outcome"));
     }

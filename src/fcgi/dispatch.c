@@ -98,7 +98,10 @@ static int route_flags_hold(struct request *r)
         return 0;
     }
     if ((route->flags & ROUTE_SESSION) && r->bearer == NULL) {
-        reply_outcome(r, "TOKEN_INVALID");
+        if (r->refusal_asked_again)
+            reply_status_only(r, 401); /* the web server asks again: see request.h */
+        else
+            reply_outcome(r, "TOKEN_INVALID");
         return 0;
     }
     return 1;

@@ -92,6 +92,9 @@ enum request_status request_init(struct request *r, struct worker *w, size_t max
     const char *refused_gate = header(envp, "REDIRECT_STEPUP_GATE");
     r->gate_refusal = !r->authorizer && refused_gate != NULL &&
                       header(envp, "REDIRECT_STATUS") != NULL;
+    const char *refusal = header(envp, "STEPUP_GATE_REFUSAL");
+    r->refusal_asked_again = r->authorizer && refusal != NULL &&
+                             strcmp(refusal, "error-document") == 0;
     if (r->gate == NULL && r->gate_refusal)
         r->gate = refused_gate;
     if (r->gate == NULL)

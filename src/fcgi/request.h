@@ -54,6 +54,13 @@ struct request {
      * responder answers as the gate did (401 or 403, with its body).
      */
     bool gate_refusal;
+    /*
+     * Authorizer: the web server replaces a refusal by an error document
+     * that asks again (STEPUP_GATE_REFUSAL=error-document, set by
+     * apache-fcgid.conf.in): refuse with a bare status and record nothing,
+     * the second ask answers the client and writes the audit event.
+     */
+    bool refusal_asked_again;
     /* The client: REMOTE_ADDR or what a trusted proxy forwards (client_addr.h); "" unknown. */
     char client_addr[CLIENT_ADDR_MAX];
     /* Authorizer: the gate's name (STEPUP_GATE, else the gate_name setting). */

@@ -132,6 +132,20 @@ void reply_headers(struct request *r, int status, const char *headers)
     reply_raw(r, status, NULL, headers);
 }
 
+void reply_status_only(struct request *r, int status)
+{
+    char line[64];
+    if (r->status != 0) {
+        log_msg(LOG_ERROR, r->ref, "bug: second answer (%d after %d) dropped", status, r->status);
+        return;
+    }
+    r->status = status;
+    snprintf(line, sizeof line, "Status: %d %s\r\n\r\n", status, http_reason(status));
+    FCGX_PutS(line, r->worker->fcgx.out);
+    log_msg(LOG_INFO, r->ref, "%s %s -> %d (%ld ms, refusal passed to the error document)",
+            r->method != NULL ? r->method : "-", r->path, status, elapsed_ms(&r->started));
+}
+
 void reply_error(struct request *r, int status, const char *code, const char *message,
                  const char *extra_header)
 {

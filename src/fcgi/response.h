@@ -28,6 +28,15 @@ void reply_json(struct request *r, int status, struct json_object *body);
 void reply_no_content(struct request *r);
 /* A status with extra header lines ("A: 1\r\nB: 2") and no body. */
 void reply_headers(struct request *r, int status, const char *headers);
+
+/*
+ * Only a status line, no request-ref, no body: for an answer the web server
+ * throws away and replaces by an error document that stepup answers again
+ * (the gate's refusal under Apache's mod_fcgid: request.h, gate_refusal),
+ * so that no header of it joins the answer the client gets.  Logged as
+ * every answer is.
+ */
+void reply_status_only(struct request *r, int status);
 /* An error in {"code", "message"} form; extra_header may be NULL ("Allow: GET"). */
 void reply_error(struct request *r, int status, const char *code, const char *message,
                  const char *extra_header);

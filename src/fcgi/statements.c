@@ -80,7 +80,7 @@ const struct db_statement stmt_factors = {
 
 static const struct db_arg_def gate_args[] = {
     { "p_token_hash", DB_BYTEA }, { "p_max_age_seconds", DB_INT }, { "p_gate", DB_TEXT },
-    { "p_allow_sandbox", DB_BOOL }, CONTEXT_ARGS,
+    { "p_allow_sandbox", DB_BOOL }, { "p_audit_refusal", DB_BOOL }, CONTEXT_ARGS,
 };
 const struct db_statement stmt_gate = {
     .name = "gate", .function = "stepup.api_gate", DB_ARGS(gate_args),

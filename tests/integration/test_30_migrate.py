@@ -213,7 +213,7 @@ def test_a_changed_function_is_applied_by_the_next_migrate(stack, tmp_path):
         assert p.returncode == 0, p.stderr
         assert json.loads(p.stdout)["applied"] == []
         [[comment]] = stack.psql("SELECT obj_description('stepup.api_gate(bytea, integer, text,"
-                                 " boolean, text, inet, text)'::regprocedure)")
+                                 " boolean, boolean, text, inet, text)'::regprocedure)")
         assert comment.startswith(marker)
     finally:
         assert migrate(stack).returncode == 0  # back to the tree's definition
@@ -222,7 +222,8 @@ def test_a_changed_function_is_applied_by_the_next_migrate(stack, tmp_path):
     before = code_fingerprint(stack)
     p = migrate(stack, ctl)
     assert p.returncode == 1
-    assert ("function stepup.api_gate(bytea,integer,text,boolean,text,inet,text) is in the database"
+    assert ("function stepup.api_gate(bytea,integer,text,boolean,boolean,text,inet,text) is in the"
+            " database"
             " but no file") in p.stderr
     assert code_fingerprint(stack) == before
 

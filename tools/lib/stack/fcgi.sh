@@ -32,8 +32,9 @@ fcgi_stack_settings() {
     esac
 }
 
+# The stand-alone stepup-fcgi (itself, or under valgrind: STEPUP_FCGI_WRAPPER).
 standalone_pid() {
-    live_pid_of "$FCGI_PID" stepup-fcgi
+    live_pid_of "$FCGI_PID" stepup-fcgi || live_pid_of "$FCGI_PID" memcheck-amd64-
 }
 
 write_fcgi_config() {

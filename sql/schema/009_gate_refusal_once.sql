@@ -1,0 +1,15 @@
+-- 009_gate_refusal_once.sql - one audit event per refused request at a
+-- gate, also behind Apache's mod_fcgid.
+--
+-- mod_fcgid turns every refusal of a FastCGI authorizer into a bare 401,
+-- so its configuration (httpd-conf/apache-fcgid.conf.in) sends the refused
+-- request back to stepup-fcgi as an error document, which asks the gate
+-- again and answers the client with the gate's own status, body and
+-- request-ref.  The first ask must then not record the refusal, or every
+-- refused request would be two gate.refused events, one with a request-ref
+-- the client never saw: api_gate takes p_audit_refusal (its new definition
+-- is in sql/functions/40_api_gate.sql).  Nothing here changes a table.
+--
+-- Upgrading: a stepup-fcgi built before this step calls the old signature,
+-- which is gone; restart it with the new one after migrate.
+DROP FUNCTION IF EXISTS stepup.api_gate(bytea, integer, text, boolean, text, inet, text);
