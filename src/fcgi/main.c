@@ -3,7 +3,8 @@
  *
  * Workers are threads, each accepting on the one FastCGI listen socket
  * with its own FCGX_Request and its own database connection, so nothing is
- * shared between requests but the read-only settings.  Signals are blocked
+ * shared between requests but the settings, which each request holds
+ * unchanged from start to answer (reload.h: SIGHUP swaps in a new copy).  Signals are blocked
  * in every thread and taken by the main thread with sigwait(): on SIGTERM
  * or SIGINT it marks the shutdown and shuts the listen socket down, which
  * wakes every worker blocked in accept; a worker busy with a request
@@ -24,6 +25,7 @@
 
 #include "../lib/daemon.h"
 #include "../lib/log.h"
+#include "reload.h"
 #include "settings.h"
 #include "dispatch.h"
 #include "statements.h"
@@ -65,8 +67,11 @@ static void *worker_main(void *arg)
     if (db_ensure(w->db, NULL, 0) != STEPUP_OK)
         log_msg(LOG_WARN, NULL, "worker %d: database not reachable yet; will retry", w->id);
     while (FCGX_Accept_r(&w->fcgx) >= 0) {
+        w->settings = settings_store_acquire(w->store);
         dispatch(w);
         FCGX_Finish_r(&w->fcgx);
+        w->settings = NULL;
+        settings_store_release(w->store);
     }
     return NULL;
 }
@@ -101,15 +106,16 @@ static int open_listen_socket(const struct settings *s)
     return 0; /* FCGI_LISTENSOCK_FILENO */
 }
 
-/* Wait for a terminating signal in the main thread; SIGHUP is logged and ignored. */
-static void wait_for_shutdown(const sigset_t *signals)
+/* Wait for a terminating signal in the main thread; SIGHUP reloads path. */
+static void wait_for_shutdown(const sigset_t *signals, struct settings_store *store,
+                              const char *path)
 {
     for (;;) {
         int sig = 0;
         if (sigwait(signals, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_msg(LOG_INFO, NULL, "SIGHUP: nothing to reload; restart to apply new settings");
+            (void)settings_store_reload(store, path);
             continue;
         }
         log_msg(LOG_INFO, NULL, "%s: finishing requests in flight, then exiting",
@@ -169,6 +175,7 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     log_init("stepup-fcgi", s.common.log_level);
+    log_set_target(s.common.log_target);
     if (daemon_mode && (s.socket_path == NULL || s.socket_path[0] == '\0')) {
         log_msg(LOG_ERROR, NULL, "--daemon needs the 'socket' setting (a web server that "
                 "starts stepup-fcgi keeps it in the foreground)");
@@ -201,9 +208,13 @@ int main(int argc, char **argv)
     int nworkers = s.workers + (second ? s.authorizer_workers : 0);
     struct worker *workers = calloc((size_t)nworkers, sizeof *workers);
     pthread_t *threads = calloc((size_t)nworkers, sizeof *threads);
-    int listen_fd = -1, second_fd = -1, started = 0;
+    int listen_fd = -1, second_fd = -1, started = 0, store_ready = 0;
+    struct settings_store store;
     if (workers == NULL || threads == NULL || FCGX_Init() != 0)
         goto out;
+    if (settings_store_init(&store, &s) != STEPUP_OK)
+        goto out;
+    store_ready = 1;
     listen_fd = open_listen_socket(&s);
     if (listen_fd < 0)
         goto out;
@@ -213,7 +224,7 @@ int main(int argc, char **argv)
     for (started = 0; started < nworkers; started++) {
         struct worker *w = &workers[started];
         w->id = started;
-        w->settings = &s;
+        w->store = &store;
         w->db = db_new(s.common.db_conninfo, stepup_statements, stepup_nstatements,
                        s.common.db_retry_seconds);
         int fd = started < s.workers ? listen_fd : second_fd;
@@ -232,7 +243,7 @@ int main(int argc, char **argv)
             log_msg(LOG_INFO, NULL, "serving with %d workers", s.workers);
         daemon_ready(ready_fd);
         ready_fd = -1;
-        wait_for_shutdown(&signals);
+        wait_for_shutdown(&signals, &store, config_path);
         status = EXIT_SUCCESS;
     }
 
@@ -256,6 +267,8 @@ out:
         unlink(s.socket_path);
     free(threads);
     free(workers);
+    if (store_ready)
+        settings_store_destroy(&store);
     settings_free(&s);
     if (ready_fd >= 0)
         close(ready_fd); /* never ready: the starting process exits 1 */

@@ -21,9 +21,12 @@
 
 struct route;
 
+struct settings_store;
+
 struct worker {
     int id;
-    const struct settings *settings;
+    struct settings_store *store;     /* main()'s: reloaded on SIGHUP (reload.h) */
+    const struct settings *settings;  /* the store's current copy, for one request */
     struct db *db;
     FCGX_Request fcgx;
 };

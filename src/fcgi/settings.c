@@ -4,6 +4,7 @@
  * program reads.  See settings.h.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "client_addr.h"
@@ -73,4 +74,37 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
 void settings_free(struct settings *s)
 {
     config_free(&settings_table, s);
+}
+
+static int differs(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+}
+
+void settings_restart_keys(const struct settings *running, const struct settings *fresh,
+                           char *out, size_t outlen)
+{
+    const struct {
+        const char *key;
+        int changed;
+    } keys[] = {
+        { "workers", running->workers != fresh->workers },
+        { "socket", differs(running->socket_path, fresh->socket_path) },
+        { "listen_backlog", running->listen_backlog != fresh->listen_backlog },
+        { "authorizer_socket", differs(running->authorizer_socket, fresh->authorizer_socket) },
+        { "authorizer_workers", running->authorizer_workers != fresh->authorizer_workers },
+        { "db_conninfo", differs(running->common.db_conninfo, fresh->common.db_conninfo) },
+        { "db_retry_seconds", running->common.db_retry_seconds != fresh->common.db_retry_seconds },
+        { "log_target", running->common.log_target != fresh->common.log_target },
+    };
+    size_t used = 0;
+    if (outlen > 0)
+        out[0] = '\0';
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        if (!keys[i].changed || used >= outlen)
+            continue;
+        int n = snprintf(out + used, outlen - used, "%s%s", used > 0 ? ", " : "", keys[i].key);
+        if (n > 0)
+            used += (size_t)n < outlen - used ? (size_t)n : outlen - used - 1;
+    }
 }

@@ -45,4 +45,12 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
 
 void settings_free(struct settings *s);
 
+/*
+ * The keys that shape the process (workers, sockets, database connections,
+ * the log target) whose values differ between running and fresh, as
+ * "workers, socket" in out ("" when none): a reload cannot apply them.
+ */
+void settings_restart_keys(const struct settings *running, const struct settings *fresh,
+                           char *out, size_t outlen);
+
 #endif

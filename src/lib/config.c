@@ -27,7 +27,10 @@ const struct setting_def config_common_defs[] = { /* as many as CONFIG_COMMON_CO
      "seconds (0..3600) between attempts to reconnect to a lost database (stepup-fcgi answers "
      "503 meanwhile)"},
     {"log_level", SETTING_LOG_LEVEL, FIELD(log_level), 0, 0, "info",
-     "least severe level logged to standard error: error, warn, info or debug"},
+     "least severe level logged: error, warn, info or debug"},
+    {"log_target", SETTING_LOG_TARGET, FIELD(log_target), 0, 0, "stderr",
+     "where log lines go: stderr (the web server's error log, or what the process manager "
+     "keeps) or syslog (facility daemon, with the priority of each line's level)"},
     {"outbox_key", SETTING_KEY, FIELD(outbox_key), 0, 0, NULL,
      "64 hex digits (32 random bytes): the AES-256-GCM key of the SMS outbox; stepup-fcgi seals "
      "each code with it, stepup-sender opens it, so both files hold the same key"},
@@ -111,6 +114,12 @@ static int apply(char *field, const struct setting_def *d, const char *value, ch
             return STEPUP_ERR;
         }
         return STEPUP_OK;
+    case SETTING_LOG_TARGET:
+        if (log_target_parse(value, (enum log_target *)(void *)field) != STEPUP_OK) {
+            snprintf(err, errlen, "%s: expected stderr or syslog", d->key);
+            return STEPUP_ERR;
+        }
+        return STEPUP_OK;
     case SETTING_KEY: {
         unsigned char key[CRYPTO_KEY_LEN];
         if (crypto_hex_decode(value, key, sizeof key) != STEPUP_OK) {
@@ -175,6 +184,7 @@ void config_defaults(const struct setting_table *t, void *obj)
         case SETTING_STRING: *(char **)(void *)field = NULL; break;
         case SETTING_INT: *(int *)(void *)field = 0; break;
         case SETTING_LOG_LEVEL: *(enum log_level *)(void *)field = LOG_ERROR; break;
+        case SETTING_LOG_TARGET: *(enum log_target *)(void *)field = LOG_TO_STDERR; break;
         case SETTING_KEY: memset(field, 0, CRYPTO_KEY_LEN); break;
         case SETTING_LIST: *(struct setting_list *)(void *)field = (struct setting_list){ 0 }; break;
         }
@@ -882,6 +892,9 @@ int config_print_value(const struct setting_table *t, const void *obj, const cha
         break;
     case SETTING_LOG_LEVEL:
         fprintf(out, "%s\n", log_level_name(*(const enum log_level *)(const void *)field));
+        break;
+    case SETTING_LOG_TARGET:
+        fprintf(out, "%s\n", log_target_name(*(const enum log_target *)(const void *)field));
         break;
     case SETTING_KEY: {
         char hex[2 * CRYPTO_KEY_LEN + 1];

@@ -39,6 +39,7 @@ enum setting_type {
     SETTING_STRING,    /* char *, owned by the struct */
     SETTING_INT,       /* int within [min, max] */
     SETTING_LOG_LEVEL, /* enum log_level */
+    SETTING_LOG_TARGET, /* enum log_target */
     SETTING_KEY,       /* CRYPTO_KEY_LEN bytes, written as 64 hex digits; a secret */
     SETTING_LIST       /* struct setting_list: the key may repeat, each line adds an item */
 };
@@ -79,9 +80,10 @@ struct config_common {
     char *db_conninfo;
     int db_retry_seconds;
     enum log_level log_level;
+    enum log_target log_target;
     unsigned char outbox_key[CRYPTO_KEY_LEN];
 };
-#define CONFIG_COMMON_COUNT 4
+#define CONFIG_COMMON_COUNT 5
 extern const struct setting_def config_common_defs[CONFIG_COMMON_COUNT];
 #define CONFIG_COMMON_SECTION(type) \
     { config_common_defs, CONFIG_COMMON_COUNT, offsetof(type, common) }

@@ -8,6 +8,7 @@
  * so that no caller-supplied text can forge a second log line.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -15,10 +16,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_syslog.h"
 
-/* Configuration, set once by log_init() before threads start. */
+/* Configuration: the program and target set before threads start, the
+ * threshold atomic because a reload may change it while threads log. */
 static const char *log_program = "stepup";
-static enum log_level log_threshold = LOG_INFO;
+static _Atomic int log_threshold = LOG_INFO;
+static enum log_target log_target = LOG_TO_STDERR;
 
 static const char *const level_names[] = {
     [LOG_ERROR] = "error",
@@ -38,7 +42,35 @@ void log_init(const char *program, enum log_level threshold)
         const char *slash = strrchr(program, '/');
         log_program = slash != NULL ? slash + 1 : program;
     }
-    log_threshold = threshold;
+    atomic_store(&log_threshold, threshold);
+}
+
+void log_set_threshold(enum log_level threshold)
+{
+    atomic_store(&log_threshold, threshold);
+}
+
+void log_set_target(enum log_target target)
+{
+    if (target == LOG_TO_SYSLOG && log_target != LOG_TO_SYSLOG)
+        log_syslog_open(log_program);
+    log_target = target;
+}
+
+int log_target_parse(const char *name, enum log_target *out)
+{
+    if (name != NULL && strcmp(name, "stderr") == 0)
+        *out = LOG_TO_STDERR;
+    else if (name != NULL && strcmp(name, "syslog") == 0)
+        *out = LOG_TO_SYSLOG;
+    else
+        return STEPUP_ERR;
+    return STEPUP_OK;
+}
+
+const char *log_target_name(enum log_target target)
+{
+    return target == LOG_TO_SYSLOG ? "syslog" : "stderr";
 }
 
 const char *log_level_name(enum log_level level)
@@ -90,7 +122,7 @@ void log_msg(enum log_level level, const char *ref, const char *fmt, ...)
     struct tm tm;
     va_list ap;
 
-    if (level > log_threshold)
+    if ((int)level > atomic_load(&log_threshold))
         return;
     if (level < LOG_ERROR || (size_t)level >= ARRAY_LEN(level_names))
         level = LOG_ERROR;
@@ -104,6 +136,10 @@ void log_msg(enum log_level level, const char *ref, const char *fmt, ...)
     if (n < 0)
         return;
     len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    /* What syslog gets: from the level on (it has its own time and program). */
+    size_t prefix = strlen(stamp) + 1 + strlen(log_program) + 1;
+    for (; prefix < len && line[prefix - 1] != ' '; prefix++)
+        ;
 
     if (ref != NULL && len < sizeof line - 1) {
         size_t start = len + 4;
@@ -134,6 +170,11 @@ void log_msg(enum log_level level, const char *ref, const char *fmt, ...)
     line[len++] = '\n';
     line[len] = '\0';
 
+    if (log_target == LOG_TO_SYSLOG) {
+        line[len - 1] = '\0'; /* syslog ends the line; it stamps time and program */
+        log_syslog_write((int)level, line + prefix);
+        return;
+    }
     fputs(line, stderr);
     fflush(stderr);
 }

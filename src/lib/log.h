@@ -1,11 +1,15 @@
 /*
- * log.h - one line per event on standard error.
+ * log.h - one line per event, on standard error or to syslog.
  *
  * Under lighttpd and Apache standard error ends up in the server's error
  * log; stand-alone it goes wherever the process manager sends it.  Lines
  * look like
  *
  *   2026-11-25T22:01:33Z stepup-fcgi[1234] info ref=<request-ref> message
+ *
+ * With the log_target setting "syslog" the same line, without the time and
+ * program (syslog adds its own), goes to syslog(3) under the daemon
+ * facility, at the matching priority (log_syslog.c).
  *
  * Never pass a secret (OTP, token, API key, password) to these functions.
  */
@@ -17,8 +21,21 @@
 /* LOG_OFF as a threshold logs nothing (stepupctl, which reports every failure itself). */
 enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
-/* Set once at start-up, before threads start. */
+enum log_target { LOG_TO_STDERR, LOG_TO_SYSLOG };
+
+/* Set at start-up, before threads start; the threshold may change later
+ * (log_set_threshold, a reload), the program name not. */
 void log_init(const char *program, enum log_level threshold);
+
+/* Change the least severe level logged; safe while other threads log. */
+void log_set_threshold(enum log_level threshold);
+
+/* Where lines go from now on (LOG_TO_STDERR at start); before threads start. */
+void log_set_target(enum log_target target);
+
+/* "stderr" or "syslog"; STEPUP_ERR on anything else. */
+int log_target_parse(const char *name, enum log_target *out) WARN_UNUSED;
+const char *log_target_name(enum log_target target);
 
 /* "error", "warn", "info" or "debug"; "?" for another value. */
 const char *log_level_name(enum log_level level);

@@ -61,6 +61,35 @@ static void assert_error(int line, const char *needle)
     ck_assert_msg(strstr(err, needle) != NULL, "error \"%s\" lacks \"%s\"", err, needle);
 }
 
+/* What a SIGHUP cannot apply is named; what it can is not. */
+START_TEST(restart_keys)
+{
+    struct settings a, b;
+    char out[256];
+
+    settings_defaults(&a);
+    settings_defaults(&b);
+    settings_restart_keys(&a, &b, out, sizeof out);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(settings_set(&b, "gate_max_age_seconds", "60", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(settings_set(&b, "log_level", "debug", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(settings_set(&b, "trusted_proxies", "10.0.0.1", err, sizeof err), STEPUP_OK);
+    settings_restart_keys(&a, &b, out, sizeof out);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(settings_set(&b, "workers", "8", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(settings_set(&b, "socket", "/run/x.sock", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(settings_set(&b, "log_target", "syslog", err, sizeof err), STEPUP_OK);
+    settings_restart_keys(&a, &b, out, sizeof out);
+    ck_assert_str_eq(out, "workers, socket, log_target");
+    settings_restart_keys(&a, &b, out, 10); /* cut, still a string */
+    ck_assert_uint_lt(strlen(out), 10);
+    ck_assert_int_eq(settings_set(&b, "log_target", "journal", err, sizeof err), STEPUP_ERR);
+    ck_assert_msg(strstr(err, "expected stderr or syslog") != NULL, "%s", err);
+    settings_free(&a);
+    settings_free(&b);
+}
+END_TEST
+
 START_TEST(defaults)
 {
     static const unsigned char zero[CRYPTO_KEY_LEN] = {0};
@@ -73,6 +102,8 @@ START_TEST(defaults)
     ck_assert_int_eq(st.common.db_retry_seconds, 1);
     ck_assert_int_eq(st.max_body_bytes, 65536);
     ck_assert_int_eq(st.common.log_level, LOG_INFO);
+    ck_assert_int_eq(st.common.log_target, LOG_TO_STDERR);
+    ck_assert_int_eq(st.authorizer_workers, 2);
     ck_assert(memcmp(st.otp_key, zero, sizeof zero) == 0);
     ck_assert(memcmp(st.common.outbox_key, zero, sizeof zero) == 0);
 }
@@ -238,7 +269,8 @@ START_TEST(describe_lists_every_key)
     static const char *const keys[] = {"db_conninfo", "workers", "socket", "listen_backlog",
                                        "db_retry_seconds", "max_body_bytes", "gate_max_age_seconds", "log_level",
                                        "gate_name", "gate_allow_sandbox", "trusted_proxies",
-                                       "otp_key", "outbox_key"};
+                                       "otp_key", "outbox_key", "log_target",
+                                       "authorizer_socket", "authorizer_workers"};
     char *text = NULL, *line;
     size_t len = 0;
     int rows = 0;
@@ -281,6 +313,7 @@ static Suite *settings_suite(void)
     tcase_add_loop_test(tc, bad_file, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, bad_key_value_not_echoed);
     tcase_add_test(tc, missing_file);
+    tcase_add_test(tc, restart_keys);
     tcase_add_test(tc, set_one);
     suite_add_tcase(s, tc);
 
