@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "secret_file.h"
 
 #define FIELD(f) offsetof(struct config_common, f)
 
@@ -338,6 +339,16 @@ static void free_line(char *line, size_t cap)
     }
 }
 
+/* Whether a file of this table holds secrets (a SETTING_KEY). */
+static bool table_holds_keys(const struct setting_table *t)
+{
+    size_t off, n = def_total(t);
+    for (size_t i = 0; i < n; i++)
+        if (def_at(t, i, &off)->type == SETTING_KEY)
+            return true;
+    return false;
+}
+
 int config_load(const struct setting_table *t, void *obj, const char *path, char *err,
                 size_t errlen)
 {
@@ -362,6 +373,8 @@ int config_load(const struct setting_table *t, void *obj, const char *path, char
         free(seen_at);
         return STEPUP_ERR;
     }
+    if (table_holds_keys(t) && secret_file_check(fileno(f), path, err, errlen) != STEPUP_OK)
+        goto done;
 
     while ((got = read_line(f, &line, &cap)) != -1) {
         char *key, *value;

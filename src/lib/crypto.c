@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
+#include "secret_file.h"
 #include "log.h"
 
 #define GCM_NONCE_LEN 12
@@ -641,6 +642,11 @@ struct crypto_sign_key *crypto_sign_key_load(const char *path, bool want_private
         return NULL;
     }
     EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    if (pkey != NULL && secret_file_check(fileno(f), path, err, errlen) != STEPUP_OK) {
+        EVP_PKEY_free(pkey); /* a private key others may read is refused */
+        fclose(f);
+        return NULL;
+    }
     if (pkey == NULL && !want_private) {
         rewind(f);
         ERR_clear_error();

@@ -93,13 +93,33 @@ static char *slurp(const char *p)
     return text;
 }
 
+/* A file as an operator keeps one that holds keys: mode 0600. */
 static void write_text(const char *p, const char *text)
 {
     FILE *f = fopen(p, "w");
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     fclose(f);
+    ck_assert_int_eq(chmod(p, 0600), 0);
 }
+
+/* A file with keys that its group or others may read is refused, naming the fix. */
+START_TEST(test_a_readable_file_with_keys_is_refused)
+{
+    struct config_assignment sets[] = { { "count", "7" } };
+    ck_assert_int_eq(config_init(&demo, path, sets, 1, NULL, err, sizeof err), STEPUP_OK);
+    static const mode_t modes[] = { 0640, 0604, 0644, 0660, 0610 };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        ck_assert_int_eq(chmod(path, modes[i]), 0);
+        ck_assert_int_eq(config_update(&demo, path, sets, 1, err, sizeof err), STEPUP_ERR);
+        ck_assert_msg(strstr(err, "group or others may read its secrets; chmod 600") != NULL,
+                      "%s", err);
+    }
+    ck_assert_int_eq(chmod(path, 0400), 0);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(config_update(&demo, path, sets, 1, err, sizeof err), STEPUP_OK);
+}
+END_TEST
 
 START_TEST(test_init_writes_a_complete_private_file)
 {
@@ -211,7 +231,7 @@ START_TEST(test_update_changes_only_the_keys_given)
     ck_assert_int_eq(config_init(&demo, path, NULL, 0, NULL, err, sizeof err), STEPUP_OK);
     char before[8192];
     snprintf(before, sizeof before, "%s", slurp(path));
-    chmod(path, 0640);
+    chmod(path, 0400); /* kept, as any mode a file with keys may have */
     struct config_assignment sets[] = { { "name", "x#y" }, { "log_level", "debug" },
                                         { "item", "one" }, { "item", "two" } };
     ck_assert_int_eq(config_update(&demo, path, sets, 4, err, sizeof err), STEPUP_OK);
@@ -229,7 +249,7 @@ START_TEST(test_update_changes_only_the_keys_given)
     ck_assert_ptr_nonnull(strstr(after, "# how many (1..9)\n# count = 3\n"));
     struct stat st;
     stat(path, &st);
-    ck_assert_int_eq(st.st_mode & 0777, 0640);
+    ck_assert_int_eq(st.st_mode & 0777, 0400);
     /* lines of a list key are all replaced */
     struct config_assignment again[] = { { "item", "three" } };
     ck_assert_int_eq(config_update(&demo, path, again, 1, err, sizeof err), STEPUP_OK);
@@ -312,6 +332,7 @@ int main(void)
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("files");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_a_readable_file_with_keys_is_refused);
     tcase_add_test(tc, test_init_writes_a_complete_private_file);
     tcase_add_test(tc, test_init_refuses_an_existing_file);
     tcase_add_test(tc, test_init_refuses_what_would_not_load);
