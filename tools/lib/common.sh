@@ -49,6 +49,9 @@ STEPUP_PACKAGE_PROBES=(
     "lighttpd|/usr/sbin/lighttpd"
     "apache2|/usr/sbin/apache2 /usr/lib/apache2/modules/mod_proxy_fcgi.so"
     "libapache2-mod-fcgid|/usr/lib/apache2/modules/mod_fcgid.so"
+    "mandoc|/usr/bin/mandoc"
+    "man-db|/usr/bin/man"
+    "binutils|/usr/bin/readelf"
     "postgresql-15|/usr/lib/postgresql/15/bin/postgres /usr/lib/postgresql/15/bin/initdb"
     "postgresql-client-15|/usr/lib/postgresql/15/bin/psql /usr/lib/postgresql/15/bin/pg_dump"
     "python3|/usr/bin/python3"
@@ -69,7 +72,7 @@ STEPUP_PACKAGE_PROBES=(
 # the scripts that need them: not in the default list.
 STEPUP_PACKAGES=(build-essential autoconf automake libtool pkg-config libfcgi-dev libpq-dev
                  libjson-c-dev libssl-dev check libsubunit-dev libphonenumber-dev libcurl4-openssl-dev lighttpd
-                 apache2 libapache2-mod-fcgid
+                 apache2 libapache2-mod-fcgid mandoc man-db binutils
                  postgresql-15 postgresql-client-15 python3 python3-pytest python3-cryptography
                  curl openssl ca-certificates procps passwd util-linux)
 
