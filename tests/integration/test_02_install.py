@@ -13,7 +13,12 @@ import pytest
 
 from conftest import BUILD
 
-PREFIX = "/usr/local"  # configure's default, as the build was configured
+# The prefix and sysconfdir the build was configured with (make distcheck
+# configures its own).
+_MAKEFILE = (BUILD / "Makefile").read_text()
+PREFIX = re.search(r"^prefix = (.*)$", _MAKEFILE, re.M).group(1)
+SYSCONFDIR = re.search(r"^sysconfdir = (.*)$", _MAKEFILE, re.M).group(1).replace("${prefix}",
+                                                                                 PREFIX)
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +132,6 @@ def test_systemd_accepts_the_units(tree):
                 and "sysinit.target" not in line]
     assert not problems, problems
     text = (tree / "lib/systemd/system/stepup-fcgi.service").read_text()
-    assert f"ExecStart={PREFIX}/sbin/stepup-fcgi -c {PREFIX}/etc/stepup/stepup.conf" in text
+    assert f"ExecStart={PREFIX}/sbin/stepup-fcgi -c {SYSCONFDIR}/stepup/stepup.conf" in text
     assert "User=stepup-fcgi" in text and "StandardInput=socket" in text
     assert "User=stepup-sender" in (tree / "lib/systemd/system/stepup-sender.service").read_text()

@@ -174,7 +174,10 @@ def build_stepupctl(tmp_path, edit):
     with tarfile.open(tmp_path / "build.tar") as tar:
         tar.extractall(build)
     (build / "src" / "ctl" / "migrations.c").unlink()  # remade from the copy, whatever its times
-    p = subprocess.run(["make", "-C", str(build), "src/ctl/stepupctl", f"SQL_DIR={sql}"],
+    # The copy finds the sources by absolute path: a build configured with
+    # a relative one (make distcheck's) would look beside the copy.
+    p = subprocess.run(["make", "-C", str(build), "src/ctl/stepupctl", f"SQL_DIR={sql}",
+                        f"srcdir={ROOT}", f"top_srcdir={ROOT}", f"VPATH={ROOT}"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     return build / "src" / "ctl" / "stepupctl"
