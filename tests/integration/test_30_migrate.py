@@ -165,8 +165,28 @@ def build_stepupctl(tmp_path, edit):
     sql = tmp_path / "sql"
     shutil.copytree(SQL, sql)
     edit(sql)
-    build = tmp_path / "build"
-    build.mkdir()
+    # The copy must find the sources where the build's srcdir says.  A
+    # relative one (make distcheck's "../..") is also in the dependency
+    # files, so the copy sits that deep below a tree of links to the sources.
+    srcdir = re.search(r"^srcdir = (.*)$", (BUILD / "Makefile").read_text(), re.M).group(1)
+    if os.path.isabs(srcdir):
+        build = tmp_path / "build"
+    else:
+        parts = Path(srcdir).parts
+        ups = next((i for i, part in enumerate(parts) if part != ".."), len(parts))
+        rest = parts[ups:]
+        assert ups >= 1 and ".." not in rest, f"unexpected srcdir {srcdir}"
+        tree = tmp_path / "tree"
+        tree.mkdir()
+        if rest:  # e.g. ../../src/stepup: that path below tree is the sources
+            tree.joinpath(*rest[:-1]).mkdir(parents=True, exist_ok=True)
+            tree.joinpath(*rest).symlink_to(ROOT)
+        else:  # ../.. (make distcheck): tree holds the sources' entries
+            for entry in ROOT.iterdir():
+                (tree / entry.name).symlink_to(entry)
+        # ups levels below tree (names no source entry has).
+        build = tree.joinpath(*(["_copy"] * ups))
+    build.mkdir(parents=True)
     with tarfile.open(tmp_path / "build.tar", "w") as tar:
         for entry in BUILD.iterdir():
             if not entry.name.startswith("tests-var"):
@@ -174,10 +194,7 @@ def build_stepupctl(tmp_path, edit):
     with tarfile.open(tmp_path / "build.tar") as tar:
         tar.extractall(build)
     (build / "src" / "ctl" / "migrations.c").unlink()  # remade from the copy, whatever its times
-    # The copy finds the sources by absolute path: a build configured with
-    # a relative one (make distcheck's) would look beside the copy.
-    p = subprocess.run(["make", "-C", str(build), "src/ctl/stepupctl", f"SQL_DIR={sql}",
-                        f"srcdir={ROOT}", f"top_srcdir={ROOT}", f"VPATH={ROOT}"],
+    p = subprocess.run(["make", "-C", str(build), "src/ctl/stepupctl", f"SQL_DIR={sql}"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     return build / "src" / "ctl" / "stepupctl"
