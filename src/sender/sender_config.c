@@ -8,11 +8,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "../lib/secret_file.h"
 #include "sender_config.h"
 
 #define FIELD(f) offsetof(struct sender_config, f)
@@ -83,10 +86,25 @@ static const struct setting_section sender_sections[] = {
     { sender_defs, ARRAY_LEN(sender_defs), 0 },
 };
 
-/* The table's check of a whole file: sender_config_check. */
+/*
+ * The table's check of a whole file: sender_config_check, and that the
+ * audit signing key it names, when it can be opened, is its owner's alone
+ * (so --check-config says what start-up and a reload would: the sealer
+ * reads the key itself, and says so when it is missing).
+ */
 static int check_loaded(void *obj, char *err, size_t errlen)
 {
-    return sender_config_check(obj, err, errlen);
+    const struct sender_config *c = obj;
+    if (sender_config_check(obj, err, errlen) != STEPUP_OK)
+        return STEPUP_ERR;
+    if (c->audit_key_file == NULL || c->audit_key_file[0] == '\0')
+        return STEPUP_OK;
+    int fd = open(c->audit_key_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return STEPUP_OK;
+    int rc = secret_file_check(fd, c->audit_key_file, err, errlen);
+    close(fd);
+    return rc;
 }
 
 const struct setting_table sender_config_table = {

@@ -17,6 +17,12 @@ from conftest import BUILD
 # configures its own).
 _MAKEFILE = (BUILD / "Makefile").read_text()
 PREFIX = re.search(r"^prefix = (.*)$", _MAKEFILE, re.M).group(1)
+def _dir(name):
+    """A directory of the Makefile, relative to the DESTDIR root."""
+    value = re.search(rf"^{name} = (.*)$", _MAKEFILE, re.M).group(1)
+    return value.replace("${prefix}", PREFIX).replace("$(prefix)", PREFIX).lstrip("/")
+
+
 SYSCONFDIR = re.search(r"^sysconfdir = (.*)$", _MAKEFILE, re.M).group(1).replace("${prefix}",
                                                                                  PREFIX)
 
@@ -27,7 +33,7 @@ def tree(tmp_path_factory):
     p = subprocess.run(["make", "-C", str(BUILD), "install", f"DESTDIR={dest}"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return dest / PREFIX.lstrip("/")
+    return dest
 
 
 def files(root):
@@ -36,18 +42,20 @@ def files(root):
 
 def test_the_layout(tree):
     have = set(files(tree))
-    for f in ("sbin/stepup-fcgi", "sbin/stepup-sender", "bin/stepupctl",
+    units, sysusers = _dir("systemdsystemunitdir"), _dir("sysusersdir")
+    p = PREFIX.lstrip("/") + "/"
+    for f in [p + f for f in ("sbin/stepup-fcgi", "sbin/stepup-sender", "bin/stepupctl",
               "share/stepup/sql/migrate.sql", "share/stepup/sql/schema/001_schema.sql",
               "share/man/man8/stepup-fcgi.8", "share/man/man8/stepup-sender.8",
               "share/man/man1/stepupctl.1", "share/man/man5/stepup.conf.5",
               "share/man/man5/stepup-sender.conf.5",
-              "lib/systemd/system/stepup-fcgi.socket", "lib/systemd/system/stepup-fcgi.service",
-              "lib/systemd/system/stepup-sender.service", "lib/sysusers.d/stepup.conf",
               "share/doc/stepup/examples/lighttpd.conf.in",
               "share/doc/stepup/examples/apache-fcgid.conf.in",
               "share/doc/stepup/examples/apache-proxy.conf.in",
               "share/doc/stepup/examples/bearer-user.lua",
-              "share/doc/stepup/examples/legacy/index.html"):
+              "share/doc/stepup/examples/legacy/index.html")] + [
+              f"{units}/stepup-fcgi.socket", f"{units}/stepup-fcgi.service",
+              f"{units}/stepup-sender.service", f"{sysusers}/stepup.conf"]:
         assert f in have, f"{f} not installed; installed: {sorted(have)}"
     # Nothing outside the prefix, no file holding a key.
     assert not [f for f in have if f.endswith(".conf") and "sysusers.d" not in f]
@@ -57,7 +65,7 @@ def test_modes_rpath_and_build_paths(tree):
     for f in files(tree):
         path = tree / f
         mode = path.stat().st_mode & 0o7777
-        if f.startswith(("bin/", "sbin/")):
+        if f.startswith((PREFIX.lstrip("/") + "/bin/", PREFIX.lstrip("/") + "/sbin/")):
             assert mode == 0o755, (f, oct(mode))
             dyn = subprocess.run(["readelf", "-d", str(path)], capture_output=True,
                                  text=True).stdout
@@ -69,12 +77,12 @@ def test_modes_rpath_and_build_paths(tree):
 
 
 def man(tree, section, name):
-    return (tree / f"share/man/man{section}/{name}.{section}").read_text()
+    return (tree / PREFIX.lstrip("/") / f"share/man/man{section}/{name}.{section}").read_text()
 
 
 @pytest.mark.skipif(not shutil.which("mandoc"), reason="mandoc (Debian package) is missing")
 def test_man_pages_lint_clean(tree):
-    for page in sorted((tree / "share/man").rglob("*.[158]")):
+    for page in sorted((tree / PREFIX.lstrip("/") / "share/man").rglob("*.[158]")):
         p = subprocess.run(["mandoc", "-Tlint", "-W", "warning", str(page)],
                            capture_output=True, text=True)
         assert p.returncode == 0 and p.stdout == "", p.stdout + p.stderr
@@ -122,7 +130,8 @@ def test_every_programme_setting_and_command_is_in_stepupctl_1(tree):
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze")
 def test_systemd_accepts_the_units(tree):
-    units = sorted(str(p) for p in (tree / "lib/systemd/system").iterdir())
+    unitdir = tree / _dir("systemdsystemunitdir")
+    units = sorted(str(p) for p in unitdir.iterdir())
     p = subprocess.run(["systemd-analyze", "verify"] + units, capture_output=True, text=True)
     # The binaries are not at their installed place on this machine, and the
     # man pages not installed: verify reports that; anything else is a fault
@@ -131,7 +140,7 @@ def test_systemd_accepts_the_units(tree):
                 if line and "is not executable" not in line and "man " not in line
                 and "sysinit.target" not in line]
     assert not problems, problems
-    text = (tree / "lib/systemd/system/stepup-fcgi.service").read_text()
+    text = (unitdir / "stepup-fcgi.service").read_text()
     assert f"ExecStart={PREFIX}/sbin/stepup-fcgi -c {SYSCONFDIR}/stepup/stepup.conf" in text
     assert "User=stepup-fcgi" in text and "StandardInput=socket" in text
-    assert "User=stepup-sender" in (tree / "lib/systemd/system/stepup-sender.service").read_text()
+    assert "User=stepup-sender" in (unitdir / "stepup-sender.service").read_text()

@@ -49,11 +49,13 @@ def test_stepup_sender_refuses_an_audit_key_others_may_read(stack, tmp_path):
     key = tmp_path / "audit-key.pem"
     subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True,
                    capture_output=True, timeout=30)
-    os.chmod(key, 0o644)
+    os.chmod(key, 0o600)
     s = SenderProcess(stack, "secret-key", {"provider": "log", "audit_key_file": str(key)})
-    p = subprocess.run([str(SENDER_BIN), "-c", str(s.conf_path)], capture_output=True, text=True,
-                       timeout=30, stdin=subprocess.DEVNULL)
-    refused(p, key, 0o644)
+    os.chmod(key, 0o644)
+    for args in ([], ["--check-config"]):  # starting, and checking before a reload
+        p = subprocess.run([str(SENDER_BIN), "-c", str(s.conf_path)] + args, capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        refused(p, key, 0o644)
     # A public key (what stepupctl audit verify reads) may be read by anyone.
     pub = tmp_path / "audit-key.pub.pem"
     subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(pub)], check=True,
