@@ -27,6 +27,14 @@
 #include "response.h"
 #include "statements.h"
 
+void gate_refuse(struct request *r, const char *outcome)
+{
+    if (r->refusal_asked_again)
+        reply_status_only(r, 401); /* the web server asks again: see request.h */
+    else
+        reply_outcome(r, outcome);
+}
+
 void handle_authorize(struct request *r)
 {
     struct db_call call;
@@ -41,12 +49,14 @@ void handle_authorize(struct request *r)
     db_result *res = api_call(r, &call);
     if (res == NULL)
         return;
-    if (strcmp(db_get(res, 0, "outcome"), "OK") == 0 && r->gate_refusal) {
+    const char *outcome = db_get(res, 0, "outcome");
+    int passes = strcmp(outcome, "OK") == 0;
+    if (passes && r->gate_refusal) {
         /* Refused a moment ago, let through now (stepped up in between): the
          * refusal stands for this request, the next one passes. */
         reply_error(r, 503, "SERVICE_UNAVAILABLE", "The gate's answer changed; try again",
                     "Retry-After: 0");
-    } else if (strcmp(db_get(res, 0, "outcome"), "OK") == 0) {
+    } else if (passes) {
         char headers[256];
         snprintf(headers, sizeof headers,
                  "Variable-STEPUP_USER_ID: %s\r\nVariable-STEPUP_IDENTITY_ID: %s\r\n"
@@ -54,10 +64,8 @@ void handle_authorize(struct request *r)
                  db_get(res, 0, "user_id"), db_get(res, 0, "identity_id"),
                  db_get(res, 0, "programme_id"));
         reply_headers(r, 200, headers);
-    } else if (r->refusal_asked_again) {
-        reply_status_only(r, 401); /* the web server asks again: see request.h */
     } else {
-        reply_outcome(r, db_get(res, 0, "outcome"));
+        gate_refuse(r, outcome);
     }
     db_result_free(res);
 }

@@ -98,10 +98,7 @@ static int route_flags_hold(struct request *r)
         return 0;
     }
     if ((route->flags & ROUTE_SESSION) && r->bearer == NULL) {
-        if (r->refusal_asked_again)
-            reply_status_only(r, 401); /* the web server asks again: see request.h */
-        else
-            reply_outcome(r, "TOKEN_INVALID");
+        gate_refuse(r, "TOKEN_INVALID"); /* any route: only a gate is asked again */
         return 0;
     }
     return 1;

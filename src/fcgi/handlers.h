@@ -28,6 +28,12 @@ void handle_factors(struct request *r);
 void handle_enrol(struct request *r);
 void handle_enrol_verify(struct request *r);
 void handle_authorize(struct request *r);
+/*
+ * A refusal of the gate (or of any route that needs a session): the
+ * outcome's answer, or only "401" when the web server will ask again
+ * (Apache's mod_fcgid: request.h, refusal_asked_again).
+ */
+void gate_refuse(struct request *r, const char *outcome);
 void handle_health(struct request *r);
 
 #endif
