@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <fcgiapp.h>
 
@@ -88,8 +89,21 @@ static int open_address(const char *addr, int backlog)
     if (is_unix_path(addr))
         unlink(addr); /* a stale socket of an earlier run */
     int fd = FCGX_OpenSocket(addr, backlog);
-    if (fd < 0)
+    if (fd < 0) {
         log_msg(LOG_ERROR, NULL, "cannot listen on %s: %s", addr, strerror(errno));
+        return -1;
+    }
+    /*
+     * The web server connects as another user: read and write for the
+     * socket's owner and group (the directory's group, with its setgid
+     * bit, or the service's), whatever the umask left.  Who may reach it
+     * at all is the directory's business.
+     */
+    if (is_unix_path(addr) && chmod(addr, 0660) != 0) {
+        log_msg(LOG_ERROR, NULL, "cannot chmod 0660 %s: %s", addr, strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 

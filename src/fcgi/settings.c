@@ -16,7 +16,7 @@ static const struct setting_def fcgi_defs[] = {
     {"workers", SETTING_INT, FIELD(workers), 1, 256, "4",
      "worker threads (1..256), each with its own database connection"},
     {"socket", SETTING_STRING, FIELD(socket_path), 0, 0, "",
-     "unix socket path (or 127.0.0.1:PORT) to listen on when run stand-alone; empty: use the FastCGI socket the web server passes on fd 0"},
+     "unix socket path (or 127.0.0.1:PORT) to listen on when run stand-alone, made mode 0660 so that the web server connects through the socket's group (give its directory that group and the setgid bit); empty: use the FastCGI socket the web server passes on fd 0"},
     {"listen_backlog", SETTING_INT, FIELD(listen_backlog), 1, 65535, "128",
      "listen(2) backlog of the stand-alone sockets (1..65535)"},
     {"authorizer_socket", SETTING_STRING, FIELD(authorizer_socket), 0, 0, "",
