@@ -49,7 +49,8 @@ BEGIN
                 WHERE c.oid = pg_catalog.to_regclass('public.stepup_migrations')
                   AND o.rolname <> current_user AND NOT o.rolsuper) THEN
         RAISE EXCEPTION 'public.stepup_migrations belongs to another role than %: stepupctl '
-                        'migrate uses only a table of its own', current_user;
+                        'migrate uses only a table of its own', current_user
+              USING ERRCODE = 'insufficient_privilege';
     END IF;
 END
 $owner$;
