@@ -32,6 +32,7 @@ import hmac
 import http.client
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -51,7 +52,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("STEPUP_BUILD_DIR") or ROOT / "build").resolve()
 STACK = ROOT / "tools" / "stack"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-SERVICE_USER = "stepup"
 SANDBOX_CODE = "123456"
 NO_BODY = object()  # default of the verify helpers: {"verificationCode": code}
 # Fast scrypt for test users (the hash records its own parameters).
@@ -82,10 +82,15 @@ def free_ports(n):
             s.close()
 
 
-def as_service(cmd):
-    """cmd run as the service user when we are root (what tools/stack does)."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", SERVICE_USER, "--"] + list(cmd)
+def process_user(pid):
+    """The name of the user a process runs as."""
+    return pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name
+
+
+def as_user(user, cmd):
+    """cmd run as user when we are root (what tools/stack does)."""
+    if os.geteuid() == 0 and user != "root":
+        return ["runuser", "-u", user, "--"] + list(cmd)
     return list(cmd)
 
 
@@ -160,6 +165,7 @@ class Stack:
         # PGUSER is the operator (stepupctl); psql runs as the owner.
         self.pg_env = {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE")}
         self.pg_owner = env["STEPUP_PG_OWNER"]
+        self.pg_superuser = env["STEPUP_PG_SUPERUSER"]
         self.conf_path = self.state_dir / "stepup.conf"
         self.otp_key = bytes.fromhex(config_value("stepup-fcgi", self.conf_path, "otp_key"))
         self.outbox_key = bytes.fromhex(config_value("stepup-fcgi", self.conf_path, "outbox_key"))
@@ -203,8 +209,9 @@ class Stack:
             self.remember(doc.get("apiKey"), doc.get("token"))
         return doc
 
-    def psql(self, sql, **variables):
-        """Rows (lists of text, NULL as '') of a query run as the superuser.
+    def psql(self, sql, superuser=False, **variables):
+        """Rows (lists of text, NULL as '') of a query run as the schema's
+        owner, or as the cluster's bootstrap superuser (superuser=True).
         Values are passed as psql variables: write :'name' in the SQL."""
         cmd = [str(PG_BIN / "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f",
                "-v", "ON_ERROR_STOP=1"]
@@ -212,7 +219,9 @@ class Stack:
             cmd += ["-v", f"{name}={value}"]
         cmd += ["-f", "-"]
         p = subprocess.run(cmd, input=sql, capture_output=True, text=True,
-                           env=self.subprocess_env(PGUSER=self.pg_owner), timeout=60)
+                           env=self.subprocess_env(
+                               PGUSER=self.pg_superuser if superuser else self.pg_owner),
+                           timeout=60)
         if p.returncode != 0:
             raise AssertionError(f"psql failed: {p.stderr.strip()}\n{sql}")
         return [line.split("\x1f") for line in p.stdout.splitlines() if line != ""]
@@ -227,13 +236,13 @@ class Stack:
 
     def fcgi_pids(self):
         """pids of the stepup-fcgi processes serving the stack: those the web
-        server spawned (lighttpd, Apache's mod_fcgid), or the stand-alone one
-        (apache-proxy)."""
+        server spawned (Apache's mod_fcgid), or the stand-alone one
+        (lighttpd, apache-proxy)."""
         run = self.state_dir / "run"
-        standalone = run / "stepup-fcgi.pid"
+        standalone = run / "fcgi" / "stepup-fcgi.pid"
         if standalone.exists():
             return [int(standalone.read_text().split()[0])]
-        server = run / ("lighttpd.pid" if (run / "lighttpd.pid").exists() else "apache.pid")
+        server = run / "httpd" / "apache.pid"
         children = {}
         for line in subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True,
                                    text=True).stdout.splitlines():
@@ -249,22 +258,23 @@ class Stack:
 
     def restart_fcgi(self):
         """Restart stepup-fcgi, so that it reads its changed configuration:
-        the stand-alone process (apache-proxy) with its own command line,
-        else the web server that runs it."""
-        pid_file = self.state_dir / "run" / "stepup-fcgi.pid"
+        the stand-alone process (lighttpd, apache-proxy) with its own
+        command line, as its own user, else the web server that runs it."""
+        pid_file = self.state_dir / "run" / "fcgi" / "stepup-fcgi.pid"
         if not pid_file.exists():
             self.part("down", "httpd")
             self.part("up", "httpd")
             return
         pid = int(pid_file.read_text().split()[0])
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        user = process_user(pid)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         while Path(f"/proc/{pid}").exists():
             assert time.monotonic() < deadline, f"stepup-fcgi (pid {pid}) did not stop"
             time.sleep(0.05)
         with open(self.fcgi_log(), "ab") as log:
-            subprocess.run(as_service([c.decode() for c in cmd]), check=True, cwd="/",
+            subprocess.run(as_user(user, [c.decode() for c in cmd]), check=True, cwd="/",
                            stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60)
 
     def fcgi_log(self):
@@ -494,7 +504,7 @@ def _scan_for_tool_errors(state_dir):
     """Errors reported by valgrind or the sanitizers into the state's logs."""
     problems = []
     logdir = state_dir / "log"
-    for f in sorted(logdir.glob("valgrind.*.log")):
+    for f in sorted(logdir.glob("valgrind/valgrind.*.log")):
         text = f.read_text(errors="replace")
         if re.search(r"ERROR SUMMARY: [1-9]", text):
             problems.append(f"{f}:\n{text[-4000:]}")

@@ -72,7 +72,7 @@ def test_stack_up_starts_a_sender_that_reaches_the_gateway(gateway):
         down = _run_stack("down", env)
     assert down.returncode == 0, down.stderr
     assert "stopping stepup-sender" in down.stderr
-    assert not (state_dir / "run" / "stepup-sender.pid").exists()
+    assert not (state_dir / "run" / "sender" / "stepup-sender.pid").exists()
     if pid is not None:
         assert not os.path.exists(f"/proc/{pid}"), "the sender outlived tools/stack down"
     problems = _scan_for_tool_errors(state_dir)  # under tools/test --sanitize / --valgrind

@@ -59,9 +59,14 @@ def code_fingerprint(stack):
 
 def build_legacy_database(state_dir, env):
     """The database `stepup` as the stepupctl before the layout change made it:
-    each landed file in its own transaction with its record, no checksums."""
+    each landed file in its own transaction with its record, no checksums;
+    its owner `stepup` made as tools/stack makes it (not a superuser)."""
     psql = [str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "stepup"]
-    subprocess.run([str(PG_BIN / "createdb"), "stepup"], env=env, check=True, timeout=60)
+    superuser = dict(env, PGUSER="postgres", PGDATABASE="postgres")
+    subprocess.run(psql[:-2] + ["-c", "CREATE ROLE stepup LOGIN CREATEROLE NOSUPERUSER"],
+                   env=superuser, check=True, timeout=60)
+    subprocess.run([str(PG_BIN / "createdb"), "-O", "stepup", "stepup"], env=superuser, check=True,
+                   timeout=60)
     script = ["CREATE TABLE IF NOT EXISTS public.stepup_migrations (version integer PRIMARY KEY,"
               " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"]
     for f in sorted(LANDED.glob("*.sql")):

@@ -99,7 +99,7 @@ def sealed_verify(stack, keys):
 
 def as_superuser(stack, sql):
     """SQL as the cluster's superuser with the table triggers off."""
-    return stack.psql("SET session_replication_role = replica;\n" + sql)
+    return stack.psql("SET session_replication_role = replica;\n" + sql, superuser=True)
 
 
 def flow(stack):
@@ -137,7 +137,7 @@ def test_the_log_is_append_only_for_every_role(stack):
                 "TRUNCATE stepup.audit_log", "UPDATE stepup.audit_seals SET key_id = 'x'",
                 "DELETE FROM stepup.audit_seals"):
         with pytest.raises(AssertionError, match="append-only"):
-            stack.psql(sql)  # the superuser: the trigger refuses
+            stack.psql(sql, superuser=True)  # even the superuser: the trigger refuses
     for role in ("stepup_app", "stepup_sender", "stepup_operator", "stepup_auditor"):
         p = subprocess.run([str(PG_BIN / "psql"), "-X", "-q", "-At", "-c",
                             "UPDATE stepup.audit_log SET event = 'x'"],

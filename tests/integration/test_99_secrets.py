@@ -38,7 +38,7 @@ def test_no_plaintext_secrets_anywhere(stack):
     stack.impersonate(u)
     assert stack.request("POST", "/logout", api_key=p.api_key, token=token).status == 204
     # Make sure what the server wrote has reached the files.
-    stack.psql("CHECKPOINT")
+    stack.psql("CHECKPOINT", superuser=True)
 
     secrets = sorted(stack.secrets)
     codes = sorted(stack.codes)

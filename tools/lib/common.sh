@@ -12,11 +12,14 @@
 #   ensure_built [CONFIGURE-ARG...]
 #                        bootstrap, configure and build into
 #                        $STEPUP_BUILD_DIR when the binaries are missing
-#   service_user_setup   create the `stepup` system user when root
-#   as_service CMD...    run CMD as the service user (root) or directly
+#   stack_users_setup    create the stack's system users when root (one
+#                        per part: STEPUP_DB_USER, STEPUP_FCGI_USER,
+#                        STEPUP_SENDER_USER; the web server's, www-data,
+#                        comes with Debian)
+#   as_user USER CMD...  run CMD as USER (root) or directly (not root)
 #   ensure_traversable DIR...
-#                        give the service user the search bit on every
-#                        ancestor of DIR that denies it
+#                        give each of the stack's users the search bit on
+#                        every ancestor of DIR that denies it
 #   die MESSAGE / say MESSAGE
 #
 # Nothing here starts a server; tools/stack does.
@@ -24,7 +27,16 @@
 : "${ROOT:?ROOT must be set before sourcing common.sh}"
 
 STEPUP_BUILD_DIR=${STEPUP_BUILD_DIR:-$ROOT/build}
-STEPUP_SERVICE_USER=${STEPUP_SERVICE_USER:-stepup}
+# The system users of the stack when it is brought up by root, one per
+# part as in production (README, "Running in production"), so that neither
+# the web server nor the application it protects can read stepup's keys:
+# PostgreSQL, stepup-fcgi, stepup-sender, and the web server (which also
+# runs the example application, a CGI).  Not root: everything runs as the
+# caller.
+STEPUP_DB_USER=${STEPUP_DB_USER:-stepup}
+STEPUP_FCGI_USER=${STEPUP_FCGI_USER:-stepup-fcgi}
+STEPUP_SENDER_USER=${STEPUP_SENDER_USER:-stepup-sender}
+STEPUP_WEB_USER=${STEPUP_WEB_USER:-www-data}
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PG_BIN=${STEPUP_PG_BIN:-/usr/lib/postgresql/15/bin}
 PROG=${PROG:-$(basename "$0")}
@@ -155,50 +167,55 @@ ensure_built() {
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
-# Create the service user (a system user without home or shell) when root.
-service_user_setup() {
+# Create the stack's system users (without home or shell) when root.
+stack_users_setup() {
     is_root || return 0
-    if ! id -u "$STEPUP_SERVICE_USER" >/dev/null 2>&1; then
-        say "creating system user $STEPUP_SERVICE_USER"
-        useradd --system --no-create-home --shell /usr/sbin/nologin "$STEPUP_SERVICE_USER" ||
-            die "useradd $STEPUP_SERVICE_USER failed"
-    fi
+    local user
+    for user in "$STEPUP_DB_USER" "$STEPUP_FCGI_USER" "$STEPUP_SENDER_USER" "$STEPUP_WEB_USER"; do
+        id -u "$user" >/dev/null 2>&1 && continue
+        say "creating system user $user"
+        useradd --system --no-create-home --user-group --shell /usr/sbin/nologin "$user" ||
+            die "useradd $user failed"
+    done
 }
 
-# as_service CMD...: run CMD as the service user when root, else as
-# ourselves.  The working directory is / so that a directory the service
-# user cannot enter (e.g. /root) is never its current directory.
-as_service() {
+# as_user USER CMD...: run CMD as USER when root, else as ourselves.  The
+# working directory is / so that a directory USER cannot enter (e.g.
+# /root) is never its current directory.
+as_user() {
+    local user=$1
+    shift
     if is_root; then
-        (cd / && runuser -u "$STEPUP_SERVICE_USER" -- "$@")
+        (cd / && runuser -u "$user" -- "$@")
     else
         (cd / && "$@")
     fi
 }
 
-# ensure_traversable DIR...: when root, make sure the service user can
-# reach DIR: every ancestor that denies it the search bit gets o+x (search
-# only, never read), and each change is printed.
+# ensure_traversable DIR...: when root, make sure each of the stack's users
+# can reach DIR: every ancestor that denies one the search bit gets o+x
+# (search only, never read), and each change is printed.
 ensure_traversable() {
     is_root || return 0
-    local dir d
+    local dir d user
     for dir in "$@"; do
         [ -d "$dir" ] || continue
-        runuser -u "$STEPUP_SERVICE_USER" -- test -x "$dir" 2>/dev/null && continue
-        d=$dir
-        local chain=()
-        while [ "$d" != "/" ] && [ -n "$d" ]; do
-            chain=("$d" "${chain[@]}")
-            d=$(dirname "$d")
+        for user in "$STEPUP_DB_USER" "$STEPUP_FCGI_USER" "$STEPUP_SENDER_USER" "$STEPUP_WEB_USER"; do
+            runuser -u "$user" -- test -x "$dir" 2>/dev/null && continue
+            d=$dir
+            local chain=()
+            while [ "$d" != "/" ] && [ -n "$d" ]; do
+                chain=("$d" "${chain[@]}")
+                d=$(dirname "$d")
+            done
+            for d in "${chain[@]}"; do
+                if ! runuser -u "$user" -- test -x "$d" 2>/dev/null; then
+                    chmod o+x "$d" || die "chmod o+x $d failed"
+                    say "gave others the search bit (o+x) on $d so that $user can reach $dir"
+                fi
+            done
+            runuser -u "$user" -- test -x "$dir" || die "$user still cannot reach $dir"
         done
-        for d in "${chain[@]}"; do
-            if ! runuser -u "$STEPUP_SERVICE_USER" -- test -x "$d" 2>/dev/null; then
-                chmod o+x "$d" || die "chmod o+x $d failed"
-                say "gave others the search bit (o+x) on $d so that $STEPUP_SERVICE_USER can reach $dir"
-            fi
-        done
-        runuser -u "$STEPUP_SERVICE_USER" -- test -x "$dir" ||
-            die "$STEPUP_SERVICE_USER still cannot reach $dir"
     done
 }
 

@@ -28,11 +28,21 @@ case $HTTPD in
 esac
 # apache-proxy: stepup-fcgi's loopback TCP address for mod_authnz_fcgi.
 AUTHORIZER_PORT=${STEPUP_AUTHORIZER_PORT:-$((HTTP_PORT + 1))}
-FCGI_SOCKET=$STATE/run/stepup-fcgi.sock
-FCGI_PID=$STATE/run/stepup-fcgi.pid
+# $RUN holds a directory per user, as /run/stepup would in production:
+# each daemon writes its own pid file and sockets and no other user can
+# put a file there (the web server may enter stepup-fcgi's, to connect).
+FCGI_RUN=$RUN/fcgi
+HTTPD_RUN=$RUN/httpd
+SENDER_RUN=$RUN/sender
+PG_RUN=$RUN/pg
+FCGI_SOCKET=$FCGI_RUN/stepup-fcgi.sock
+FCGI_PID=$FCGI_RUN/stepup-fcgi.pid
 PY=/usr/bin/python3
-# The database roles of the stack: the owner (a superuser of the private
-# cluster: migrations, and psql for the tests), the operator (stepupctl).
+# The database roles of the stack: the cluster's bootstrap superuser
+# (tools/stack only: it makes the database and the owner), the owner of
+# the schema (not a superuser: migrations, and psql for the tests), the
+# operator (stepupctl).
+PG_SUPERUSER=postgres
 PG_OWNER=stepup
 PG_OPERATOR=stepup_operator
 
@@ -102,7 +112,11 @@ json_field() {
     "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
-# Run a command with the stack's database in PG*: as the owner, or the operator.
+# Run a command with the stack's database in PG*: as the bootstrap
+# superuser, the owner, or the operator.
+as_superuser() {
+    env PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=$PG_SUPERUSER PGDATABASE=postgres "$@"
+}
 as_owner() {
     env PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=$PG_OWNER PGDATABASE=stepup "$@"
 }
@@ -110,28 +124,61 @@ as_operator() {
     env PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=$PG_OPERATOR PGDATABASE=stepup "$@"
 }
 
-# A file the service user reads: its owner (when root) and mode 0600.
-give_to_service() {
-    chmod 0600 "$1"
-    if is_root; then chown "$STEPUP_SERVICE_USER:" "$1"; fi
+# The user stepup-fcgi runs as: its own, except under mod_fcgid, where
+# Apache starts it as Apache's user (README, "Running in production", says
+# what that mode gives up).
+fcgi_user() {
+    if [ "$HTTPD" = apache-fcgid ]; then echo "$STEPUP_WEB_USER"; else echo "$STEPUP_FCGI_USER"; fi
 }
 
-# The state directory and its parts, owned by the service user.
+# give_to USER FILE [MODE]: USER's file (when root), mode 0600 unless given.
+give_to() {
+    chmod "${3:-0600}" "$2"
+    if is_root; then chown "$1:" "$2"; fi
+}
+
+# own_dir USER MODE DIR [GROUP]: DIR exists, with that mode, owned by USER
+# (and GROUP) when root.
+own_dir() {
+    mkdir -p "$3"
+    if is_root; then
+        chmod "$2" "$3"
+        chown "$1:${4:-}" "$3"
+    else
+        chmod 0700 "$3"  # one user runs everything: nobody else enters
+    fi
+}
+
+# own_log USER FILE: a log file that USER's daemon opens itself.
+own_log() {
+    touch "$2"
+    give_to "$1" "$2" 0640
+}
+
+# The state directory and its parts: the top and log/ are root's (when
+# root), searchable by all; each part's own directory is its user's.
 prepare_state() {
     check_path STEPUP_STATE_DIR "$STATE"
     check_path STEPUP_BUILD_DIR "$BUILD"
     # Unix socket paths are limited to 107 bytes.
-    local longest="$RUN/stepup-fcgi.sock-0"
+    local longest="$HTTPD_RUN/apache-cgid.sock.1234567"
     [ ${#longest} -le 100 ] || die "STEPUP_STATE_DIR is too deep for unix socket paths: $STATE"
-    service_user_setup
-    local d
-    for d in "$STATE" "$PGDATA" "$RUN" "$LOGDIR" "$STATE/www" "$STATE/tmp"; do
-        mkdir -p "$d"
-        chmod 0700 "$d"
-        if is_root; then
-            chown "$STEPUP_SERVICE_USER:" "$d"
-        fi
-    done
+    stack_users_setup
+    local me
+    me=$(id -un)
+    own_dir "$me" 0711 "$STATE"
+    own_dir "$me" 0711 "$RUN"
+    own_dir "$me" 0755 "$LOGDIR"
+    own_dir "$STEPUP_DB_USER" 0700 "$PGDATA"
+    own_dir "$STEPUP_DB_USER" 0700 "$PG_RUN"
+    # setgid: the socket's group is the web server's, so it may connect
+    own_dir "$STEPUP_FCGI_USER" 2750 "$FCGI_RUN" "$STEPUP_WEB_USER"
+    own_dir "$STEPUP_SENDER_USER" 0700 "$SENDER_RUN"
+    own_dir "$STEPUP_WEB_USER" 0700 "$HTTPD_RUN"
+    own_dir "$STEPUP_WEB_USER" 0700 "$STATE/www"
+    own_dir "$STEPUP_WEB_USER" 0700 "$STATE/tmp"
+    # STEPUP_FCGI_WRAPPER=valgrind ... --log-file=@STATE_DIR@/log/valgrind/...
+    own_dir "$(fcgi_user)" 0750 "$LOGDIR/valgrind"
     ensure_traversable "$BUILD" "$STATE"
 }
 
@@ -149,6 +196,8 @@ write_stack_env() {
         printf 'export PGUSER=%q\n' "$PG_OPERATOR"
         printf 'export PGDATABASE=%q\n' stepup
         printf 'export STEPUP_PG_OWNER=%q\n' "$PG_OWNER"
+        echo "# The cluster's bootstrap superuser: only for what no role of stepup may do."
+        printf 'export STEPUP_PG_SUPERUSER=%q\n' "$PG_SUPERUSER"
         printf 'export STEPUPCTL=%q\n' "$CTL"
         printf 'export STEPUP_STATE_DIR=%q\n' "$STATE"
         printf 'export STEPUP_CONFIG=%q\n' "$CONF"

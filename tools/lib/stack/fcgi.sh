@@ -7,14 +7,16 @@
 # sessions pass the /legacy/ gate.
 #
 # Who starts the program depends on the web server (STEPUP_HTTPD):
-#   lighttpd      lighttpd (bin-path), 4 worker threads on the socket it passes;
-#   apache-fcgid  Apache's mod_fcgid, one process per concurrent request, so
-#                 1 worker thread each (mod_fcgid sends a process one
-#                 request at a time);
-#   apache-proxy  this part: stand-alone on $RUN/stepup-fcgi.sock (Apache's
-#                 mod_proxy_fcgi) and on 127.0.0.1:$AUTHORIZER_PORT for the
-#                 gate (mod_authnz_fcgi speaks TCP only), pid file
-#                 $RUN/stepup-fcgi.pid, log $LOGDIR/stepup-fcgi.log.
+#   lighttpd      this part: stand-alone as $STEPUP_FCGI_USER, 4 worker
+#                 threads on $FCGI_RUN/stepup-fcgi.sock, which lighttpd
+#                 (another user) connects to for the API and the gate;
+#   apache-proxy  the same, and also on 127.0.0.1:$AUTHORIZER_PORT for the
+#                 gate (mod_authnz_fcgi speaks TCP only);
+#   apache-fcgid  Apache's mod_fcgid, as Apache's user, one process per
+#                 concurrent request, so 1 worker thread each (mod_fcgid
+#                 sends a process one request at a time).
+# Stand-alone, its pid file is $FCGI_RUN/stepup-fcgi.pid and its log
+# $LOGDIR/stepup-fcgi.log.
 
 fcgi_conninfo() {
     echo "host=127.0.0.1 port=$PG_PORT dbname=stepup user=stepup_app application_name=stepup-fcgi connect_timeout=3"
@@ -25,7 +27,7 @@ fcgi_stack_settings() {
     echo "db_conninfo=$(fcgi_conninfo)"
     echo "gate_allow_sandbox=1"
     case $HTTPD in
-        lighttpd) echo "workers=4"; echo "socket="; echo "authorizer_socket=" ;;
+        lighttpd) echo "workers=4"; echo "socket=$FCGI_SOCKET"; echo "authorizer_socket=" ;;
         apache-fcgid) echo "workers=1"; echo "socket="; echo "authorizer_socket=" ;;
         apache-proxy) echo "workers=4"; echo "socket=$FCGI_SOCKET"
                       echo "authorizer_socket=127.0.0.1:$AUTHORIZER_PORT" ;;
@@ -56,20 +58,20 @@ write_fcgi_config() {
         say "updating the stack's settings in $CONF (for $HTTPD)"
         "$FCGI_BIN" --update-config "$CONF" "${sets[@]}" || die "stepup-fcgi --update-config failed"
     fi
-    give_to_service "$CONF"
+    give_to "$(fcgi_user)" "$CONF"
 }
 
 part_fcgi_up() {
     local pid
     write_fcgi_config
-    [ "$HTTPD" = apache-proxy ] || return 0
+    [ "$HTTPD" != apache-fcgid ] || return 0
     if pid=$(standalone_pid); then
         say "stepup-fcgi already running stand-alone (pid $pid)"
         return 0
     fi
-    say "starting stepup-fcgi on $FCGI_SOCKET and 127.0.0.1:$AUTHORIZER_PORT"
+    say "starting stepup-fcgi on $FCGI_SOCKET$([ "$HTTPD" = apache-proxy ] && echo " and 127.0.0.1:$AUTHORIZER_PORT")"
     # shellcheck disable=SC2086 # the wrapper is a command line
-    if ! as_service ${WRAPPER//@STATE_DIR@/$STATE} "$FCGI_BIN" -c "$CONF" --daemon \
+    if ! as_user "$STEPUP_FCGI_USER" ${WRAPPER//@STATE_DIR@/$STATE} "$FCGI_BIN" -c "$CONF" --daemon \
             --pid-file "$FCGI_PID" </dev/null >>"$LOGDIR/stepup-fcgi.log" 2>&1; then
         show_tail "$LOGDIR/stepup-fcgi.log"
         die "stepup-fcgi did not start"
@@ -86,9 +88,10 @@ part_fcgi_down() {
 
 part_fcgi_status() {
     local pid
-    [ "$HTTPD" = apache-proxy ] || [ -f "$FCGI_PID" ] || return 0
+    [ "$HTTPD" != apache-fcgid ] || [ -f "$FCGI_PID" ] || return 0
     if pid=$(standalone_pid); then
-        printf '%-13s up    pid %-8s %s, 127.0.0.1:%s\n' stepup-fcgi "$pid" "$FCGI_SOCKET" "$AUTHORIZER_PORT"
+        printf '%-13s up    pid %-8s %s%s\n' stepup-fcgi "$pid" "$FCGI_SOCKET" \
+            "$([ "$HTTPD" = apache-proxy ] && echo ", 127.0.0.1:$AUTHORIZER_PORT")"
     else
         printf '%-13s down\n' stepup-fcgi
         return 3

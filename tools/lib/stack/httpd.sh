@@ -2,19 +2,22 @@
 # tools/lib/stack/httpd.sh - part "httpd": the web server on
 # 127.0.0.1:$HTTP_PORT, with the example legacy application behind the
 # step-up gate at /legacy/.  STEPUP_HTTPD chooses it:
-#   lighttpd      httpd-conf/lighttpd.conf.in; lighttpd starts stepup-fcgi
-#                 (bin-path) and asks it as a FastCGI authorizer;
+#   lighttpd      httpd-conf/lighttpd.conf.in; lighttpd connects to the
+#                 stand-alone stepup-fcgi of the fcgi part, for the API and
+#                 as a FastCGI authorizer;
 #   apache-fcgid  httpd-conf/apache-fcgid.conf.in; Apache's mod_fcgid starts
 #                 stepup-fcgi, the gate is FcgidAuthorizer;
 #   apache-proxy  httpd-conf/apache-proxy.conf.in; mod_proxy_fcgi to the
 #                 stand-alone stepup-fcgi of the fcgi part, the gate is a
 #                 mod_authnz_fcgi provider.
 # `down` and `status` go by the pid files, whichever server is running.
+# The server runs as $STEPUP_WEB_USER (when root), and so does the legacy
+# application (a CGI program): neither can read stepup's configuration.
 
 LIGHTTPD_CONF=$STATE/lighttpd.conf
-LIGHTTPD_PID=$RUN/lighttpd.pid
+LIGHTTPD_PID=$HTTPD_RUN/lighttpd.pid
 APACHE_CONF=$STATE/apache.conf
-APACHE_PID=$RUN/apache.pid
+APACHE_PID=$HTTPD_RUN/apache.pid
 APACHE_MODULES=/usr/lib/apache2/modules
 WRAPPER=${STEPUP_FCGI_WRAPPER:-}
 
@@ -28,13 +31,13 @@ apache_pid() {
 
 # The example legacy application behind the step-up gate ($URL/legacy/,
 # see httpd-conf/lighttpd.conf.in): httpd-conf/legacy/ copied afresh into
-# the document root at every `up`, readable by the service user only.
+# the document root at every `up`, readable by the web server's user only.
 install_legacy_app() {
     local dst=$STATE/www/legacy
     rm -rf "$dst.new"
     cp -R "$ROOT/httpd-conf/legacy" "$dst.new" || die "cannot copy httpd-conf/legacy to $dst.new"
     chmod -R u=rwX,go= "$dst.new"
-    if is_root; then chown -R "$STEPUP_SERVICE_USER:" "$dst.new"; fi
+    if is_root; then chown -R "$STEPUP_WEB_USER:" "$dst.new"; fi
     rm -rf "$dst"
     mv "$dst.new" "$dst"
 }
@@ -70,7 +73,7 @@ render_httpd_conf() {
         die "unreplaced placeholder in $out: $(grep -v '^[[:space:]]*#' "$out.tmp" | grep -o '@[A-Z_]*@' | head -n 1)"
     fi
     mv "$out.tmp" "$out"
-    give_to_service "$out"
+    give_to "$STEPUP_WEB_USER" "$out"
 }
 
 wait_healthy() {
@@ -113,12 +116,14 @@ httpd_running_check() {
 
 lighttpd_up() {
     render_httpd_conf "$ROOT/httpd-conf/lighttpd.conf.in" "$LIGHTTPD_CONF"
-    as_service /usr/sbin/lighttpd -tt -f "$LIGHTTPD_CONF" >"$LOGDIR/lighttpd-start.log" 2>&1 ||
+    own_log "$STEPUP_WEB_USER" "$LOGDIR/lighttpd-error.log"
+    own_log "$STEPUP_WEB_USER" "$LOGDIR/lighttpd-cgi.log"
+    as_user "$STEPUP_WEB_USER" /usr/sbin/lighttpd -tt -f "$LIGHTTPD_CONF" >"$LOGDIR/lighttpd-start.log" 2>&1 ||
         { show_tail "$LOGDIR/lighttpd-start.log"; die "lighttpd rejects $LIGHTTPD_CONF"; }
     say "starting lighttpd on $URL"
     # lighttpd daemonizes; its standard streams go to a log so that no
     # caller's pipe stays open.
-    if ! as_service /usr/sbin/lighttpd -f "$LIGHTTPD_CONF" </dev/null >>"$LOGDIR/lighttpd-start.log" 2>&1; then
+    if ! as_user "$STEPUP_WEB_USER" /usr/sbin/lighttpd -f "$LIGHTTPD_CONF" </dev/null >>"$LOGDIR/lighttpd-start.log" 2>&1; then
         show_tail "$LOGDIR/lighttpd-start.log"
         show_tail "$LOGDIR/lighttpd-error.log"
         die "lighttpd did not start"
@@ -127,20 +132,21 @@ lighttpd_up() {
 
 apache_up() {
     [ -x /usr/sbin/apache2 ] || die "apache2 is not installed (apt-get install apache2 libapache2-mod-fcgid)"
-    mkdir -p "$RUN/fcgid"
-    if is_root; then chown "$STEPUP_SERVICE_USER:" "$RUN/fcgid"; fi
+    own_dir "$STEPUP_WEB_USER" 0700 "$HTTPD_RUN/fcgid"
+    own_log "$STEPUP_WEB_USER" "$LOGDIR/apache-error.log"
+    own_log "$STEPUP_WEB_USER" "$LOGDIR/apache-access.log"
     render_httpd_conf "$ROOT/httpd-conf/$HTTPD.conf.in" "$APACHE_CONF"
     if [ "$HTTPD" = apache-fcgid ]; then
         cp "$ROOT/httpd-conf/bearer-user.lua" "$STATE/bearer-user.lua"
-        give_to_service "$STATE/bearer-user.lua"
+        give_to "$STEPUP_WEB_USER" "$STATE/bearer-user.lua"
     fi
     echo "# stepup server: $HTTPD" >>"$APACHE_CONF"
-    # -D STEPUP_AS_SERVICE: started as the service user, so no User/Group.
+    # -D STEPUP_AS_SERVICE: started as its user already, so no User/Group.
     local args=(-f "$APACHE_CONF" -D STEPUP_AS_SERVICE)
-    as_service /usr/sbin/apache2 "${args[@]}" -t >"$LOGDIR/apache-start.log" 2>&1 ||
+    as_user "$STEPUP_WEB_USER" /usr/sbin/apache2 "${args[@]}" -t >"$LOGDIR/apache-start.log" 2>&1 ||
         { show_tail "$LOGDIR/apache-start.log"; die "apache2 rejects $APACHE_CONF"; }
     say "starting Apache ($HTTPD) on $URL"
-    if ! as_service /usr/sbin/apache2 "${args[@]}" -k start </dev/null >>"$LOGDIR/apache-start.log" 2>&1; then
+    if ! as_user "$STEPUP_WEB_USER" /usr/sbin/apache2 "${args[@]}" -k start </dev/null >>"$LOGDIR/apache-start.log" 2>&1; then
         show_tail "$LOGDIR/apache-start.log"
         show_tail "$LOGDIR/apache-error.log"
         die "apache2 did not start"
@@ -198,13 +204,13 @@ part_httpd_status() {
     elif pid=$(apache_pid); then name=apache2
     else
         printf '%-13s down\n' "$HTTPD"
-        [ "$HTTPD" = apache-proxy ] || printf '%-13s down\n' stepup-fcgi
+        [ "$HTTPD" != apache-fcgid ] || printf '%-13s down\n' stepup-fcgi
         return 3
     fi
     printf '%-13s up    pid %-8s %s\n' "$name" "$pid" "$URL"
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$URL/health" || true)
     if [ -f "$FCGI_PID" ]; then
-        # apache-proxy: the fcgi part shows the stand-alone stepup-fcgi.
+        # stand-alone (lighttpd, apache-proxy): the fcgi part shows stepup-fcgi.
         [ "$code" = 200 ] || { printf '%-13s GET /health: %s\n' "" "$code"; return 3; }
         return 0
     fi

@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # tools/lib/stack/postgres.sh - part "postgres": a private PostgreSQL 15
 # cluster in $STATE/pg on 127.0.0.1:$PG_PORT (trust authentication on the
-# loopback interface: a development stack), run as the service user.
+# loopback interface: a development stack), run as $STEPUP_DB_USER.
 
 pg_running() {
-    [ -f "$PGDATA/PG_VERSION" ] && as_service "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
+    [ -f "$PGDATA/PG_VERSION" ] && as_user "$STEPUP_DB_USER" "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
 }
 
 # Line N of postmaster.pid (1: pid, 4: port).
@@ -15,7 +15,7 @@ postmaster_field() {
 part_postgres_up() {
     if [ ! -f "$PGDATA/PG_VERSION" ]; then
         say "creating the PostgreSQL cluster in $PGDATA"
-        as_service "$PG_BIN/initdb" -D "$PGDATA" -U "$PG_OWNER" --auth=trust -E UTF8 --locale=C \
+        as_user "$STEPUP_DB_USER" "$PG_BIN/initdb" -D "$PGDATA" -U "$PG_SUPERUSER" --auth=trust -E UTF8 --locale=C \
             >"$LOGDIR/initdb.log" 2>&1 || { show_tail "$LOGDIR/initdb.log"; die "initdb failed"; }
     fi
     if pg_running; then
@@ -27,8 +27,9 @@ part_postgres_up() {
         return 0
     fi
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    if ! as_service "$PG_BIN/pg_ctl" -w -t 60 -D "$PGDATA" -l "$LOGDIR/postgresql.log" \
-            -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN ${STEPUP_PG_OPTIONS:-}" \
+    own_log "$STEPUP_DB_USER" "$LOGDIR/postgresql.log"
+    if ! as_user "$STEPUP_DB_USER" "$PG_BIN/pg_ctl" -w -t 60 -D "$PGDATA" -l "$LOGDIR/postgresql.log" \
+            -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_RUN ${STEPUP_PG_OPTIONS:-}" \
             start </dev/null >/dev/null 2>&1; then
         show_tail "$LOGDIR/postgresql.log"
         die "PostgreSQL did not start"
@@ -38,7 +39,7 @@ part_postgres_up() {
 part_postgres_down() {
     pg_running || return 1
     say "stopping PostgreSQL (pid $(postmaster_field 1))"
-    as_service "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null ||
+    as_user "$STEPUP_DB_USER" "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null ||
         die "pg_ctl stop failed"
 }
 

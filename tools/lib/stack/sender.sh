@@ -8,7 +8,7 @@
 # with --update-config and keeps whatever else was edited.
 
 SENDER_CONF=$STATE/stepup-sender.conf
-SENDER_PID=$RUN/stepup-sender.pid
+SENDER_PID=$SENDER_RUN/stepup-sender.pid
 SENDER_LOG=$LOGDIR/stepup-sender.log
 # The Ed25519 key that seals the audit log: the private half for the
 # sender only, the public half for whoever verifies (stack.env's
@@ -32,7 +32,7 @@ make_audit_key() {
         openssl pkey -in "$AUDIT_KEY" -pubout -out "$AUDIT_PUBLIC_KEY" || die "openssl pkey failed"
         chmod 0644 "$AUDIT_PUBLIC_KEY"
     fi
-    give_to_service "$AUDIT_KEY"
+    give_to "$STEPUP_SENDER_USER" "$AUDIT_KEY"
 }
 
 write_sender_config() {
@@ -56,7 +56,7 @@ write_sender_config() {
         "$SENDER_BIN" --update-config "$SENDER_CONF" "${sets[@]}" ||
             die "stepup-sender --update-config failed"
     fi
-    give_to_service "$SENDER_CONF"
+    give_to "$STEPUP_SENDER_USER" "$SENDER_CONF"
 }
 
 part_sender_up() {
@@ -72,7 +72,7 @@ part_sender_up() {
     fi
     say "starting stepup-sender ($( [ -n "$GATEWAY_URL" ] && echo "http provider: $GATEWAY_URL" || echo "log provider" ))"
     # --daemon returns once the sender runs; its log is standard error.
-    if ! as_service "$SENDER_BIN" -c "$SENDER_CONF" --daemon --pid-file "$SENDER_PID" \
+    if ! as_user "$STEPUP_SENDER_USER" "$SENDER_BIN" -c "$SENDER_CONF" --daemon --pid-file "$SENDER_PID" \
             </dev/null >>"$SENDER_LOG" 2>&1; then
         show_tail "$SENDER_LOG"
         die "stepup-sender did not start"
