@@ -49,9 +49,15 @@ static int check_loaded(void *obj, char *err, size_t errlen)
     return client_addr_check_list(s->trusted_proxies, err, errlen);
 }
 
+/* What a reload cannot change in a running process (config.h). */
+static const char *const restart_keys[] = {
+    "workers", "socket", "listen_backlog", "authorizer_socket", "authorizer_workers",
+    "db_conninfo", "db_retry_seconds", "log_target", NULL,
+};
+
 const struct setting_table settings_table = {
     "stepup-fcgi", fcgi_sections, ARRAY_LEN(fcgi_sections), sizeof(struct settings),
-    check_loaded,
+    check_loaded, restart_keys,
 };
 
 void settings_defaults(struct settings *s)
@@ -76,35 +82,8 @@ void settings_free(struct settings *s)
     config_free(&settings_table, s);
 }
 
-static int differs(const char *a, const char *b)
-{
-    return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
-}
-
 void settings_restart_keys(const struct settings *running, const struct settings *fresh,
                            char *out, size_t outlen)
 {
-    const struct {
-        const char *key;
-        int changed;
-    } keys[] = {
-        { "workers", running->workers != fresh->workers },
-        { "socket", differs(running->socket_path, fresh->socket_path) },
-        { "listen_backlog", running->listen_backlog != fresh->listen_backlog },
-        { "authorizer_socket", differs(running->authorizer_socket, fresh->authorizer_socket) },
-        { "authorizer_workers", running->authorizer_workers != fresh->authorizer_workers },
-        { "db_conninfo", differs(running->common.db_conninfo, fresh->common.db_conninfo) },
-        { "db_retry_seconds", running->common.db_retry_seconds != fresh->common.db_retry_seconds },
-        { "log_target", running->common.log_target != fresh->common.log_target },
-    };
-    size_t used = 0;
-    if (outlen > 0)
-        out[0] = '\0';
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-        if (!keys[i].changed || used >= outlen)
-            continue;
-        int n = snprintf(out + used, outlen - used, "%s%s", used > 0 ? ", " : "", keys[i].key);
-        if (n > 0)
-            used += (size_t)n < outlen - used ? (size_t)n : outlen - used - 1;
-    }
+    config_restart_changes(&settings_table, running, fresh, out, outlen);
 }

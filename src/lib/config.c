@@ -477,12 +477,70 @@ void config_release(const struct setting_table *t, void *obj)
     free(obj);
 }
 
+int config_is_restart_key(const struct setting_table *t, const char *key)
+{
+    for (const char *const *k = t->restart_keys; k != NULL && *k != NULL; k++)
+        if (strcmp(*k, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 when the field of d at a and at b holds the same value. */
+static int same_value(const struct setting_def *d, const char *a, const char *b)
+{
+    switch (d->type) {
+    case SETTING_STRING: {
+        const char *x = *(char *const *)(const void *)a, *y = *(char *const *)(const void *)b;
+        return strcmp(x != NULL ? x : "", y != NULL ? y : "") == 0;
+    }
+    case SETTING_INT:
+        return *(const int *)(const void *)a == *(const int *)(const void *)b;
+    case SETTING_LOG_LEVEL:
+        return *(const enum log_level *)(const void *)a == *(const enum log_level *)(const void *)b;
+    case SETTING_LOG_TARGET:
+        return *(const enum log_target *)(const void *)a ==
+               *(const enum log_target *)(const void *)b;
+    case SETTING_KEY:
+        return crypto_equal((const unsigned char *)a, (const unsigned char *)b, CRYPTO_KEY_LEN);
+    case SETTING_LIST: {
+        const struct setting_list *x = (const struct setting_list *)(const void *)a;
+        const struct setting_list *y = (const struct setting_list *)(const void *)b;
+        if (x->count != y->count)
+            return 0;
+        for (size_t i = 0; i < x->count; i++)
+            if (strcmp(x->items[i], y->items[i]) != 0)
+                return 0;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+void config_restart_changes(const struct setting_table *t, const void *running,
+                            const void *fresh, char *out, size_t outlen)
+{
+    size_t off, used = 0;
+    if (outlen > 0)
+        out[0] = '\0';
+    for (const char *const *k = t->restart_keys; k != NULL && *k != NULL && used + 1 < outlen;
+         k++) {
+        const struct setting_def *d = find_def(t, *k, &off, NULL);
+        if (d == NULL || same_value(d, (const char *)running + off, (const char *)fresh + off))
+            continue;
+        int w = snprintf(out + used, outlen - used, "%s%s", used > 0 ? ", " : "", d->key);
+        if (w > 0)
+            used += (size_t)w < outlen - used ? (size_t)w : outlen - used - 1;
+    }
+}
+
 /*
  * Print the configuration reference as a Markdown table: a header row
  * "| key | default | meaning |", the separator, then one row per key in
  * table order, key and default in backquotes (`""` for an empty default,
- * "(required)" for a key without one).
+ * "(required)" for a key without one); a restart key's meaning ends with
+ * RESTART_NOTE.
  */
+#define RESTART_NOTE " (read at start-up only: a reload keeps the running value)"
 void config_describe(const struct setting_table *t, FILE *out)
 {
     size_t n = def_total(t), off;
@@ -490,12 +548,13 @@ void config_describe(const struct setting_table *t, FILE *out)
     fprintf(out, "|-----|---------|---------|\n");
     for (size_t i = 0; i < n; i++) {
         const struct setting_def *d = def_at(t, i, &off);
+        const char *note = config_is_restart_key(t, d->key) ? RESTART_NOTE : "";
         if (d->def == NULL)
-            fprintf(out, "| `%s` | (required) | %s |\n", d->key, d->doc);
+            fprintf(out, "| `%s` | (required) | %s%s |\n", d->key, d->doc, note);
         else if (d->def[0] == '\0')
-            fprintf(out, "| `%s` | `\"\"` | %s |\n", d->key, d->doc);
+            fprintf(out, "| `%s` | `\"\"` | %s%s |\n", d->key, d->doc, note);
         else
-            fprintf(out, "| `%s` | `%s` | %s |\n", d->key, d->def, d->doc);
+            fprintf(out, "| `%s` | `%s` | %s%s |\n", d->key, d->def, d->doc, note);
     }
 }
 

@@ -73,7 +73,24 @@ struct setting_table {
     size_t size;          /* of the program's struct */
     /* the rules between keys, after a file was read; NULL: none */
     int (*check)(void *obj, char *err, size_t errlen);
+    /*
+     * The keys that shape the process (threads, sockets, connections),
+     * read once at start-up: a reload that changes one keeps the running
+     * value, and the log names it.  NULL-terminated; NULL: none.
+     */
+    const char *const *restart_keys;
 };
+
+/* 1 when key is one of t's restart_keys. */
+int config_is_restart_key(const struct setting_table *t, const char *key);
+
+/*
+ * The restart keys of t whose values differ between running and fresh
+ * (two structs of t's program), in the list's order, as "workers, socket" in
+ * out ("" when none; cut to fit, still a string).
+ */
+void config_restart_changes(const struct setting_table *t, const void *running,
+                            const void *fresh, char *out, size_t outlen);
 
 /* The keys both stepup-fcgi and stepup-sender read: embed as member `common`. */
 struct config_common {

@@ -109,7 +109,7 @@ static int check_loaded(void *obj, char *err, size_t errlen)
 
 const struct setting_table sender_config_table = {
     "stepup-sender", sender_sections, ARRAY_LEN(sender_sections), sizeof(struct sender_config),
-    check_loaded,
+    check_loaded, NULL, /* a reload applies every key (main.c: reload) */
 };
 
 void sender_config_defaults(struct sender_config *c)

@@ -46,8 +46,10 @@ static const struct setting_section demo_sections[] = {
     CONFIG_COMMON_SECTION(struct demo),
     { demo_defs, sizeof demo_defs / sizeof demo_defs[0], 0 },
 };
+/* Read at start-up only: one key of each kind a restart key may be. */
+static const char *const demo_restart_keys[] = { "count", "name", "item", "log_target", NULL };
 static const struct setting_table demo = {
-    "demo", demo_sections, 2, sizeof(struct demo), demo_check,
+    "demo", demo_sections, 2, sizeof(struct demo), demo_check, demo_restart_keys,
 };
 
 static char dir[64], path[128], other[128];
@@ -326,6 +328,33 @@ START_TEST(test_assignments)
 }
 END_TEST
 
+/* A reload names the restart keys it changed, in the list's order, and no other. */
+START_TEST(test_restart_changes_name_what_a_reload_keeps)
+{
+    struct demo a, b;
+    char out[64];
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    config_defaults(&demo, &a);
+    config_defaults(&demo, &b);
+    config_restart_changes(&demo, &a, &b, out, sizeof out);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(config_set(&demo, &b, "log_level", "debug", err, sizeof err), STEPUP_OK);
+    config_restart_changes(&demo, &a, &b, out, sizeof out);
+    ck_assert_str_eq(out, ""); /* not a restart key */
+    ck_assert_int_eq(config_set(&demo, &b, "log_target", "syslog", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(config_set(&demo, &b, "item", "x", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(config_set(&demo, &b, "name", "other", err, sizeof err), STEPUP_OK);
+    config_restart_changes(&demo, &a, &b, out, sizeof out);
+    ck_assert_str_eq(out, "name, item, log_target");
+    config_restart_changes(&demo, &a, &b, out, 8); /* cut, still a string */
+    ck_assert_uint_lt(strlen(out), 8);
+    ck_assert(config_is_restart_key(&demo, "count") && !config_is_restart_key(&demo, "secret"));
+    config_free(&demo, &a);
+    config_free(&demo, &b);
+}
+END_TEST
+
 int main(void)
 {
     log_init("check_config", LOG_ERROR);
@@ -333,6 +362,7 @@ int main(void)
     TCase *tc = tcase_create("files");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_a_readable_file_with_keys_is_refused);
+    tcase_add_test(tc, test_restart_changes_name_what_a_reload_keeps);
     tcase_add_test(tc, test_init_writes_a_complete_private_file);
     tcase_add_test(tc, test_init_refuses_an_existing_file);
     tcase_add_test(tc, test_init_refuses_what_would_not_load);
