@@ -76,16 +76,41 @@ static long elapsed_ms(const struct timespec *since)
     return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
-/* Write the status line, headers and body; log the answer once. */
-static void reply_raw(struct request *r, int status, const char *body, const char *extra_header)
+const char *request_route_name(const struct request *r)
+{
+    return r->route != NULL ? r->route->pattern : "unmatched";
+}
+
+/*
+ * Take the request's one answer: 1 when status is its first (recorded in
+ * r->status), 0 when it was answered already (a bug: logged, dropped).
+ */
+static int answer_first(struct request *r, int status)
+{
+    if (r->status != 0) {
+        log_msg(LOG_ERROR, r->ref, "bug: second answer (%d after %d) dropped", status, r->status);
+        return 0;
+    }
+    r->status = status;
+    return 1;
+}
+
+/* The one log line of an answer: method, path, route, status, duration, and note. */
+static void answer_log(const struct request *r, const char *note)
+{
+    log_msg(r->status >= 500 ? LOG_WARN : LOG_INFO, r->ref, "%s %s route=%s -> %d (%ld ms%s)",
+            r->method != NULL ? r->method : "-", r->path, request_route_name(r), r->status,
+            elapsed_ms(&r->started), note);
+}
+
+/* Write the status line, headers and body (of content_type); log the answer once. */
+static void reply_raw(struct request *r, int status, const char *content_type, const char *body,
+                      const char *extra_header)
 {
     FCGX_Stream *out = r->worker->fcgx.out;
 
-    if (r->status != 0) {
-        log_msg(LOG_ERROR, r->ref, "bug: second answer (%d after %d) dropped", status, r->status);
+    if (!answer_first(r, status))
         return;
-    }
-    r->status = status;
     /*
      * Each piece is written as it is, not with FCGX_FPrintF, whose printf
      * knows no %zu; only the fixed-size parts go through snprintf.
@@ -100,17 +125,18 @@ static void reply_raw(struct request *r, int status, const char *body, const cha
         FCGX_PutS("\r\n", out);
     }
     if (body != NULL) {
-        snprintf(line, sizeof line, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-                 strlen(body));
+        FCGX_PutS("Content-Type: ", out);
+        FCGX_PutS(content_type, out);
+        snprintf(line, sizeof line, "\r\nContent-Length: %zu\r\n", strlen(body));
         FCGX_PutS(line, out);
     }
     FCGX_PutS("\r\n", out);
     if (body != NULL)
         FCGX_PutS(body, out);
-
-    log_msg(status >= 500 ? LOG_WARN : LOG_INFO, r->ref, "%s %s -> %d (%ld ms)",
-            r->method != NULL ? r->method : "-", r->path, status, elapsed_ms(&r->started));
+    answer_log(r, "");
 }
+
+#define JSON_TYPE "application/json"
 
 void reply_json(struct request *r, int status, struct json_object *body)
 {
@@ -118,39 +144,40 @@ void reply_json(struct request *r, int status, struct json_object *body)
                            ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                                       JSON_C_TO_STRING_NOSLASHESCAPE)
                            : NULL;
-    reply_raw(r, status, text, NULL);
+    reply_raw(r, status, JSON_TYPE, text, NULL);
     json_object_put(body);
+}
+
+void reply_text(struct request *r, int status, const char *content_type, const char *body)
+{
+    reply_raw(r, status, content_type, body, NULL);
 }
 
 void reply_no_content(struct request *r)
 {
-    reply_raw(r, 204, NULL, NULL);
+    reply_raw(r, 204, NULL, NULL, NULL);
 }
 
 void reply_headers(struct request *r, int status, const char *headers)
 {
-    reply_raw(r, status, NULL, headers);
+    reply_raw(r, status, NULL, NULL, headers);
 }
 
 void reply_status_only(struct request *r, int status)
 {
     char line[64];
-    if (r->status != 0) {
-        log_msg(LOG_ERROR, r->ref, "bug: second answer (%d after %d) dropped", status, r->status);
+    if (!answer_first(r, status))
         return;
-    }
-    r->status = status;
     snprintf(line, sizeof line, "Status: %d %s\r\n\r\n", status, http_reason(status));
     FCGX_PutS(line, r->worker->fcgx.out);
-    log_msg(LOG_INFO, r->ref, "%s %s -> %d (%ld ms, refusal passed to the error document)",
-            r->method != NULL ? r->method : "-", r->path, status, elapsed_ms(&r->started));
+    answer_log(r, ", refusal passed to the error document");
 }
 
 void reply_error(struct request *r, int status, const char *code, const char *message,
                  const char *extra_header)
 {
     struct json_object *body = error_body(code, message);
-    reply_raw(r, status,
+    reply_raw(r, status, JSON_TYPE,
               json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                        JSON_C_TO_STRING_NOSLASHESCAPE),
               extra_header);

@@ -1,7 +1,8 @@
 /*
  * response.h - the only way a handler answers.
  *
- * Every answer carries the request-ref header and is logged once, here.
+ * Every answer carries the request-ref header and is logged once, here:
+ * method, path, route, status and duration, never a secret.
  * Error bodies follow the Weavr Multi API:
  *   400  {"message": "...", "syntaxErrors": {"invalidFields": [{"params": [],
  *         "fieldName": "...", "error": "REQUIRED"}]}}
@@ -24,6 +25,8 @@ struct json_object *invalid_field_body(const char *field, const char *error,
 
 /* Answer with status and a JSON body (taken over and freed), or no body when NULL. */
 void reply_json(struct request *r, int status, struct json_object *body);
+/* Answer with status and body (copied out), a text of content_type ("text/plain"). */
+void reply_text(struct request *r, int status, const char *content_type, const char *body);
 /* 204. */
 void reply_no_content(struct request *r);
 /* A status with extra header lines ("A: 1\r\nB: 2") and no body. */
@@ -72,6 +75,13 @@ void reply_rate_limited(struct request *r, const char *name, long count, long se
 
 /* 503 with Retry-After: the database cannot be reached. */
 void reply_unavailable(struct request *r);
+
+/*
+ * The request's route as its log line and the metrics name it: the
+ * route's pattern ("/stepup/challenges/otp/{channel}", "*" for the gate),
+ * "unmatched" before or without routing.
+ */
+const char *request_route_name(const struct request *r);
 
 /* The reason phrase for a status ("Not Found"). */
 const char *http_reason(int status);
