@@ -189,7 +189,7 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     log_init("stepup-fcgi", s.common.log_level);
-    log_set_target(s.common.log_target);
+    log_set_target(s.common.log_target, s.common.syslog_facility);
     if (daemon_mode && (s.socket_path == NULL || s.socket_path[0] == '\0')) {
         log_msg(LOG_ERROR, NULL, "--daemon needs the 'socket' setting (a web server that "
                 "starts stepup-fcgi keeps it in the foreground)");

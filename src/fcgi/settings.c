@@ -52,7 +52,7 @@ static int check_loaded(void *obj, char *err, size_t errlen)
 /* What a reload cannot change in a running process (config.h). */
 static const char *const restart_keys[] = {
     "workers", "socket", "listen_backlog", "authorizer_socket", "authorizer_workers",
-    "db_conninfo", "db_retry_seconds", "log_target", NULL,
+    "db_conninfo", "db_retry_seconds", "log_target", "syslog_facility", NULL,
 };
 
 const struct setting_table settings_table = {

@@ -31,7 +31,9 @@ const struct setting_def config_common_defs[] = { /* as many as CONFIG_COMMON_CO
      "least severe level logged: error, warn, info or debug"},
     {"log_target", SETTING_LOG_TARGET, FIELD(log_target), 0, 0, "stderr",
      "where log lines go: stderr (the web server's error log, or what the process manager "
-     "keeps) or syslog (facility daemon, with the priority of each line's level)"},
+     "keeps) or syslog (under syslog_facility, with the priority of each line's level)"},
+    {"syslog_facility", SETTING_LOG_FACILITY, FIELD(syslog_facility), 0, 0, "daemon",
+     "the syslog facility of the lines when log_target = syslog: daemon, user or local0..local7"},
     {"outbox_key", SETTING_KEY, FIELD(outbox_key), 0, 0, NULL,
      "64 hex digits (32 random bytes): the AES-256-GCM key of the SMS outbox; stepup-fcgi seals "
      "each code with it, stepup-sender opens it, so both files hold the same key"},
@@ -121,6 +123,12 @@ static int apply(char *field, const struct setting_def *d, const char *value, ch
             return STEPUP_ERR;
         }
         return STEPUP_OK;
+    case SETTING_LOG_FACILITY:
+        if (log_facility_parse(value, (enum log_facility *)(void *)field) != STEPUP_OK) {
+            snprintf(err, errlen, "%s: expected daemon, user or local0..local7", d->key);
+            return STEPUP_ERR;
+        }
+        return STEPUP_OK;
     case SETTING_KEY: {
         unsigned char key[CRYPTO_KEY_LEN];
         if (crypto_hex_decode(value, key, sizeof key) != STEPUP_OK) {
@@ -186,6 +194,9 @@ void config_defaults(const struct setting_table *t, void *obj)
         case SETTING_INT: *(int *)(void *)field = 0; break;
         case SETTING_LOG_LEVEL: *(enum log_level *)(void *)field = LOG_ERROR; break;
         case SETTING_LOG_TARGET: *(enum log_target *)(void *)field = LOG_TO_STDERR; break;
+        case SETTING_LOG_FACILITY:
+            *(enum log_facility *)(void *)field = LOG_FACILITY_DAEMON;
+            break;
         case SETTING_KEY: memset(field, 0, CRYPTO_KEY_LEN); break;
         case SETTING_LIST: *(struct setting_list *)(void *)field = (struct setting_list){ 0 }; break;
         }
@@ -500,6 +511,9 @@ static int same_value(const struct setting_def *d, const char *a, const char *b)
     case SETTING_LOG_TARGET:
         return *(const enum log_target *)(const void *)a ==
                *(const enum log_target *)(const void *)b;
+    case SETTING_LOG_FACILITY:
+        return *(const enum log_facility *)(const void *)a ==
+               *(const enum log_facility *)(const void *)b;
     case SETTING_KEY:
         return crypto_equal((const unsigned char *)a, (const unsigned char *)b, CRYPTO_KEY_LEN);
     case SETTING_LIST: {
@@ -967,6 +981,10 @@ int config_print_value(const struct setting_table *t, const void *obj, const cha
         break;
     case SETTING_LOG_TARGET:
         fprintf(out, "%s\n", log_target_name(*(const enum log_target *)(const void *)field));
+        break;
+    case SETTING_LOG_FACILITY:
+        fprintf(out, "%s\n",
+                log_facility_name(*(const enum log_facility *)(const void *)field));
         break;
     case SETTING_KEY: {
         char hex[2 * CRYPTO_KEY_LEN + 1];

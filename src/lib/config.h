@@ -40,6 +40,7 @@ enum setting_type {
     SETTING_INT,       /* int within [min, max] */
     SETTING_LOG_LEVEL, /* enum log_level */
     SETTING_LOG_TARGET, /* enum log_target */
+    SETTING_LOG_FACILITY, /* enum log_facility */
     SETTING_KEY,       /* CRYPTO_KEY_LEN bytes, written as 64 hex digits; a secret */
     SETTING_LIST       /* struct setting_list: the key may repeat, each line adds an item */
 };
@@ -98,9 +99,10 @@ struct config_common {
     int db_retry_seconds;
     enum log_level log_level;
     enum log_target log_target;
+    enum log_facility syslog_facility;
     unsigned char outbox_key[CRYPTO_KEY_LEN];
 };
-#define CONFIG_COMMON_COUNT 5
+#define CONFIG_COMMON_COUNT 6
 extern const struct setting_def config_common_defs[CONFIG_COMMON_COUNT];
 #define CONFIG_COMMON_SECTION(type) \
     { config_common_defs, CONFIG_COMMON_COUNT, offsetof(type, common) }

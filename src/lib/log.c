@@ -23,6 +23,15 @@
 static const char *log_program = "stepup";
 static _Atomic int log_threshold = LOG_INFO;
 static enum log_target log_target = LOG_TO_STDERR;
+static enum log_facility log_facility = LOG_FACILITY_DAEMON;
+
+static const char *const facility_names[] = {
+    [LOG_FACILITY_DAEMON] = "daemon", [LOG_FACILITY_USER] = "user",
+    [LOG_FACILITY_LOCAL0] = "local0", [LOG_FACILITY_LOCAL1] = "local1",
+    [LOG_FACILITY_LOCAL2] = "local2", [LOG_FACILITY_LOCAL3] = "local3",
+    [LOG_FACILITY_LOCAL4] = "local4", [LOG_FACILITY_LOCAL5] = "local5",
+    [LOG_FACILITY_LOCAL6] = "local6", [LOG_FACILITY_LOCAL7] = "local7",
+};
 
 static const char *const level_names[] = {
     [LOG_ERROR] = "error",
@@ -50,11 +59,30 @@ void log_set_threshold(enum log_level threshold)
     atomic_store(&log_threshold, threshold);
 }
 
-void log_set_target(enum log_target target)
+void log_set_target(enum log_target target, enum log_facility facility)
 {
-    if (target == LOG_TO_SYSLOG && log_target != LOG_TO_SYSLOG)
-        log_syslog_open(log_program);
+    if (target == LOG_TO_SYSLOG && (log_target != LOG_TO_SYSLOG || facility != log_facility))
+        log_syslog_open(log_program, (int)facility);
     log_target = target;
+    log_facility = facility;
+}
+
+int log_facility_parse(const char *name, enum log_facility *out)
+{
+    for (size_t i = 0; name != NULL && i < ARRAY_LEN(facility_names); i++) {
+        if (strcmp(name, facility_names[i]) == 0) {
+            *out = (enum log_facility)i;
+            return STEPUP_OK;
+        }
+    }
+    return STEPUP_ERR;
+}
+
+const char *log_facility_name(enum log_facility facility)
+{
+    if ((size_t)facility >= ARRAY_LEN(facility_names))
+        return "?";
+    return facility_names[facility];
 }
 
 int log_target_parse(const char *name, enum log_target *out)

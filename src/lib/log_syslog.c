@@ -5,9 +5,16 @@
 
 #include "log_syslog.h"
 
-void log_syslog_open(const char *ident)
+void log_syslog_open(const char *ident, int facility)
 {
-    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    /* In the order of log.h's enum log_facility. */
+    static const int facilities[] = { LOG_DAEMON, LOG_USER, LOG_LOCAL0, LOG_LOCAL1, LOG_LOCAL2,
+                                      LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6, LOG_LOCAL7 };
+    int f = facility >= 0 && facility < (int)(sizeof facilities / sizeof facilities[0])
+                ? facilities[facility]
+                : LOG_DAEMON;
+    closelog(); /* a reload may change the facility */
+    openlog(ident, LOG_PID | LOG_NDELAY, f);
 }
 
 void log_syslog_write(int level, const char *line)

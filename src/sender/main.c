@@ -184,7 +184,7 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
     s->config = fresh;
     s->providers = providers;
     log_set_threshold(fresh->common.log_level);
-    log_set_target(fresh->common.log_target); /* one thread: safe here */
+    log_set_target(fresh->common.log_target, fresh->common.syslog_facility); /* one thread */
     log_msg(LOG_INFO, NULL, "SIGHUP: configuration reloaded from %s (default provider %s)", path,
             fresh->provider);
 }
@@ -270,7 +270,7 @@ int main(int argc, char **argv)
     if (config == NULL)
         return EXIT_FAILURE;
     log_init("stepup-sender", config->common.log_level);
-    log_set_target(config->common.log_target);
+    log_set_target(config->common.log_target, config->common.syslog_facility);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_msg(LOG_ERROR, NULL, "cannot initialise libcurl");

@@ -93,17 +93,21 @@ def test_sighup_names_what_waits_for_a_restart(stack, restore):
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
                     reason="needs root for a private /dev/log")
-def test_log_target_syslog_sends_each_line_to_syslog(stack, tmp_path):
-    """log_target = syslog: each line goes to syslog(3), facility daemon, at
-    its level's priority.  stepup-fcgi runs in a mount namespace of its own
-    whose /dev/log is a socket this test reads."""
+@pytest.mark.parametrize("facility, info_pri", [(None, 30), ("local3", 158)])
+def test_log_target_syslog_sends_each_line_to_syslog(stack, tmp_path, facility, info_pri):
+    """log_target = syslog: each line goes to syslog(3), under the facility
+    of syslog_facility (daemon unless set), at its level's priority: the
+    <PRI> is facility * 8 + severity (daemon 3, local3 19; info 6).
+    stepup-fcgi runs in a mount namespace of its own whose /dev/log is a
+    socket this test reads."""
     conf = tmp_path / "stepup.conf"
     shutil.copy(stack.conf_path, conf)
     os.chmod(conf, 0o600)
     sock_path = tmp_path / "fcgi.sock"
     subprocess.run([str(FCGI), "--update-config", str(conf), "--set", "log_target=syslog",
                     "--set", f"socket={sock_path}", "--set", "workers=1",
-                    "--set", "authorizer_socket="],  # the stack's own (apache-proxy) is taken
+                    "--set", "authorizer_socket="]  # the stack's own (apache-proxy) is taken
+                   + (["--set", f"syslog_facility={facility}"] if facility else []),
                    check=True, capture_output=True, timeout=30)
     log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     log_path = tmp_path / "log.sock"
@@ -130,10 +134,10 @@ def test_log_target_syslog_sends_each_line_to_syslog(stack, tmp_path):
         log.close()
         if created:
             os.unlink("/dev/log")
-    # <30> is daemon.info; the program and pid come from syslog, the line
-    # from the level on (no second time stamp).
-    assert first.startswith("<30>") and "stepup-fcgi[" in first, first
+    # <30> is daemon.info, <158> local3.info; the program and pid come
+    # from syslog, the line from the level on (no second time stamp).
+    assert first.startswith(f"<{info_pri}>") and "stepup-fcgi[" in first, first
     assert " info serving with 1 workers" in first and "Z stepup-fcgi" not in first, first
-    assert last.startswith("<30>") and "SIGTERM: finishing requests" in last, last
+    assert last.startswith(f"<{info_pri}>") and "SIGTERM: finishing requests" in last, last
     assert err == b"", err  # nothing went to standard error
     assert proc.returncode == 0

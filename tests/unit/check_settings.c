@@ -85,6 +85,11 @@ START_TEST(restart_keys)
     ck_assert_uint_lt(strlen(out), 10);
     ck_assert_int_eq(settings_set(&b, "log_target", "journal", err, sizeof err), STEPUP_ERR);
     ck_assert_msg(strstr(err, "expected stderr or syslog") != NULL, "%s", err);
+    ck_assert_int_eq(settings_set(&b, "syslog_facility", "local3", err, sizeof err), STEPUP_OK);
+    settings_restart_keys(&a, &b, out, sizeof out);
+    ck_assert_str_eq(out, "workers, socket, log_target, syslog_facility");
+    ck_assert_int_eq(settings_set(&b, "syslog_facility", "kern", err, sizeof err), STEPUP_ERR);
+    ck_assert_msg(strstr(err, "expected daemon, user or local0..local7") != NULL, "%s", err);
     settings_free(&a);
     settings_free(&b);
 }
@@ -103,6 +108,7 @@ START_TEST(defaults)
     ck_assert_int_eq(st.max_body_bytes, 65536);
     ck_assert_int_eq(st.common.log_level, LOG_INFO);
     ck_assert_int_eq(st.common.log_target, LOG_TO_STDERR);
+    ck_assert_int_eq(st.common.syslog_facility, LOG_FACILITY_DAEMON);
     ck_assert_int_eq(st.authorizer_workers, 2);
     ck_assert(memcmp(st.otp_key, zero, sizeof zero) == 0);
     ck_assert(memcmp(st.common.outbox_key, zero, sizeof zero) == 0);
@@ -270,7 +276,8 @@ START_TEST(describe_lists_every_key)
                                        "db_retry_seconds", "max_body_bytes", "gate_max_age_seconds", "log_level",
                                        "gate_name", "gate_allow_sandbox", "trusted_proxies",
                                        "otp_key", "outbox_key", "log_target",
-                                       "authorizer_socket", "authorizer_workers"};
+                                       "authorizer_socket", "authorizer_workers",
+                                       "syslog_facility"};
     char *text = NULL, *line;
     size_t len = 0;
     int rows = 0;
