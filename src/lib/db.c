@@ -24,6 +24,8 @@ struct db {
     size_t nstatements;
     void (*notice)(void *arg, const char *severity, const char *message);
     void *notice_arg;
+    void (*reconnected)(void *arg);
+    void *reconnected_arg;
     int retry_seconds;
     long long last_attempt; /* monotonic ms of a connect that failed; 0 when none */
     bool lost;           /* a connection was lost since the last good connect */
@@ -242,6 +244,12 @@ void db_on_notice(struct db *db, void (*fn)(void *arg, const char *severity, con
 }
 
 /* libpq's notice receiver: hand the notice to the handle's function, if any. */
+void db_on_reconnect(struct db *db, void (*fn)(void *arg), void *arg)
+{
+    db->reconnected = fn;
+    db->reconnected_arg = arg;
+}
+
 static void db_receive_notice(void *arg, const PGresult *res)
 {
     struct db *db = arg;
@@ -364,8 +372,11 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen)
     PQsetNoticeReceiver(db->conn, db_receive_notice, db);
     if (db_setup(db) != STEPUP_OK || db_listen_now(db) != STEPUP_OK)
         goto failed;
-    if (db->last_attempt != 0 || db->lost)
+    if (db->last_attempt != 0 || db->lost) {
         log_msg(LOG_INFO, NULL, "database: connected again");
+        if (db->reconnected != NULL)
+            db->reconnected(db->reconnected_arg);
+    }
     db->last_attempt = 0;
     db->lost = false;
     return STEPUP_OK;

@@ -113,6 +113,13 @@ void db_on_notice(struct db *db, void (*fn)(void *arg, const char *severity, con
                   void *arg);
 
 /*
+ * Call fn(arg) each time db_ensure connects again after a lost connection
+ * or a failed attempt (what it logs as "connected again"), in the thread
+ * that called db_ensure: stepup-fcgi counts reconnects for GET /metrics.
+ */
+void db_on_reconnect(struct db *db, void (*fn)(void *arg), void *arg);
+
+/*
  * Connect (and prepare) if not connected.  STEPUP_OK when usable; on
  * failure the reason is logged and, if errbuf is given, copied there.
  */
