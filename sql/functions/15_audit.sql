@@ -2,7 +2,8 @@
 --
 --   audit_event               writes one event; every function that makes a
 --                             change calls it in its own transaction;
---   audit_limit_refused       the event of a 429, in one shape;
+--   audit_limit_refused       the event of a 429, in one shape (and its count
+--                             for GET /metrics: 55_api_metrics.sql);
 --   audit_log_refuse_change   the trigger that keeps the log append-only;
 --   audit_partitions          the log's partitions and their bounds;
 --   audit_partitions_ensure   makes the months ahead, for ctl_partitions
@@ -69,6 +70,7 @@ BEGIN
                                                               'retry_after', p_retry_after,
                                                               'operation', p_operation),
                                p_identity_id => p_identity_id);
+    PERFORM stepup.metric_count('rate_limited', p_limit_name, ''); -- stepup_rate_limited_total
 END
 $$;
 COMMENT ON FUNCTION stepup.audit_limit_refused(uuid, uuid, uuid, text, integer, text, text, inet,

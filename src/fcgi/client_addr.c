@@ -112,7 +112,7 @@ static int is_trusted(const char *list, const struct ip *ip)
     return 0;
 }
 
-int client_addr_check_list(const char *list, char *err, size_t errlen)
+int client_addr_check_list(const char *key, const char *list, char *err, size_t errlen)
 {
     for (const char *p = list; p != NULL && *p != '\0';) {
         p += strspn(p, SEPARATORS);
@@ -120,13 +120,19 @@ int client_addr_check_list(const char *list, char *err, size_t errlen)
         struct ip net;
         int bits;
         if (n > 0 && net_parse(p, n, &net, &bits) != STEPUP_OK) {
-            snprintf(err, errlen, "trusted_proxies: '%.*s' is not an IP address or network (ADDR/BITS)",
+            snprintf(err, errlen, "%s: '%.*s' is not an IP address or network (ADDR/BITS)", key,
                      (int)(n > 64 ? 64 : n), p);
             return STEPUP_ERR;
         }
         p += n;
     }
     return STEPUP_OK;
+}
+
+int client_addr_in_list(const char *addr, const char *list)
+{
+    struct ip ip;
+    return addr != NULL && ip_parse(addr, strlen(addr), &ip) == STEPUP_OK && is_trusted(list, &ip);
 }
 
 static void ip_format(const struct ip *ip, char out[CLIENT_ADDR_MAX])

@@ -19,8 +19,19 @@
 /* Long enough for any IPv6 address in text. */
 #define CLIENT_ADDR_MAX 46
 
-/* STEPUP_OK when every item of list is an address or network, else a reason in err. */
-int client_addr_check_list(const char *list, char *err, size_t errlen) WARN_UNUSED;
+/*
+ * STEPUP_OK when every item of list is an address or network, else a
+ * reason in err that names the setting key.
+ */
+int client_addr_check_list(const char *key, const char *list, char *err,
+                           size_t errlen) WARN_UNUSED;
+
+/*
+ * Whether addr (a client address as client_addr_find writes it; "" is
+ * none) is one of the addresses or in one of the networks of list, in the
+ * form client_addr_check_list accepts (metrics_allow).
+ */
+int client_addr_in_list(const char *addr, const char *list);
 
 /*
  * The client address into out (CLIENT_ADDR_MAX bytes), normalised; "" when

@@ -6,10 +6,12 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/log.h"
 #include "dispatch.h"
 #include "handlers.h"
+#include "metrics.h"
 #include "response.h"
 #include "router.h"
 
@@ -70,6 +72,7 @@ static const struct outcome_reply gate_outcomes[] = {
 
 const struct route stepup_routes[] = {
     { "GET", "/health", handle_health, 0, "health", NULL },
+    { "GET", "/metrics", handle_metrics, 0, "metrics", NULL },
     { "POST", "/login_with_password", handle_login, ROUTE_API_KEY, "login", login_outcomes },
     { "POST", "/logout", handle_logout, ROUTE_API_KEY | ROUTE_SESSION, "logout", NULL },
     { "POST", "/stepup/challenges/otp/{channel}", handle_stepup_issue,
@@ -88,6 +91,39 @@ const struct route stepup_gate_route = {
     "*", "*", handle_authorize, ROUTE_SESSION, "gate", gate_outcomes,
 };
 const size_t stepup_nroutes = ARRAY_LEN(stepup_routes);
+
+/* The metrics' slot of a request: its route's place in the table, then the gate, then none. */
+static size_t route_slot(const struct request *r)
+{
+    if (r->route == &stepup_gate_route)
+        return stepup_nroutes;
+    if (r->route == NULL)
+        return stepup_nroutes + 1;
+    return (size_t)(r->route - stepup_routes);
+}
+
+size_t dispatch_route_names(const char **names, size_t max)
+{
+    struct request none = { .route = NULL }, gate = { .route = &stepup_gate_route };
+    size_t n = 0;
+    for (; n < stepup_nroutes && n < max; n++) {
+        struct request r = { .route = &stepup_routes[n] };
+        names[n] = request_route_name(&r);
+    }
+    if (n < max)
+        names[n++] = request_route_name(&gate);
+    if (n < max)
+        names[n++] = request_route_name(&none);
+    return n;
+}
+
+static long long elapsed_us(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)(now.tv_sec - since->tv_sec) * 1000000 +
+           (now.tv_nsec - since->tv_nsec) / 1000;
+}
 
 /* Check the flags of r->route (answering when one fails): 1 when they hold. */
 static int route_flags_hold(struct request *r)
@@ -158,5 +194,6 @@ void dispatch(struct worker *w)
     if (r.status == 0)
         reply_internal_error(&r, "%s %s was not answered", r.method != NULL ? r.method : "-",
                              r.path);
+    metrics_request(w->metrics, route_slot(&r), r.status, elapsed_us(&r.started));
     request_release(&r);
 }

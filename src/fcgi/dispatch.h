@@ -13,4 +13,11 @@
  */
 void dispatch(struct worker *w);
 
+/*
+ * The route names of the metrics' slots into names (at most max): the
+ * route table's patterns in order, the gate's, and "unmatched" (see
+ * request_route_name).  Returns how many.
+ */
+size_t dispatch_route_names(const char **names, size_t max);
+
 #endif

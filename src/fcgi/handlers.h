@@ -7,6 +7,7 @@
  *                  POST /authentication_factors/otp/{channel}[/verify]
  *   api_gate.c     the FastCGI Authorizer role (any URL)
  *   api_health.c   GET /health
+ *   api_metrics.c  GET /metrics
  *
  * A handler runs after the dispatcher has checked the route's flags, so
  * r->api_key is set for ROUTE_API_KEY routes and r->bearer for
@@ -35,5 +36,6 @@ void handle_authorize(struct request *r);
  */
 void gate_refuse(struct request *r, const char *outcome);
 void handle_health(struct request *r);
+void handle_metrics(struct request *r);
 
 #endif

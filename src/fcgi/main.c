@@ -29,6 +29,7 @@
 #include "reload.h"
 #include "settings.h"
 #include "dispatch.h"
+#include "metrics.h"
 #include "statements.h"
 
 static void usage(FILE *out)
@@ -118,6 +119,12 @@ static int open_listen_socket(const struct settings *s)
         return -1;
     }
     return 0; /* FCGI_LISTENSOCK_FILENO */
+}
+
+/* db_on_reconnect's callback: one more reconnect in the process counters. */
+static void count_reconnect(void *arg)
+{
+    metrics_reconnect(arg);
 }
 
 /* Wait for a terminating signal in the main thread; SIGHUP reloads path. */
@@ -224,8 +231,17 @@ int main(int argc, char **argv)
     pthread_t *threads = calloc((size_t)nworkers, sizeof *threads);
     int listen_fd = -1, second_fd = -1, started = 0, store_ready = 0;
     struct settings_store store;
+    const char *route_names[METRICS_ROUTES_MAX];
+    struct metrics *metrics = NULL;
     if (workers == NULL || threads == NULL || FCGX_Init() != 0)
         goto out;
+    metrics = metrics_open(s.metrics_file, route_names,
+                           dispatch_route_names(route_names, ARRAY_LEN(route_names)), err,
+                           sizeof err);
+    if (metrics == NULL) {
+        log_msg(LOG_ERROR, NULL, "%s", err);
+        goto out;
+    }
     if (settings_store_init(&store, &s) != STEPUP_OK)
         goto out;
     store_ready = 1;
@@ -239,8 +255,11 @@ int main(int argc, char **argv)
         struct worker *w = &workers[started];
         w->id = started;
         w->store = &store;
+        w->metrics = metrics;
         w->db = db_new(s.common.db_conninfo, stepup_statements, stepup_nstatements,
                        s.common.db_retry_seconds);
+        if (w->db != NULL)
+            db_on_reconnect(w->db, count_reconnect, metrics);
         int fd = started < s.workers ? listen_fd : second_fd;
         if (w->db == NULL || FCGX_InitRequest(&w->fcgx, fd, 0) != 0 ||
             pthread_create(&threads[started], NULL, worker_main, w) != 0) {
@@ -281,6 +300,7 @@ out:
         unlink(s.socket_path);
     free(threads);
     free(workers);
+    metrics_close(metrics);
     if (store_ready)
         settings_store_destroy(&store);
     settings_free(&s);

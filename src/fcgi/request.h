@@ -20,6 +20,7 @@
 #include "settings.h"
 
 struct route;
+struct metrics;
 
 struct settings_store;
 
@@ -28,6 +29,7 @@ struct worker {
     struct settings_store *store;     /* main()'s: reloaded on SIGHUP (reload.h) */
     const struct settings *settings;  /* the store's current copy, for one request */
     struct db *db;
+    struct metrics *metrics;          /* main()'s: the process counters (metrics.h) */
     FCGX_Request fcgx;
 };
 

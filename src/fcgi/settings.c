@@ -33,6 +33,10 @@ static const struct setting_def fcgi_defs[] = {
      "1: the gate lets sessions of sandbox programmes (code 123456) through; 0: they are refused with 403"},
     {"trusted_proxies", SETTING_STRING, FIELD(trusted_proxies), 0, 0, "",
      "addresses and networks (ADDR/BITS, separated by commas) of proxies in front of the web server: only from these is X-Forwarded-For believed; empty: the client address is REMOTE_ADDR"},
+    {"metrics_allow", SETTING_STRING, FIELD(metrics_allow), 0, 0, "127.0.0.1 ::1",
+     "addresses and networks (ADDR/BITS, separated by blanks or commas) that may read GET /metrics, matched against the client address (REMOTE_ADDR, or what a trusted_proxies proxy forwards); others get 403; empty: nobody"},
+    {"metrics_file", SETTING_STRING, FIELD(metrics_file), 0, 0, "",
+     "a file that every stepup-fcgi process maps to count requests in, so that GET /metrics adds up across the processes Apache's mod_fcgid runs (in a directory their user may write; a file of another layout is replaced); empty: each process counts in its own memory"},
     {"otp_key", SETTING_KEY, FIELD(otp_key), 0, 0, NULL,
      "64 hex digits (32 random bytes): HMAC key under which OTP codes are stored; keep it out of the database"},
 };
@@ -42,17 +46,19 @@ static const struct setting_section fcgi_sections[] = {
     { fcgi_defs, ARRAY_LEN(fcgi_defs), 0 },
 };
 
-/* The rules beyond each key's own: trusted_proxies must parse. */
+/* The rules beyond each key's own: trusted_proxies and metrics_allow must parse. */
 static int check_loaded(void *obj, char *err, size_t errlen)
 {
     const struct settings *s = obj;
-    return client_addr_check_list(s->trusted_proxies, err, errlen);
+    if (client_addr_check_list("trusted_proxies", s->trusted_proxies, err, errlen) != STEPUP_OK)
+        return STEPUP_ERR;
+    return client_addr_check_list("metrics_allow", s->metrics_allow, err, errlen);
 }
 
 /* What a reload cannot change in a running process (config.h). */
 static const char *const restart_keys[] = {
     "workers", "socket", "listen_backlog", "authorizer_socket", "authorizer_workers",
-    "db_conninfo", "db_retry_seconds", "log_target", "syslog_facility", NULL,
+    "db_conninfo", "db_retry_seconds", "log_target", "syslog_facility", "metrics_file", NULL,
 };
 
 const struct setting_table settings_table = {

@@ -23,6 +23,8 @@ struct settings {
     char *gate_name;          /* Authorizer: this gate's name, unless the location sets one */
     int gate_allow_sandbox;   /* Authorizer: 1 lets sandbox sessions through */
     char *trusted_proxies;    /* X-Forwarded-For is believed from these peers */
+    char *metrics_allow;      /* client addresses that may read GET /metrics */
+    char *metrics_file;       /* the counters shared between processes (metrics.h); "": none */
     unsigned char otp_key[CRYPTO_KEY_LEN]; /* HMAC key for stored OTP hashes */
 };
 

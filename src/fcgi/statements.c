@@ -92,10 +92,12 @@ const struct db_statement stmt_notify_outbox = {
     DB_ARGS(notify_args),
 };
 
+const struct db_statement stmt_metrics = { .name = "metrics", .function = "stepup.api_metrics" };
+
 const struct db_statement *const stepup_statements[] = {
     &stmt_health, &stmt_authenticate, &stmt_login_lookup, &stmt_login_session,
     &stmt_login_failed, &stmt_logout,
     &stmt_issue_challenge, &stmt_enrol_factor, &stmt_verify_challenge, &stmt_factors,
-    &stmt_gate, &stmt_notify_outbox,
+    &stmt_gate, &stmt_notify_outbox, &stmt_metrics,
 };
 const size_t stepup_nstatements = ARRAY_LEN(stepup_statements);

@@ -25,6 +25,7 @@ extern const struct db_statement stmt_verify_challenge; /* api_verify_challenge 
 extern const struct db_statement stmt_factors;         /* api_factors */
 extern const struct db_statement stmt_gate;            /* api_gate */
 extern const struct db_statement stmt_notify_outbox;   /* NOTIFY stepup_outbox, after commit */
+extern const struct db_statement stmt_metrics;         /* api_metrics */
 
 extern const struct db_statement *const stepup_statements[];
 extern const size_t stepup_nstatements;

@@ -143,15 +143,34 @@ END_TEST
 START_TEST(test_trusted_proxies_list)
 {
     char err[128];
-    ck_assert_int_eq(client_addr_check_list("", err, sizeof err), STEPUP_OK);
-    ck_assert_int_eq(client_addr_check_list("127.0.0.1, 10.0.0.0/8 ::1,fd00::/8", err,
-                                            sizeof err), STEPUP_OK);
+    ck_assert_int_eq(client_addr_check_list("trusted_proxies", "", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(client_addr_check_list("trusted_proxies", "127.0.0.1, 10.0.0.0/8 ::1,fd00::/8",
+                                            err, sizeof err), STEPUP_OK);
     static const char *const bad[] = { "localhost", "10.0.0.0/33", "::/129", "10.0.0.0/",
                                        "10.0.0.0/x", "1.2.3.4/8/8" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_msg(client_addr_check_list(bad[i], err, sizeof err) == STEPUP_ERR, "%s", bad[i]);
+        ck_assert_msg(client_addr_check_list("trusted_proxies", bad[i], err, sizeof err) ==
+                          STEPUP_ERR, "%s", bad[i]);
         ck_assert_msg(strstr(err, "trusted_proxies") != NULL, "%s", err);
     }
+    ck_assert_int_eq(client_addr_check_list("metrics_allow", "::1 nope", err, sizeof err),
+                     STEPUP_ERR);
+    ck_assert_msg(strncmp(err, "metrics_allow: 'nope'", 21) == 0, "%s", err);
+}
+END_TEST
+
+/* metrics_allow: a client address in a list of addresses and networks. */
+START_TEST(test_address_in_list)
+{
+    const char *list = "127.0.0.1 ::1 10.1.0.0/16";
+    ck_assert(client_addr_in_list("127.0.0.1", list));
+    ck_assert(client_addr_in_list("::1", list));
+    ck_assert(client_addr_in_list("10.1.200.3", list));
+    ck_assert(!client_addr_in_list("10.2.0.1", list));
+    ck_assert(!client_addr_in_list("127.0.0.2", list));
+    ck_assert(!client_addr_in_list("", list));          /* unknown: a unix socket peer */
+    ck_assert(!client_addr_in_list(NULL, list));
+    ck_assert(!client_addr_in_list("127.0.0.1", ""));   /* empty: nobody */
 }
 END_TEST
 
@@ -164,6 +183,7 @@ int main(void)
     tcase_add_test(tc, test_url_path);
     tcase_add_loop_test(tc, test_client_addr, 0, (int)(sizeof clients / sizeof clients[0]));
     tcase_add_test(tc, test_trusted_proxies_list);
+    tcase_add_test(tc, test_address_in_list);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -74,6 +74,7 @@ START_TEST(restart_keys)
     ck_assert_int_eq(settings_set(&b, "gate_max_age_seconds", "60", err, sizeof err), STEPUP_OK);
     ck_assert_int_eq(settings_set(&b, "log_level", "debug", err, sizeof err), STEPUP_OK);
     ck_assert_int_eq(settings_set(&b, "trusted_proxies", "10.0.0.1", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(settings_set(&b, "metrics_allow", "10.0.0.0/8", err, sizeof err), STEPUP_OK);
     settings_restart_keys(&a, &b, out, sizeof out);
     ck_assert_str_eq(out, "");
     ck_assert_int_eq(settings_set(&b, "workers", "8", err, sizeof err), STEPUP_OK);
@@ -86,8 +87,10 @@ START_TEST(restart_keys)
     ck_assert_int_eq(settings_set(&b, "log_target", "journal", err, sizeof err), STEPUP_ERR);
     ck_assert_msg(strstr(err, "expected stderr or syslog") != NULL, "%s", err);
     ck_assert_int_eq(settings_set(&b, "syslog_facility", "local3", err, sizeof err), STEPUP_OK);
+    ck_assert_int_eq(settings_set(&b, "metrics_file", "/run/stepup/metrics", err, sizeof err),
+                     STEPUP_OK);
     settings_restart_keys(&a, &b, out, sizeof out);
-    ck_assert_str_eq(out, "workers, socket, log_target, syslog_facility");
+    ck_assert_str_eq(out, "workers, socket, log_target, syslog_facility, metrics_file");
     ck_assert_int_eq(settings_set(&b, "syslog_facility", "kern", err, sizeof err), STEPUP_ERR);
     ck_assert_msg(strstr(err, "expected daemon, user or local0..local7") != NULL, "%s", err);
     settings_free(&a);
@@ -109,6 +112,8 @@ START_TEST(defaults)
     ck_assert_int_eq(st.common.log_level, LOG_INFO);
     ck_assert_int_eq(st.common.log_target, LOG_TO_STDERR);
     ck_assert_int_eq(st.common.syslog_facility, LOG_FACILITY_DAEMON);
+    ck_assert_str_eq(st.metrics_allow, "127.0.0.1 ::1");
+    ck_assert_str_eq(st.metrics_file, "");
     ck_assert_int_eq(st.authorizer_workers, 2);
     ck_assert(memcmp(st.otp_key, zero, sizeof zero) == 0);
     ck_assert(memcmp(st.common.outbox_key, zero, sizeof zero) == 0);
@@ -277,7 +282,7 @@ START_TEST(describe_lists_every_key)
                                        "gate_name", "gate_allow_sandbox", "trusted_proxies",
                                        "otp_key", "outbox_key", "log_target",
                                        "authorizer_socket", "authorizer_workers",
-                                       "syslog_facility"};
+                                       "syslog_facility", "metrics_allow", "metrics_file"};
     char *text = NULL, *line;
     size_t len = 0;
     int rows = 0;

@@ -14,7 +14,9 @@
 #                 gate (mod_authnz_fcgi speaks TCP only);
 #   apache-fcgid  Apache's mod_fcgid, as Apache's user, one process per
 #                 concurrent request, so 1 worker thread each (mod_fcgid
-#                 sends a process one request at a time).
+#                 sends a process one request at a time), all counting for
+#                 GET /metrics into the one file $HTTPD_RUN/stepup-metrics
+#                 that they map (metrics_file).
 # Stand-alone, its pid file is $FCGI_RUN/stepup-fcgi.pid and its log
 # $LOGDIR/stepup-fcgi.log.
 
@@ -27,10 +29,13 @@ fcgi_stack_settings() {
     echo "db_conninfo=$(fcgi_conninfo)"
     echo "gate_allow_sandbox=1"
     case $HTTPD in
-        lighttpd) echo "workers=4"; echo "socket=$FCGI_SOCKET"; echo "authorizer_socket=" ;;
-        apache-fcgid) echo "workers=1"; echo "socket="; echo "authorizer_socket=" ;;
+        lighttpd) echo "workers=4"; echo "socket=$FCGI_SOCKET"; echo "authorizer_socket="
+                  echo "metrics_file=" ;;
+        apache-fcgid) echo "workers=1"; echo "socket="; echo "authorizer_socket="
+                      echo "metrics_file=$HTTPD_RUN/stepup-metrics" ;;
         apache-proxy) echo "workers=4"; echo "socket=$FCGI_SOCKET"
-                      echo "authorizer_socket=127.0.0.1:$AUTHORIZER_PORT" ;;
+                      echo "authorizer_socket=127.0.0.1:$AUTHORIZER_PORT"
+                      echo "metrics_file=" ;;
     esac
 }
 
