@@ -1,9 +1,8 @@
 -- The database's figures of GET /metrics (the table: sql/schema/010_metrics.sql).
 --
 --   metric_count            adds one to a counter (this connection's shard);
---   metrics_count_challenge the trigger: a challenge was issued;
---   metrics_count_verification  the trigger: a code was offered;
---   metrics_count_delivery  the trigger: the sender recorded an attempt;
+--   metrics_count_insert    the trigger: a challenge was issued, a code was
+--                           offered, the sender recorded an attempt;
 --   api_metrics             every figure, in one call of stepup-fcgi.
 -- Rate-limit refusals are counted where they are recorded, in
 -- audit_limit_refused (15_audit.sql).
@@ -26,52 +25,36 @@ COMMENT ON FUNCTION stepup.metric_count(text, text, text) IS
     'Internal: adds one to a counter of stepup.metric_counts (the shard of this connection).';
 
 -- ---------------------------------------------------------------------------
--- The triggers.  SECURITY DEFINER: whoever inserts (the API's functions,
--- the sender's, an operator) counts, without a right on the table.
-CREATE OR REPLACE FUNCTION stepup.metrics_count_challenge() RETURNS trigger
+-- metrics_count_insert: the trigger of the three tables whose rows the
+-- counters count, one row each.  SECURITY DEFINER: whoever inserts (the
+-- API's functions, the sender's, an operator) counts, without a right on
+-- the table.
+CREATE OR REPLACE FUNCTION stepup.metrics_count_insert() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM metric_count('challenges_issued', NEW.purpose, '');
+    CASE TG_TABLE_NAME
+    WHEN 'challenges' THEN
+        PERFORM metric_count('challenges_issued', NEW.purpose, '');
+    WHEN 'verification_attempts' THEN
+        PERFORM metric_count('challenge_verifications', NEW.outcome, '');
+    WHEN 'sms_attempts' THEN
+        PERFORM metric_count('sms_delivery_attempts', NEW.provider, NEW.status);
+    END CASE;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION stepup.metrics_count_challenge() IS
-    'Trigger: counts an issued challenge by purpose (stepup_challenges_issued_total).';
+COMMENT ON FUNCTION stepup.metrics_count_insert() IS
+    'Trigger: counts an issued challenge by purpose, a verification attempt by outcome, a delivery '
+    'attempt by provider and status (stepup.metric_counts).';
 CREATE OR REPLACE TRIGGER challenges_metrics AFTER INSERT ON stepup.challenges
-    FOR EACH ROW EXECUTE FUNCTION stepup.metrics_count_challenge();
-
-CREATE OR REPLACE FUNCTION stepup.metrics_count_verification() RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = stepup, pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM metric_count('challenge_verifications', NEW.outcome, '');
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION stepup.metrics_count_verification() IS
-    'Trigger: counts a verification attempt by outcome (stepup_challenge_verifications_total).';
+    FOR EACH ROW EXECUTE FUNCTION stepup.metrics_count_insert();
 CREATE OR REPLACE TRIGGER verification_attempts_metrics AFTER INSERT ON stepup.verification_attempts
-    FOR EACH ROW EXECUTE FUNCTION stepup.metrics_count_verification();
-
-CREATE OR REPLACE FUNCTION stepup.metrics_count_delivery() RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = stepup, pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM metric_count('sms_delivery_attempts', NEW.provider, NEW.status);
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION stepup.metrics_count_delivery() IS
-    'Trigger: counts a delivery attempt by provider and status (stepup_sms_delivery_attempts_total).';
+    FOR EACH ROW EXECUTE FUNCTION stepup.metrics_count_insert();
 CREATE OR REPLACE TRIGGER sms_attempts_metrics AFTER INSERT ON stepup.sms_attempts
-    FOR EACH ROW EXECUTE FUNCTION stepup.metrics_count_delivery();
+    FOR EACH ROW EXECUTE FUNCTION stepup.metrics_count_insert();
 
 -- ---------------------------------------------------------------------------
 -- api_metrics: GET /metrics.  One row per figure: the counters of

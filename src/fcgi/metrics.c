@@ -78,6 +78,25 @@ static void table_init(struct table *t, size_t size, size_t nroutes, uint64_t la
     t->layout = layout;
 }
 
+/* A table in memory, initialised; NULL when out of memory. */
+static struct table *table_new(size_t size, size_t nroutes, uint64_t layout)
+{
+    struct table *t = calloc(1, size);
+    if (t != NULL)
+        table_init(t, size, nroutes, layout);
+    return t;
+}
+
+/* path followed by suffix into out; STEPUP_ERR (reason in err) when it is too long. */
+static int path_with(char *out, size_t outlen, const char *path, const char *suffix, char *err,
+                     size_t errlen)
+{
+    if (snprintf(out, outlen, "%s%s", path, suffix) < (int)outlen)
+        return STEPUP_OK;
+    snprintf(err, errlen, "metrics_file %s: path too long", path);
+    return STEPUP_ERR;
+}
+
 /* Why the file on fd is not a table of this layout, or NULL when it is. */
 static const char *table_mismatch(int fd, size_t size, size_t nroutes, uint64_t layout)
 {
@@ -100,22 +119,16 @@ static int table_create(const char *path, size_t size, size_t nroutes, uint64_t 
                         char *err, size_t errlen)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "metrics_file %s: path too long", path);
+    if (path_with(tmp, sizeof tmp, path, ".XXXXXX", err, errlen) != STEPUP_OK)
         return -1;
-    }
     int fd = mkstemp(tmp);
     if (fd < 0) {
         snprintf(err, errlen, "metrics_file %s: cannot create %s: %s", path, tmp, strerror(errno));
         return -1;
     }
-    struct table *t = calloc(1, size);
-    int ok = t != NULL;
-    if (ok) {
-        table_init(t, size, nroutes, layout);
-        ok = pwrite(fd, t, size, 0) == (ssize_t)size && fchmod(fd, 0600) == 0 &&
+    struct table *t = table_new(size, nroutes, layout);
+    int ok = t != NULL && pwrite(fd, t, size, 0) == (ssize_t)size && fchmod(fd, 0600) == 0 &&
              rename(tmp, path) == 0;
-    }
     if (!ok) {
         snprintf(err, errlen, "metrics_file %s: cannot write it: %s", path,
                  t == NULL ? "out of memory" : strerror(errno));
@@ -132,10 +145,8 @@ static int table_open_file(const char *path, size_t size, size_t nroutes, uint64
                            char *err, size_t errlen)
 {
     char lock_path[4096];
-    if (snprintf(lock_path, sizeof lock_path, "%s.lock", path) >= (int)sizeof lock_path) {
-        snprintf(err, errlen, "metrics_file %s: path too long", path);
+    if (path_with(lock_path, sizeof lock_path, path, ".lock", err, errlen) != STEPUP_OK)
         return -1;
-    }
     int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0 || flock(lock, LOCK_EX) != 0) {
         snprintf(err, errlen, "metrics_file %s: cannot lock %s: %s", path, lock_path,
@@ -182,13 +193,12 @@ struct metrics *metrics_open(const char *path, const char *const *names, size_t 
     uint64_t layout = layout_of(names, nroutes);
 
     if (path == NULL || path[0] == '\0') {
-        m->t = calloc(1, m->size);
+        m->t = table_new(m->size, nroutes, layout);
         if (m->t == NULL) {
             snprintf(err, errlen, "metrics: out of memory");
             free(m);
             return NULL;
         }
-        table_init(m->t, m->size, nroutes, layout);
         return m;
     }
     int fd = table_open_file(path, m->size, nroutes, layout, err, errlen);
