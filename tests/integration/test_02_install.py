@@ -53,7 +53,8 @@ def test_the_layout(tree):
               "share/doc/stepup/examples/apache-fcgid.conf.in",
               "share/doc/stepup/examples/apache-proxy.conf.in",
               "share/doc/stepup/examples/bearer-user.lua",
-              "share/doc/stepup/examples/legacy/index.html")] + [
+              "share/doc/stepup/examples/legacy/index.html",
+              "share/doc/stepup/openapi.yaml")] + [
               f"{units}/stepup-fcgi.socket", f"{units}/stepup-fcgi.service",
               f"{units}/stepup-sender.service", f"{sysusers}/stepup.conf"]:
         assert f in have, f"{f} not installed; installed: {sorted(have)}"
