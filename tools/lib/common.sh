@@ -70,6 +70,8 @@ STEPUP_PACKAGE_PROBES=(
     "python3-pytest|py:pytest"
     "python3-cryptography|py:cryptography.hazmat.primitives.ciphers.aead"
     "python3-prometheus-client|py:prometheus_client.parser"
+    "python3-yaml|py:yaml"
+    "python3-jsonschema|py:jsonschema"
     "curl|/usr/bin/curl"
     "openssl|/usr/bin/openssl"
     "ca-certificates|/etc/ssl/certs/ca-certificates.crt"
@@ -87,7 +89,7 @@ STEPUP_PACKAGES=(build-essential autoconf automake libtool pkg-config libfcgi-de
                  libjson-c-dev libssl-dev check libsubunit-dev libphonenumber-dev libcurl4-openssl-dev lighttpd
                  apache2 libapache2-mod-fcgid mandoc man-db binutils
                  postgresql-15 postgresql-client-15 python3 python3-pytest python3-cryptography
-                 python3-prometheus-client
+                 python3-prometheus-client python3-yaml python3-jsonschema
                  curl openssl ca-certificates procps passwd util-linux)
 
 say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
