@@ -21,6 +21,10 @@ toolbox of the tests:
     stack.psql(sql, **vars)          rows of a query (as the owner, a superuser)
     stack.part(command, *parts)      tools/stack up|down of some of the stack's parts
 
+Every answer stepup gives request() and page() is validated against
+docs/openapi.yaml (openapi_check.py): its status must be documented for the
+operation, and its body must match the documented schema.
+
 Every test creates its own programme, so tests do not interfere.  Every
 secret the run uses (passwords, API keys, tokens, OTP codes) is recorded in
 ``stack.secrets``; the last test checks that none of them is in any table,
@@ -47,6 +51,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+import openapi_check
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("STEPUP_BUILD_DIR") or ROOT / "build").resolve()
@@ -115,13 +121,15 @@ def config_value(program, conf, key):
 
 class Response:
     """An HTTP answer: status, headers (case-insensitive) and the parsed JSON
-    body (None when the body is empty).  Unpacks as (status, headers, json)."""
+    body (None when the body is empty or not JSON, as /metrics' text is).
+    Unpacks as (status, headers, json)."""
 
     def __init__(self, status, headers, raw):
         self.status = status
         self.headers = headers
         self.raw = raw
-        self.json = json.loads(raw) if raw else None
+        is_json = headers.get_content_type() == "application/json"
+        self.json = json.loads(raw) if raw and is_json else None
 
     def __iter__(self):
         return iter((self.status, self.headers, self.json))
@@ -289,8 +297,9 @@ class Stack:
                 idem=None, timeout=30):
         """One HTTP request on a new connection.  body: dict/list (sent as
         JSON), str/bytes (sent as is) or None.  Checks what every answer
-        must have: a request-ref header holding a UUID, and a JSON body with
-        Content-Type application/json whenever there is a body."""
+        must have: a request-ref header holding a UUID, and what
+        docs/openapi.yaml documents for the operation (openapi_check.py):
+        the status, the content type and the body."""
         hdrs = {}
         if api_key is not None:
             hdrs["api-key"] = api_key
@@ -313,10 +322,7 @@ class Stack:
         ref = msg.get("request-ref")
         assert ref is not None, f"{method} {path} -> {status}: no request-ref header"
         assert UUID_RE.match(ref), f"request-ref is not a UUID: {ref!r}"
-        if raw:
-            ctype = msg.get("Content-Type", "")
-            assert ctype.split(";")[0].strip() == "application/json", \
-                f"{method} {path} -> {status}: Content-Type {ctype!r} for {raw[:200]!r}"
+        openapi_check.check(method, path, status, msg, raw)
         if status == 204:
             assert raw == b"", f"204 with a body: {raw[:200]!r}"
         resp = Response(status, msg, raw.decode("utf-8"))
@@ -359,7 +365,9 @@ class Stack:
 
     def page(self, path, token=None, headers=None, method="GET", body=None, timeout=30):
         """A plain HTTP request (e.g. to the legacy application behind the
-        step-up gate), without the API's checks: (status, headers, text)."""
+        step-up gate), without the API's checks but for stepup's own answers
+        (the gate's refusals), which are validated against docs/openapi.yaml:
+        (status, headers, text)."""
         hdrs = dict(headers or {})
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -367,9 +375,11 @@ class Stack:
         try:
             conn.request(method, path, body=body, headers=hdrs)
             r = conn.getresponse()
-            return r.status, r.msg, r.read().decode("utf-8", "replace")
+            raw = r.read()
         finally:
             conn.close()
+        openapi_check.check(method, path, r.status, r.msg, raw)
+        return r.status, r.msg, raw.decode("utf-8", "replace")
 
     # -- fixtures of data ------------------------------------------------
     def make_programme(self, *, sandbox=True, sms=True, countries=None, retry_seconds=None,
