@@ -17,6 +17,7 @@ import openapi_check
 from conftest import ROOT
 
 ROUTE_TABLE = ROOT / "src" / "fcgi" / "dispatch.c"
+REQUEST_C = ROOT / "src" / "fcgi" / "request.c"
 # Documented routes that the route table of this branch does not have yet:
 # GET /metrics comes with the metrics work (issue 9); drop it from here once
 # it is in stepup_routes.
@@ -149,6 +150,24 @@ def test_the_document_and_the_route_table_have_the_same_routes():
     assert not missing, f"routes of {ROUTE_TABLE.name} that docs/openapi.yaml lacks: {missing}"
     extra = set(documented) - set(table) - PENDING
     assert not extra, f"operations of docs/openapi.yaml that {ROUTE_TABLE.name} lacks: {extra}"
+
+
+def test_every_header_stepup_reads_is_documented():
+    """The HTTP_* parameters request.c reads are header parameters of the
+    document or its security schemes (Authorization: bearerAuth)."""
+    read = {m.replace("_", "-").lower()
+            for m in re.findall(r'"HTTP_([A-Z_]+)"', REQUEST_C.read_text())}
+    assert {"api-key", "authorization", "idempotency-ref"} <= read, read
+    d = doc()
+    documented = {p["name"].lower() for p in d["components"]["parameters"].values()
+                  if p["in"] == "header"}
+    for scheme in d["components"]["securitySchemes"].values():
+        if scheme["type"] == "apiKey" and scheme["in"] == "header":
+            documented.add(scheme["name"].lower())
+        if scheme["type"] == "http":
+            documented.add("authorization")
+    assert read <= documented, f"headers request.c reads that are not documented: " \
+        f"{read - documented}"
 
 
 @pytest.mark.parametrize("method, path, status, headers, raw", [
