@@ -19,7 +19,6 @@
 #include "../lib/validate.h"
 #include "ctl.h"
 
-#define PASSWORD_MAX_LEN 1024
 #define SCRYPT_LOG2N_MIN 10
 #define SCRYPT_LOG2N_MAX 20
 
@@ -142,12 +141,13 @@ static int user_create(struct ctl *c, int argc, char **argv)
         (identity != NULL && ctl_uuid_option(c, "--identity", identity) != STEPUP_OK) ||
         scrypt_log2n(c, &log2n) != STEPUP_OK)
         return CTL_FAILED;
-    if (validate_email(email) != NULL) {
+    if (validate_email(email, strlen(email)) != NULL) {
         ctl_error(c, "--email: '%s' is not an email address", email);
         return CTL_FAILED;
     }
-    if (password[0] == '\0' || strlen(password) > PASSWORD_MAX_LEN) {
-        ctl_error(c, "--password: expected 1 to %d characters", PASSWORD_MAX_LEN);
+    if (validate_password(password, strlen(password)) != NULL) {
+        /* login's rule (validate.h): a password login would refuse is never set */
+        ctl_error(c, "--password: expected 1 to %d bytes of UTF-8", VALIDATE_PASSWORD_MAX);
         return CTL_FAILED;
     }
     if (mobile != NULL && check_mobile(c, "--mobile", mobile, &phone) != STEPUP_OK)

@@ -7,6 +7,8 @@
 #include "../lib/db.h"
 #include "request.h"
 
+struct json_object;
+
 /*
  * Run one call for a handler: its result, which has one row, or NULL after
  * answering 503 (database unreachable) or 500 (the call failed).
@@ -20,6 +22,19 @@ db_result *api_call(struct request *r, struct db_call *call);
  * reply_outcome.
  */
 void api_reply_outcome(struct request *r, const db_result *res);
+
+/*
+ * The request body as exactly one JSON document (validate_json_document),
+ * or NULL when it is empty or refused (why is logged): a refused body
+ * answers as one without the fields.  The caller puts it.
+ */
+struct json_object *api_body(const struct request *r);
+
+/*
+ * The string member name of object o and its length (it may hold a NUL),
+ * or NULL (*len 0) when o is no object or the member is absent or no string.
+ */
+const char *api_string_member(struct json_object *o, const char *name, size_t *len);
 
 /* Set the caller's credentials: p_api_key_hash and p_token_hash. */
 void api_caller_args(const struct request *r, struct db_call *call);

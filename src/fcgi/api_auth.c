@@ -7,9 +7,31 @@
 #include <string.h>
 
 #include "../lib/log.h"
+#include "../lib/validate.h"
 #include "api.h"
 #include "response.h"
 #include "statements.h"
+
+struct json_object *api_body(const struct request *r)
+{
+    struct json_object *doc;
+    const char *why = validate_json_document(r->body, r->body_len, &doc);
+    if (why != NULL && r->body_len > 0)
+        log_msg(LOG_INFO, r->ref, "request body refused: %s", why);
+    return doc;
+}
+
+const char *api_string_member(struct json_object *o, const char *name, size_t *len)
+{
+    struct json_object *v;
+
+    *len = 0;
+    if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, name, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    *len = (size_t)json_object_get_string_len(v);
+    return json_object_get_string(v);
+}
 
 void api_caller_args(const struct request *r, struct db_call *call)
 {

@@ -118,16 +118,17 @@ void otp_issue(struct request *r, const struct db_statement *statement)
 static int read_verification_code(const struct request *r, char out[CRYPTO_OTP_DIGITS + 1],
                                   const char **problem)
 {
-    struct json_object *doc = json_tokener_parse(r->body);
+    struct json_object *doc = api_body(r);
     struct json_object *v = NULL;
-    const char *code = NULL;
+    size_t len;
+    const char *code = api_string_member(doc, "verificationCode", &len);
 
     *problem = NULL;
-    if (doc != NULL && json_object_is_type(doc, json_type_object) &&
-        json_object_object_get_ex(doc, "verificationCode", &v) && v != NULL) {
-        code = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-        *problem = json_object_is_type(v, json_type_string) ? validate_verification_code(code)
-                                                             : "REGEX";
+    if (code != NULL) {
+        *problem = validate_verification_code(code, len); /* its length: "123456\u0000" is 7 */
+    } else if (json_object_is_type(doc, json_type_object) &&
+               json_object_object_get_ex(doc, "verificationCode", &v) && v != NULL) {
+        *problem = "REGEX"; /* a number, an array...: no code */
     } else {
         *problem = "REQUIRED";
     }
@@ -139,7 +140,6 @@ static int read_verification_code(const struct request *r, char out[CRYPTO_OTP_D
 
 void otp_verify(struct request *r, const char *purpose)
 {
-    static const char *const size_params[] = { "6", "6" };
     char code[CRYPTO_OTP_DIGITS + 1];
     const char *field = "channel";
     const char *problem = validate_channel(r->param);
@@ -147,10 +147,8 @@ void otp_verify(struct request *r, const char *purpose)
     if (problem == NULL && read_verification_code(r, code, &problem) != STEPUP_OK)
         field = "verificationCode";
     if (problem != NULL) {
-        if (api_authenticated(r, 0)) {
-            int sized = strcmp(problem, "SIZE") == 0;
-            reply_invalid_field(r, field, problem, sized ? size_params : NULL, sized ? 2 : 0);
-        }
+        if (api_authenticated(r, 0))
+            reply_field_problem(r, field, problem, CRYPTO_OTP_DIGITS, CRYPTO_OTP_DIGITS);
         return;
     }
 

@@ -19,16 +19,6 @@
 #include "statements.h"
 #include "../lib/validate.h"
 
-/* The string member name of o, or NULL when absent or not a string. */
-static const char *string_member(struct json_object *o, const char *name)
-{
-    struct json_object *v;
-    if (o == NULL || !json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
 /* Answer 200 with the Weavr login body. */
 static void reply_login(struct request *r, const char *token, const char *identity_id,
                         const char *identity_type, const char *user_id, const char *role)
@@ -71,8 +61,9 @@ static int record_login_failed(struct request *r, const db_result *found, const 
 
 void handle_login(struct request *r)
 {
-    struct json_object *doc = json_tokener_parse(r->body);
-    const char *email = string_member(doc, "email");
+    struct json_object *doc = api_body(r);
+    size_t email_len, password_len = 0;
+    const char *email = api_string_member(doc, "email", &email_len);
     struct json_object *pw_obj = NULL;
     const char *password = NULL;
     unsigned char token_hash[CRYPTO_HASH_LEN];
@@ -82,15 +73,17 @@ void handle_login(struct request *r)
 
     if (doc != NULL && json_object_is_type(doc, json_type_object) &&
         json_object_object_get_ex(doc, "password", &pw_obj))
-        password = string_member(pw_obj, "value");
+        password = api_string_member(pw_obj, "value", &password_len);
 
-    const char *problem = validate_email(email);
+    /* Neither holds a NUL once valid: C reads them whole. */
+    const char *problem = validate_email(email, email_len);
     if (problem != NULL) {
-        reply_invalid_field(r, "email", problem, NULL, 0);
+        reply_field_problem(r, "email", problem, 1, VALIDATE_EMAIL_MAX);
         goto done;
     }
-    if (password == NULL || password[0] == '\0') {
-        reply_invalid_field(r, "password.value", "REQUIRED", NULL, 0);
+    problem = validate_password(password, password_len);
+    if (problem != NULL) {
+        reply_field_problem(r, "password.value", problem, 1, VALIDATE_PASSWORD_MAX);
         goto done;
     }
 

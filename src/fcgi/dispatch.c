@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../lib/log.h"
+#include "../lib/validate.h"
 #include "dispatch.h"
 #include "handlers.h"
 #include "metrics.h"
@@ -76,15 +77,17 @@ const struct route stepup_routes[] = {
     { "POST", "/login_with_password", handle_login, ROUTE_API_KEY, "login", login_outcomes },
     { "POST", "/logout", handle_logout, ROUTE_API_KEY | ROUTE_SESSION, "logout", NULL },
     { "POST", "/stepup/challenges/otp/{channel}", handle_stepup_issue,
-      ROUTE_API_KEY | ROUTE_SESSION, "stepup.challenge.issue", issue_outcomes },
+      ROUTE_API_KEY | ROUTE_SESSION | ROUTE_IDEMPOTENT, "stepup.challenge.issue", issue_outcomes },
     { "POST", "/stepup/challenges/otp/{channel?}/verify", handle_stepup_verify,
-      ROUTE_API_KEY | ROUTE_SESSION, "stepup.challenge.verify", verify_outcomes },
+      ROUTE_API_KEY | ROUTE_SESSION | ROUTE_IDEMPOTENT, "stepup.challenge.verify",
+      verify_outcomes },
     { "GET", "/authentication_factors", handle_factors, ROUTE_API_KEY | ROUTE_SESSION,
       "factors.list", NULL },
     { "POST", "/authentication_factors/otp/{channel}", handle_enrol,
-      ROUTE_API_KEY | ROUTE_SESSION, "factors.enrol", enrol_outcomes },
+      ROUTE_API_KEY | ROUTE_SESSION | ROUTE_IDEMPOTENT, "factors.enrol", enrol_outcomes },
     { "POST", "/authentication_factors/otp/{channel?}/verify", handle_enrol_verify,
-      ROUTE_API_KEY | ROUTE_SESSION, "factors.enrol.verify", enrol_verify_outcomes },
+      ROUTE_API_KEY | ROUTE_SESSION | ROUTE_IDEMPOTENT, "factors.enrol.verify",
+      enrol_verify_outcomes },
 };
 /* The FastCGI Authorizer role: any URL, the bearer token only. */
 const struct route stepup_gate_route = {
@@ -125,16 +128,39 @@ static long long elapsed_us(const struct timespec *since)
            (now.tv_nsec - since->tv_nsec) / 1000;
 }
 
-/* Check the flags of r->route (answering when one fails): 1 when they hold. */
+/*
+ * Check the flags of r->route (answering when one fails): 1 when they hold.
+ * The headers are checked here, before the database sees any of them: a
+ * malformed api-key, bearer token or idempotency-ref (validate.h) is 400
+ * on its field; a gate has no fields, so a malformed token there is just
+ * no session (401).
+ */
 static int route_flags_hold(struct request *r)
 {
     const struct route *route = r->route;
-    if ((route->flags & ROUTE_API_KEY) && r->api_key == NULL) {
-        reply_invalid_field(r, "api-key", "REQUIRED", NULL, 0);
-        return 0;
+    const char *problem;
+
+    if (route->flags & ROUTE_API_KEY) {
+        problem = r->api_key == NULL ? "REQUIRED" : validate_credential(r->api_key);
+        if (problem != NULL) {
+            reply_field_problem(r, "api-key", problem, 1, VALIDATE_CREDENTIAL_MAX);
+            return 0;
+        }
     }
-    if ((route->flags & ROUTE_SESSION) && r->bearer == NULL) {
-        gate_refuse(r, "TOKEN_INVALID"); /* any route: only a gate is asked again */
+    if (route->flags & ROUTE_SESSION) {
+        problem = r->bearer == NULL ? "REQUIRED" : validate_credential(r->bearer);
+        if (problem != NULL && (r->bearer == NULL || route == &stepup_gate_route)) {
+            gate_refuse(r, "TOKEN_INVALID"); /* any route: only a gate is asked again */
+            return 0;
+        }
+        if (problem != NULL) {
+            reply_field_problem(r, "Authorization", problem, 1, VALIDATE_CREDENTIAL_MAX);
+            return 0;
+        }
+    }
+    if ((route->flags & ROUTE_IDEMPOTENT) && r->idem_ref != NULL &&
+        (problem = validate_idempotency_ref(r->idem_ref)) != NULL) {
+        reply_field_problem(r, "idempotency-ref", problem, 1, VALIDATE_IDEMPOTENCY_REF_MAX);
         return 0;
     }
     return 1;

@@ -72,7 +72,12 @@ enum request_status request_init(struct request *r, struct worker *w, size_t max
 
     r->method = FCGX_GetParam("REQUEST_METHOD", envp);
     r->remote_addr = header(envp, "REMOTE_ADDR");
-    r->user_agent = header(envp, "HTTP_USER_AGENT");
+    /* Only recorded, never interpreted: repaired rather than refused. */
+    const char *user_agent = header(envp, "HTTP_USER_AGENT");
+    if (user_agent != NULL) {
+        validate_utf8_repair(user_agent, r->user_agent_buf, sizeof r->user_agent_buf);
+        r->user_agent = r->user_agent_buf;
+    }
     r->api_key = header(envp, "HTTP_API_KEY");
     r->bearer = request_bearer_token(header(envp, "HTTP_AUTHORIZATION"));
     r->idem_ref = header(envp, "HTTP_IDEMPOTENCY_REF");

@@ -16,6 +16,7 @@
 
 #include "../lib/crypto.h"
 #include "../lib/db.h"
+#include "../lib/validate.h"
 #include "client_addr.h"
 #include "settings.h"
 
@@ -43,7 +44,7 @@ struct request {
     /* From the FastCGI parameters; NULL when absent.  Owned by libfcgi. */
     const char *method;
     const char *remote_addr;  /* REMOTE_ADDR: the peer of the web server */
-    const char *user_agent;
+    const char *user_agent;   /* as stored: user_agent_buf, or NULL when absent */
     const char *api_key;      /* "api-key" header, NULL when absent or empty */
     const char *bearer;       /* token of "Authorization: Bearer", NULL when absent/empty/"null" */
     const char *idem_ref;     /* "idempotency-ref" header, NULL when absent or empty */
@@ -51,6 +52,8 @@ struct request {
     unsigned char key_hash[CRYPTO_HASH_LEN];
     unsigned char token_hash[CRYPTO_HASH_LEN];
     char path[REQUEST_PATH_MAX]; /* the URL path, without the query */
+    /* The User-Agent header as recorded: ill-formed UTF-8 replaced, cut to a whole character. */
+    char user_agent_buf[VALIDATE_USER_AGENT_MAX + 1];
     bool authorizer;          /* FastCGI role AUTHORIZER, not RESPONDER */
     /*
      * The error document of a gate's refusal (REDIRECT_STEPUP_GATE set):

@@ -195,6 +195,18 @@ void reply_invalid_field(struct request *r, const char *field, const char *error
     reply_json(r, 400, invalid_field_body(field, error, params, nparams));
 }
 
+void reply_field_problem(struct request *r, const char *field, const char *problem, size_t min,
+                         size_t max)
+{
+    char lo[24], hi[24];
+    const char *const params[] = { lo, hi };
+    int sized = strcmp(problem, "SIZE") == 0;
+
+    snprintf(lo, sizeof lo, "%zu", min);
+    snprintf(hi, sizeof hi, "%zu", max);
+    reply_invalid_field(r, field, problem, sized ? params : NULL, sized ? 2 : 0);
+}
+
 /* The outcomes every route that authenticates shares. */
 static const struct outcome_reply shared_outcomes[] = {
     { "API_KEY_UNKNOWN", 401, "UNAUTHORISED", "Unknown api-key" },

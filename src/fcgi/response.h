@@ -50,6 +50,13 @@ void reply_invalid_field(struct request *r, const char *field, const char *error
                          const char *const *params, size_t nparams);
 
 /*
+ * 400 for field with a validator's error name (validate.h); a SIZE carries
+ * the params [min, max] ("1", "254"), as Weavr's do.
+ */
+void reply_field_problem(struct request *r, const char *field, const char *problem, size_t min,
+                         size_t max);
+
+/*
  * Answer with what a database function (or the handler) decided: "OK" ->
  * 204; an outcome every route shares (authentication -> 401/403,
  * idempotency -> 409/422); else the outcome as the request's route lists

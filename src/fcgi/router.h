@@ -18,6 +18,7 @@ typedef void (*handler_fn)(struct request *r);
 enum route_flags {
     ROUTE_API_KEY = 1 << 0, /* a non-empty api-key header, else 400 REQUIRED */
     ROUTE_SESSION = 1 << 1, /* a bearer token, else 401 */
+    ROUTE_IDEMPOTENT = 1 << 2, /* takes an idempotency-ref: a malformed one is 400 */
 };
 
 /*
