@@ -41,26 +41,29 @@ static const char *email_254(const char *s, size_t len)
     return validate_email(email, VALIDATE_EMAIL_MAX + 1);
 }
 
+/* fn of max visible characters ('v'), which must pass, then of max + 1. */
+static const char *visible_at_and_past(const char *(*fn)(const char *), size_t max)
+{
+    static char value[1024];
+    memset(value, 'v', max + 1);
+    value[max] = '\0';
+    if (fn(value) != NULL)
+        return "the longest refused";
+    value[max] = 'v';
+    value[max + 1] = '\0';
+    return fn(value);
+}
+
 static const char *ref_255(const char *s)
 {
     (void)s;
-    static char ref[VALIDATE_IDEMPOTENCY_REF_MAX + 2];
-    memset(ref, 'r', VALIDATE_IDEMPOTENCY_REF_MAX);
-    if (validate_idempotency_ref(ref) != NULL)
-        return "255 refused";
-    ref[VALIDATE_IDEMPOTENCY_REF_MAX] = 'r';
-    return validate_idempotency_ref(ref);
+    return visible_at_and_past(validate_idempotency_ref, VALIDATE_IDEMPOTENCY_REF_MAX);
 }
 
 static const char *credential_256(const char *s)
 {
     (void)s;
-    static char key[VALIDATE_CREDENTIAL_MAX + 2];
-    memset(key, 'k', VALIDATE_CREDENTIAL_MAX);
-    if (validate_credential(key) != NULL)
-        return "256 refused";
-    key[VALIDATE_CREDENTIAL_MAX] = 'k';
-    return validate_credential(key);
+    return visible_at_and_past(validate_credential, VALIDATE_CREDENTIAL_MAX);
 }
 
 static const struct vcase cases[] = {
