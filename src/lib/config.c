@@ -363,8 +363,23 @@ static bool table_holds_keys(const struct setting_table *t)
 int config_load(const struct setting_table *t, void *obj, const char *path, char *err,
                 size_t errlen)
 {
+    FILE *f = fopen(path, "r");
+    int rc = STEPUP_ERR;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return STEPUP_ERR;
+    }
+    if (!table_holds_keys(t) || secret_file_check(fileno(f), path, err, errlen) == STEPUP_OK)
+        rc = config_load_stream(t, obj, f, path, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int config_load_stream(const struct setting_table *t, void *obj, FILE *f, const char *path,
+                       char *err, size_t errlen)
+{
     size_t n = def_total(t);
-    FILE *f = NULL;
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -378,15 +393,6 @@ int config_load(const struct setting_table *t, void *obj, const char *path, char
         snprintf(err, errlen, "%s: out of memory", path);
         return STEPUP_ERR;
     }
-    f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        free(seen_at);
-        return STEPUP_ERR;
-    }
-    if (table_holds_keys(t) && secret_file_check(fileno(f), path, err, errlen) != STEPUP_OK)
-        goto done;
-
     while ((got = read_line(f, &line, &cap)) != -1) {
         char *key, *value;
         size_t idx, off;
@@ -459,7 +465,6 @@ int config_load(const struct setting_table *t, void *obj, const char *path, char
 
 done:
     free_line(line, cap);
-    fclose(f);
     free(seen_at);
     return rc;
 }

@@ -122,6 +122,15 @@ void config_defaults(const struct setting_table *t, void *obj);
 int config_load(const struct setting_table *t, void *obj, const char *path, char *err,
                 size_t errlen) WARN_UNUSED;
 
+/*
+ * The same from an open stream (config_load opens path, checks that a file
+ * with keys is private, and reads it with this): path only names the
+ * file in messages.  The caller closes f.  For the fuzzing harness, which reads
+ * from memory (fmemopen).
+ */
+int config_load_stream(const struct setting_table *t, void *obj, FILE *f, const char *path,
+                       char *err, size_t errlen) WARN_UNUSED;
+
 /* A fresh struct (t->size bytes) loaded from path, or NULL with err; free with config_release. */
 void *config_load_new(const struct setting_table *t, const char *path, char *err, size_t errlen);
 void config_release(const struct setting_table *t, void *obj);
