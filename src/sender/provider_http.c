@@ -20,7 +20,6 @@
 #include <string.h>
 #include <strings.h>
 #include <curl/curl.h>
-#include <json-c/json.h>
 
 #include "config.h" /* autoconf: PACKAGE_VERSION */
 #include "../lib/crypto.h"
@@ -113,48 +112,6 @@ failed:
     return STEPUP_ERR;
 }
 
-/*
- * The value at a dotted path ("messageId", "data.id") of a JSON answer,
- * when it is a string or a number, copied to out; "" otherwise.
- */
-static void find_id(const char *body, const char *path, char *out, size_t outlen)
-{
-    struct json_object *doc, *cur;
-    char key[128];
-    const char *p = path;
-
-    out[0] = '\0';
-    if (path[0] == '\0')
-        return;
-    doc = json_tokener_parse(body);
-    if (doc == NULL)
-        return;
-    cur = doc;
-    while (cur != NULL && *p != '\0') {
-        size_t n = strcspn(p, ".");
-        struct json_object *next = NULL;
-        if (n >= sizeof key || !json_object_is_type(cur, json_type_object)) {
-            cur = NULL;
-            break;
-        }
-        memcpy(key, p, n);
-        key[n] = '\0';
-        if (!json_object_object_get_ex(cur, key, &next))
-            next = NULL;
-        cur = next;
-        p += n;
-        if (*p == '.')
-            p++;
-    }
-    if (cur != NULL && (json_object_is_type(cur, json_type_string) ||
-                        json_object_is_type(cur, json_type_int) ||
-                        json_object_is_type(cur, json_type_double))) {
-        const char *v = json_object_get_string(cur);
-        text_safe_error(v, strlen(v), NULL, out, outlen);
-    }
-    json_object_put(doc);
-}
-
 /* One request for one message; out says how it went (see the top of the file). */
 static void http_send(void *state, const struct provider_message *m, struct provider_outcome *out)
 {
@@ -207,7 +164,7 @@ static void http_send(void *state, const struct provider_message *m, struct prov
     out->http_status = (int)status;
     if (status >= 200 && status <= 299) {
         out->result = PROVIDER_SENT;
-        find_id(resp->data, c->http_id_field, out->message_id, sizeof out->message_id);
+        text_answer_id(resp->data, c->http_id_field, out->message_id, sizeof out->message_id);
         goto done;
     }
     out->result = sender_status_in(c->http_permanent_statuses, c->n_http_permanent_statuses,

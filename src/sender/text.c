@@ -1,11 +1,12 @@
 /*
- * text.c - message, request body, masked number, safe error text.  See
- * text.h.
+ * text.c - message, request body, masked number, safe error text, the
+ * message id of a gateway's answer.  See text.h.
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <json-c/json.h>
 
 #include "../lib/crypto.h"
 #include "text.h"
@@ -206,4 +207,42 @@ void text_safe_error(const char *in, size_t inlen, const char *secret, char *out
                 out[j] = '*';
         }
     }
+}
+
+void text_answer_id(const char *body, const char *path, char *out, size_t outlen)
+{
+    struct json_object *doc, *cur;
+    char key[128];
+    const char *p = path;
+
+    out[0] = '\0';
+    if (path[0] == '\0')
+        return;
+    doc = json_tokener_parse(body);
+    if (doc == NULL)
+        return;
+    cur = doc;
+    while (cur != NULL && *p != '\0') {
+        size_t n = strcspn(p, ".");
+        struct json_object *next = NULL;
+        if (n >= sizeof key || !json_object_is_type(cur, json_type_object)) {
+            cur = NULL;
+            break;
+        }
+        memcpy(key, p, n);
+        key[n] = '\0';
+        if (!json_object_object_get_ex(cur, key, &next))
+            next = NULL;
+        cur = next;
+        p += n;
+        if (*p == '.')
+            p++;
+    }
+    if (cur != NULL && (json_object_is_type(cur, json_type_string) ||
+                        json_object_is_type(cur, json_type_int) ||
+                        json_object_is_type(cur, json_type_double))) {
+        const char *v = json_object_get_string(cur);
+        text_safe_error(v, strlen(v), NULL, out, outlen);
+    }
+    json_object_put(doc);
 }

@@ -1,8 +1,8 @@
 /*
  * text.h - the texts stepup-sender builds: the message (the outbox's
  * template with its code), a gateway's request body (JSON-escaped or
- * URL-encoded values), masked numbers for logs, and error texts made safe
- * to store.  Pure functions, unit-tested in tests/unit/check_sender.c.
+ * URL-encoded values), the message id of a gateway's answer, masked
+ * numbers for logs, and error texts made safe to store.  Pure functions, unit-tested in tests/unit/check_sender.c.
  *
  * Strings returned here are allocated; those that may hold the code are
  * built without leaving copies behind (a growing buffer wipes what it
@@ -44,5 +44,14 @@ void text_mask_number(const char *number, char *out, size_t outlen);
  * text cannot put the code into the database.
  */
 void text_safe_error(const char *in, size_t inlen, const char *secret, char *out, size_t outlen);
+
+/*
+ * The gateway's message id in its answer: the value at a dotted path
+ * ("messageId", "data.id") of the JSON body, when it is a string or a
+ * number, copied to out as text_safe_error copies (no control
+ * characters); "" when the answer is no JSON, path is "" or leads
+ * nowhere.
+ */
+void text_answer_id(const char *body, const char *path, char *out, size_t outlen);
 
 #endif
