@@ -17,13 +17,15 @@
  * success), its body is a JSON object, a 400 names a field of the
  * request with one of the errors of the API (README, "The API"), and the
  * verification routes judge verificationCode as a model written here
- * does (a JSON string of six ASCII digits; the status, field and error).
+ * does (a JSON string of six ASCII digits, its NULs counted; the status,
+ * field and error), and a login name or password holding a NUL is a 400.
  */
 #include <string.h>
 #include <json-c/json.h>
 
 #include "../../src/fcgi/api.h"
 #include "../../src/fcgi/dispatch.h"
+#include "../../src/lib/validate.h"
 #include "fuzz.h"
 #include "fuzz_fcgi.h"
 
@@ -49,8 +51,8 @@ static const char *member(struct json_object *o, const char *name)
 /* A 400's body: {"message", "syntaxErrors": {"invalidFields": [{fieldName, error}]}}. */
 static void check_invalid(struct json_object *doc)
 {
-    static const char *const fields[] = { "api-key", "email", "password.value", "channel",
-                                          "verificationCode" };
+    static const char *const fields[] = { "api-key", "Authorization", "idempotency-ref", "email",
+                                          "password.value", "channel", "verificationCode" };
     static const char *const errors[] = { "REQUIRED", "HAS_TEXT", "REQUIRES", "SIZE", "RANGE",
                                           "IN", "NOT_IN", "REGEX", "EXACTLY", "AT_LEAST",
                                           "AT_MOST", "ALL_OR_NONE" };
@@ -78,33 +80,39 @@ static int holds_nul(struct json_object *v)
 }
 
 /*
- * What the verification routes must say of body: NULL (valid), REQUIRED,
- * REGEX, SIZE, or "SIZE|REGEX" (either) for a string holding a NUL.
+ * What the verification routes must say of body (len bytes, as the
+ * request holds it, read as request bodies are: validate_json_document):
+ * NULL (valid), REQUIRED, REGEX or SIZE, judging the whole JSON string,
+ * NULs included ("123456\u0000x" is 8 bytes).
  */
-static const char *model_code_problem(const char *body)
+static const char *model_code_problem(const char *body, size_t len)
 {
-    struct json_object *doc = json_tokener_parse(body), *v;
+    struct json_object *doc = NULL, *v;
     const char *problem = "REQUIRED";
+    (void)validate_json_document(body, len, &doc);
     if (doc != NULL && json_object_is_type(doc, json_type_object) &&
         json_object_object_get_ex(doc, "verificationCode", &v) && v != NULL) {
+        const char *code = json_object_get_string(v);
         if (!json_object_is_type(v, json_type_string))
             problem = "REGEX";
-        else if (holds_nul(v))
-            problem = "SIZE|REGEX";
         else if (json_object_get_string_len(v) != 6)
             problem = "SIZE";
         else
-            problem = strspn(json_object_get_string(v), "0123456789") == 6 ? NULL : "REGEX";
+            problem = NULL;
+        for (int i = 0; problem == NULL && i < 6; i++)
+            if (code[i] < '0' || code[i] > '9')
+                problem = "REGEX";
     }
     json_object_put(doc);
     return problem;
 }
 
 /* Whether a login body has an email or password.value string holding a NUL (a 400). */
-static int login_holds_nul(const char *body)
+static int login_holds_nul(const char *body, size_t len)
 {
-    struct json_object *doc = json_tokener_parse(body), *v, *pw;
+    struct json_object *doc = NULL, *v, *pw;
     int nul = 0;
+    (void)validate_json_document(body, len, &doc);
     if (doc != NULL && json_object_is_type(doc, json_type_object)) {
         if (json_object_object_get_ex(doc, "email", &v))
             nul |= holds_nul(v);
@@ -172,12 +180,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((path_len == sizeof stepup_verify - 1 && memcmp(data, stepup_verify, path_len) == 0) ||
         (path_len == sizeof enrol_verify - 1 && memcmp(data, enrol_verify, path_len) == 0)) {
         char *text = fuzz_strndup(data + size - body_len, body_len); /* as the request has it */
-        const char *want = model_code_problem(text), *field = "", *error = "";
+        const char *want = model_code_problem(text, body_len), *field = "", *error = "";
         if (status == 400)
             first_invalid(doc, &field, &error);
         if (want == NULL ? status != 503
                          : status != 400 || strcmp(field, "verificationCode") != 0 ||
-                               strstr(want, error) == NULL || error[0] == '\0') {
+                               strcmp(error, want) != 0) {
             fprintf(stderr, "verify body judged %d %s %s, the model says %s\n", status, field,
                     error, want != NULL ? want : "valid");
             abort();
@@ -187,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char login[] = "/login_with_password";
     if (path_len == sizeof login - 1 && memcmp(data, login, path_len) == 0) {
         char *text = fuzz_strndup(data + size - body_len, body_len);
-        FUZZ_CHECK(!login_holds_nul(text) || status == 400);
+        FUZZ_CHECK(!login_holds_nul(text, body_len) || status == 400);
         free(text);
     }
     json_object_put(doc);
