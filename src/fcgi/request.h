@@ -84,7 +84,8 @@ struct request {
 
     /* Filled by response.c. */
     int status; /* 0 until answered */
-    struct timespec started; /* for the duration in the log line */
+    struct timespec started; /* when request_init began */
+    long long duration_us;   /* from started to the answer (response.c): log line, metrics */
 };
 
 /* Whether an accepted request could be read, and if not, why. */

@@ -69,11 +69,12 @@ struct json_object *invalid_field_body(const char *field, const char *error,
     return o;
 }
 
-static long elapsed_ms(const struct timespec *since)
+static long long elapsed_us(const struct timespec *since)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+    return (long long)(now.tv_sec - since->tv_sec) * 1000000 +
+           (now.tv_nsec - since->tv_nsec) / 1000;
 }
 
 const char *request_route_name(const struct request *r)
@@ -83,7 +84,8 @@ const char *request_route_name(const struct request *r)
 
 /*
  * Take the request's one answer: 1 when status is its first (recorded in
- * r->status), 0 when it was answered already (a bug: logged, dropped).
+ * r->status, with r->duration_us), 0 when it was answered already (a bug:
+ * logged, dropped).
  */
 static int answer_first(struct request *r, int status)
 {
@@ -92,6 +94,7 @@ static int answer_first(struct request *r, int status)
         return 0;
     }
     r->status = status;
+    r->duration_us = elapsed_us(&r->started);
     return 1;
 }
 
@@ -100,7 +103,7 @@ static void answer_log(const struct request *r, const char *note)
 {
     log_msg(r->status >= 500 ? LOG_WARN : LOG_INFO, r->ref, "%s %s route=%s -> %d (%ld ms%s)",
             r->method != NULL ? r->method : "-", r->path, request_route_name(r), r->status,
-            elapsed_ms(&r->started), note);
+            (long)(r->duration_us / 1000), note);
 }
 
 /* Write the status line, headers and body (of content_type); log the answer once. */

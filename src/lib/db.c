@@ -243,13 +243,13 @@ void db_on_notice(struct db *db, void (*fn)(void *arg, const char *severity, con
     db->notice_arg = arg;
 }
 
-/* libpq's notice receiver: hand the notice to the handle's function, if any. */
 void db_on_reconnect(struct db *db, void (*fn)(void *arg), void *arg)
 {
     db->reconnected = fn;
     db->reconnected_arg = arg;
 }
 
+/* libpq's notice receiver: hand the notice to the handle's function, if any. */
 static void db_receive_notice(void *arg, const PGresult *res)
 {
     struct db *db = arg;
