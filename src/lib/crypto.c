@@ -626,6 +626,199 @@ void crypto_wipe(void *p, size_t len)
 }
 
 /* ------------------------------------------------------------------------ */
+/* HKDF and key rings */
+
+/*
+ * HKDF-SHA256 through OpenSSL's EVP_KDF "HKDF" (extract then expand).
+ * STEPUP_ERR on OpenSSL failure (out is then wiped).
+ */
+int crypto_hkdf_sha256(const unsigned char *ikm, size_t ikmlen, const unsigned char *salt,
+                       size_t saltlen, const void *info, size_t infolen, unsigned char *out,
+                       size_t outlen)
+{
+    EVP_KDF *kdf = NULL;
+    EVP_KDF_CTX *ctx = NULL;
+    OSSL_PARAM params[5], *p = params;
+    int rc = STEPUP_ERR;
+
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen);
+    if (salt != NULL && saltlen > 0)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
+    if (info != NULL && infolen > 0)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, infolen);
+    *p = OSSL_PARAM_construct_end();
+
+    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (kdf == NULL)
+        goto failed;
+    ctx = EVP_KDF_CTX_new(kdf);
+    if (ctx == NULL)
+        goto failed;
+    if (EVP_KDF_derive(ctx, out, outlen, params) != 1)
+        goto failed;
+    rc = STEPUP_OK;
+    goto done;
+
+failed:
+    log_openssl("HKDF-SHA256");
+    OPENSSL_cleanse(out, outlen);
+done:
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+    return rc;
+}
+
+int crypto_derive_key(const struct crypto_key *root, const char *purpose,
+                      unsigned char out[CRYPTO_KEY_LEN])
+{
+    return crypto_hkdf_sha256(root->raw, CRYPTO_KEY_LEN, NULL, 0, purpose, strlen(purpose), out,
+                              CRYPTO_KEY_LEN);
+}
+
+/* 1 for a character a key id may hold. */
+static int id_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+/* The id of a key written without one: 8 hex digits of a key derived from it. */
+static int derived_id(struct crypto_key *k)
+{
+    unsigned char d[4];
+    if (crypto_hkdf_sha256(k->raw, CRYPTO_KEY_LEN, NULL, 0, "stepup key-id v1", 16, d,
+                           sizeof d) != STEPUP_OK)
+        return STEPUP_ERR;
+    crypto_hex_encode(d, sizeof d, k->id);
+    return STEPUP_OK;
+}
+
+int crypto_keyring_parse(const char *text, struct crypto_keyring *ring, char *err, size_t errlen)
+{
+    const char *p = text;
+    size_t unnamed = 0;
+
+    memset(ring, 0, sizeof *ring);
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        size_t len = strcspn(p, " \t,");
+        const char *colon = memchr(p, ':', len);
+        const char *hex = colon != NULL ? colon + 1 : p;
+        size_t hexlen = len - (size_t)(hex - p);
+        char digits[2 * CRYPTO_KEY_LEN + 1];
+        struct crypto_key *k;
+
+        if (ring->count == CRYPTO_KEYRING_MAX) {
+            snprintf(err, errlen, "at most %d keys", CRYPTO_KEYRING_MAX);
+            goto failed;
+        }
+        k = &ring->keys[ring->count];
+        if (colon != NULL) {
+            size_t idlen = (size_t)(colon - p);
+            if (idlen == 0 || idlen > CRYPTO_KEYNAME_MAX) {
+                snprintf(err, errlen, "key %zu: an id is 1..%d characters before ':'",
+                         ring->count + 1, CRYPTO_KEYNAME_MAX);
+                goto failed;
+            }
+            for (size_t i = 0; i < idlen; i++) {
+                if (!id_char(p[i])) {
+                    snprintf(err, errlen, "key %zu: an id holds letters, digits, '.', '_' and "
+                             "'-' only", ring->count + 1);
+                    goto failed;
+                }
+            }
+            memcpy(k->id, p, idlen);
+            k->named = true;
+        }
+        if (hexlen != 2 * CRYPTO_KEY_LEN) {
+            snprintf(err, errlen, "key %zu: expected %d hex digits", ring->count + 1,
+                     2 * CRYPTO_KEY_LEN);
+            goto failed;
+        }
+        memcpy(digits, hex, hexlen);
+        digits[hexlen] = '\0';
+        int bad = crypto_hex_decode(digits, k->raw, sizeof k->raw);
+        OPENSSL_cleanse(digits, sizeof digits);
+        if (bad != STEPUP_OK) {
+            snprintf(err, errlen, "key %zu: expected %d hex digits", ring->count + 1,
+                     2 * CRYPTO_KEY_LEN);
+            goto failed;
+        }
+        if (!k->named) {
+            if (++unnamed > 1) {
+                snprintf(err, errlen, "key %zu: only one key may be written without an id "
+                         "(ID:HEX)", ring->count + 1);
+                goto failed;
+            }
+            if (derived_id(k) != STEPUP_OK) {
+                snprintf(err, errlen, "key %zu: cannot derive its id", ring->count + 1);
+                goto failed;
+            }
+        }
+        for (size_t i = 0; i < ring->count; i++) {
+            if (strcmp(ring->keys[i].id, k->id) == 0) {
+                snprintf(err, errlen, "keys %zu and %zu have the same id", i + 1, ring->count + 1);
+                goto failed;
+            }
+        }
+        ring->count++;
+        p += len;
+    }
+    if (ring->count == 0) {
+        snprintf(err, errlen, "expected %d hex digits (or ID:HEX, newest first)",
+                 2 * CRYPTO_KEY_LEN);
+        goto failed;
+    }
+    return STEPUP_OK;
+
+failed:
+    OPENSSL_cleanse(ring, sizeof *ring);
+    return STEPUP_ERR;
+}
+
+int crypto_keyring_format(const struct crypto_keyring *ring, char *out, size_t outlen)
+{
+    size_t used = 0;
+    char hex[2 * CRYPTO_KEY_LEN + 1];
+
+    if (outlen > 0)
+        out[0] = '\0';
+    for (size_t i = 0; i < ring->count; i++) {
+        const struct crypto_key *k = &ring->keys[i];
+        crypto_hex_encode(k->raw, sizeof k->raw, hex);
+        int w = snprintf(out + used, outlen - used, "%s%s%s%s", i > 0 ? " " : "",
+                         k->named ? k->id : "", k->named ? ":" : "", hex);
+        if (w < 0 || (size_t)w >= outlen - used) {
+            OPENSSL_cleanse(hex, sizeof hex);
+            OPENSSL_cleanse(out, outlen);
+            return STEPUP_ERR;
+        }
+        used += (size_t)w;
+    }
+    OPENSSL_cleanse(hex, sizeof hex);
+    return STEPUP_OK;
+}
+
+const struct crypto_key *crypto_keyring_find(const struct crypto_keyring *ring, const char *id)
+{
+    for (size_t i = 0; i < ring->count; i++) {
+        const struct crypto_key *k = &ring->keys[i];
+        if (id == NULL || id[0] == '\0' ? !k->named : strcmp(k->id, id) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+const struct crypto_key *crypto_keyring_newest(const struct crypto_keyring *ring)
+{
+    return ring->count > 0 ? &ring->keys[0] : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Ed25519 */
 
 struct crypto_sign_key {

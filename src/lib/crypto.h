@@ -7,6 +7,9 @@
  *    bias), stored only as HMAC-SHA256(otp_key, session token hash || code);
  *  - passwords: scrypt, encoded with their parameters and salt;
  *  - AES-256-GCM sealing of outbox secrets, bound to the row by its AAD;
+ *  - key rings (a configured key and its predecessors, each with an id)
+ *    and HKDF-SHA256, which derives a key of its own for each purpose
+ *    from each of them;
  *  - Ed25519 signatures of the audit log's seals (keys in PEM files);
  *  - constant-time comparison.
  */
@@ -73,6 +76,63 @@ int crypto_seal(const unsigned char key[CRYPTO_KEY_LEN], const void *aad, size_t
                 const void *pt, size_t ptlen, unsigned char *out, size_t *outlen) WARN_UNUSED;
 int crypto_open(const unsigned char key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
                 const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen) WARN_UNUSED;
+
+/*
+ * HKDF-SHA256 (RFC 5869): extract with salt (NULL or saltlen 0: none) from
+ * the input key ikm, expand with info into outlen bytes (at most 255*32).
+ */
+int crypto_hkdf_sha256(const unsigned char *ikm, size_t ikmlen, const unsigned char *salt,
+                       size_t saltlen, const void *info, size_t infolen, unsigned char *out,
+                       size_t outlen) WARN_UNUSED;
+
+/*
+ * A key ring: the keys a setting lists, newest first.  New secrets are
+ * made with the first; what was made with an older one that is still
+ * listed can still be checked or opened, by the id stored beside it.
+ * Written "ID:HEX" (ID: 1..16 of letters, digits, '.', '_', '-'), or
+ * "HEX" alone (the form before key ids): such a key's id is the first 8
+ * hex digits of a key derived from it (info "stepup key-id v1"), and it is
+ * the key of rows stored before key ids existed (their id is NULL), which
+ * used its bytes as they are.  At most one key of a ring has no id.
+ */
+#define CRYPTO_KEYRING_MAX 8
+#define CRYPTO_KEYNAME_MAX 16
+struct crypto_key {
+    char id[CRYPTO_KEYNAME_MAX + 1];
+    bool named;                       /* written ID:HEX */
+    unsigned char raw[CRYPTO_KEY_LEN];
+};
+struct crypto_keyring {
+    size_t count;
+    struct crypto_key keys[CRYPTO_KEYRING_MAX];
+};
+
+/*
+ * Parse a ring from text (keys separated by blanks, newest first).
+ * STEPUP_ERR with a reason that never quotes a key in err; ring is then
+ * wiped.
+ */
+int crypto_keyring_parse(const char *text, struct crypto_keyring *ring, char *err,
+                         size_t errlen) WARN_UNUSED;
+
+/* The ring as text, the way crypto_keyring_parse reads it, into out (a secret: wipe it). */
+int crypto_keyring_format(const struct crypto_keyring *ring, char *out, size_t outlen) WARN_UNUSED;
+
+/* The key of ring with this id, or NULL; id NULL or "": the key without an id (legacy rows). */
+const struct crypto_key *crypto_keyring_find(const struct crypto_keyring *ring, const char *id);
+
+/* The newest key (the first), or NULL for an empty ring. */
+const struct crypto_key *crypto_keyring_newest(const struct crypto_keyring *ring);
+
+/*
+ * The purposes of derived keys: each gets its own key from each root key,
+ * HKDF-SHA256(root, no salt, info), so that no two uses share one.
+ */
+#define CRYPTO_PURPOSE_OTP_HASH "stepup otp-hash v1"
+#define CRYPTO_PURPOSE_OUTBOX_SEAL "stepup outbox-seal v1"
+#define CRYPTO_PURPOSE_IDEMPOTENCY "stepup idempotency v1"
+int crypto_derive_key(const struct crypto_key *root, const char *purpose,
+                      unsigned char out[CRYPTO_KEY_LEN]) WARN_UNUSED;
 
 /* Constant time: 1 when equal. */
 int crypto_equal(const void *a, const void *b, size_t len);

@@ -468,6 +468,140 @@ START_TEST(equal_and_wipe)
 }
 END_TEST
 
+/* --- HKDF and key rings ----------------------------------------------------- */
+
+START_TEST(hkdf_rfc5869_case1)
+{
+    unsigned char ikm[22], salt[13], info[10], okm[42];
+    char text[2 * sizeof okm + 1];
+
+    memset(ikm, 0x0b, sizeof ikm);
+    for (size_t i = 0; i < sizeof salt; i++)
+        salt[i] = (unsigned char)i;
+    for (size_t i = 0; i < sizeof info; i++)
+        info[i] = (unsigned char)(0xf0 + i);
+    ck_assert_int_eq(crypto_hkdf_sha256(ikm, sizeof ikm, salt, sizeof salt, info, sizeof info, okm,
+                                        sizeof okm), STEPUP_OK);
+    hex(okm, sizeof okm, text);
+    ck_assert_str_eq(text, "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
+                           "34007208d5b887185865");
+}
+END_TEST
+
+START_TEST(hkdf_rfc5869_case3)
+{
+    unsigned char ikm[22], okm[42];
+    char text[2 * sizeof okm + 1];
+
+    memset(ikm, 0x0b, sizeof ikm);
+    ck_assert_int_eq(crypto_hkdf_sha256(ikm, sizeof ikm, NULL, 0, NULL, 0, okm, sizeof okm),
+                     STEPUP_OK);
+    hex(okm, sizeof okm, text);
+    ck_assert_str_eq(text, "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
+                           "9d201395faa4b61a96c8");
+}
+END_TEST
+
+#define HEX_A "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define HEX_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+START_TEST(derived_keys_differ_by_purpose_and_root)
+{
+    struct crypto_keyring ring;
+    char err[128];
+    unsigned char otp[CRYPTO_KEY_LEN], seal[CRYPTO_KEY_LEN], idem[CRYPTO_KEY_LEN];
+    unsigned char other[CRYPTO_KEY_LEN], again[CRYPTO_KEY_LEN], want[CRYPTO_KEY_LEN];
+
+    ck_assert_int_eq(crypto_keyring_parse("a:" HEX_A " b:" HEX_B, &ring, err, sizeof err),
+                     STEPUP_OK);
+    ck_assert_int_eq(crypto_derive_key(&ring.keys[0], CRYPTO_PURPOSE_OTP_HASH, otp), STEPUP_OK);
+    ck_assert_int_eq(crypto_derive_key(&ring.keys[0], CRYPTO_PURPOSE_OUTBOX_SEAL, seal), STEPUP_OK);
+    ck_assert_int_eq(crypto_derive_key(&ring.keys[0], CRYPTO_PURPOSE_IDEMPOTENCY, idem), STEPUP_OK);
+    ck_assert_int_eq(crypto_derive_key(&ring.keys[1], CRYPTO_PURPOSE_OTP_HASH, other), STEPUP_OK);
+    ck_assert_int_eq(crypto_derive_key(&ring.keys[0], CRYPTO_PURPOSE_OTP_HASH, again), STEPUP_OK);
+    ck_assert(memcmp(otp, again, sizeof otp) == 0);
+    ck_assert(memcmp(otp, seal, sizeof otp) != 0 && memcmp(otp, idem, sizeof otp) != 0 &&
+              memcmp(seal, idem, sizeof otp) != 0 && memcmp(otp, other, sizeof otp) != 0);
+    ck_assert(memcmp(otp, ring.keys[0].raw, sizeof otp) != 0);
+    /* it is HKDF-SHA256(root, no salt, info) */
+    ck_assert_int_eq(crypto_hkdf_sha256(ring.keys[0].raw, CRYPTO_KEY_LEN, NULL, 0,
+                                        CRYPTO_PURPOSE_OTP_HASH,
+                                        strlen(CRYPTO_PURPOSE_OTP_HASH), want, sizeof want),
+                     STEPUP_OK);
+    ck_assert(memcmp(otp, want, sizeof otp) == 0);
+}
+END_TEST
+
+START_TEST(keyring_parse_and_find)
+{
+    struct crypto_keyring ring, again;
+    char err[128], text[CRYPTO_KEYRING_MAX * 90];
+    char unnamed_id[CRYPTO_KEYNAME_MAX + 1];
+
+    /* the form before key ids: one key, whose id is derived from it */
+    ck_assert_int_eq(crypto_keyring_parse(HEX_A, &ring, err, sizeof err), STEPUP_OK);
+    ck_assert_uint_eq(ring.count, 1);
+    ck_assert(!ring.keys[0].named);
+    ck_assert_uint_eq(strlen(ring.keys[0].id), 8);
+    snprintf(unnamed_id, sizeof unnamed_id, "%s", ring.keys[0].id);
+    ck_assert_ptr_eq(crypto_keyring_find(&ring, NULL), &ring.keys[0]);
+    ck_assert_ptr_eq(crypto_keyring_find(&ring, ""), &ring.keys[0]);
+    ck_assert_ptr_eq(crypto_keyring_find(&ring, unnamed_id), &ring.keys[0]);
+
+    /* newest first, named and not, blanks or commas between */
+    ck_assert_msg(crypto_keyring_parse("  k2-2026.12:" HEX_B " ,\t" HEX_A " ", &ring, err,
+                                       sizeof err) == STEPUP_OK, "%s", err);
+    ck_assert_uint_eq(ring.count, 2);
+    ck_assert_str_eq(crypto_keyring_newest(&ring)->id, "k2-2026.12");
+    ck_assert(ring.keys[0].named);
+    ck_assert_str_eq(ring.keys[1].id, unnamed_id); /* the same key, the same id */
+    ck_assert_ptr_eq(crypto_keyring_find(&ring, "k2-2026.12"), &ring.keys[0]);
+    ck_assert_ptr_eq(crypto_keyring_find(&ring, NULL), &ring.keys[1]);
+    ck_assert_ptr_null(crypto_keyring_find(&ring, "k1"));
+
+    /* format reads back as the same ring */
+    ck_assert_int_eq(crypto_keyring_format(&ring, text, sizeof text), STEPUP_OK);
+    ck_assert_str_eq(text, "k2-2026.12:" HEX_B " " HEX_A);
+    ck_assert_int_eq(crypto_keyring_parse(text, &again, err, sizeof err), STEPUP_OK);
+    ck_assert(memcmp(&ring, &again, sizeof ring) == 0);
+
+    /* only named keys: none for the rows of before key ids */
+    ck_assert_int_eq(crypto_keyring_parse("a:" HEX_A, &ring, err, sizeof err), STEPUP_OK);
+    ck_assert_ptr_null(crypto_keyring_find(&ring, NULL));
+}
+END_TEST
+
+START_TEST(keyring_parse_refusals)
+{
+    static const struct {
+        const char *text, *reason;
+    } bad[] = {
+        {"", "expected 64 hex digits"},
+        {"   ", "expected 64 hex digits"},
+        {HEX_A "0", "key 1: expected 64 hex digits"},
+        {"a:" HEX_A " b:" HEX_A "zz", "key 2: expected 64 hex digits"},
+        {":" HEX_A, "key 1: an id is 1..16 characters"},
+        {"abcdefghijklmnopq:" HEX_A, "key 1: an id is 1..16 characters"},
+        {"a/b:" HEX_A, "key 1: an id holds letters"},
+        {"a:" HEX_A " a:" HEX_B, "keys 1 and 2 have the same id"},
+        {HEX_A " " HEX_B, "key 2: only one key may be written without an id"},
+        {"1:" HEX_A " 2:" HEX_A " 3:" HEX_A " 4:" HEX_A " 5:" HEX_A " 6:" HEX_A " 7:" HEX_A
+         " 8:" HEX_A " 9:" HEX_A, "at most 8 keys"},
+    };
+    struct crypto_keyring ring;
+    char err[128];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(crypto_keyring_parse(bad[i].text, &ring, err, sizeof err), STEPUP_ERR);
+        ck_assert_msg(strstr(err, bad[i].reason) != NULL, "%zu: \"%s\" lacks \"%s\"", i, err,
+                      bad[i].reason);
+        ck_assert_msg(strstr(err, "0001020304") == NULL && strstr(err, "ffeedd") == NULL,
+                      "%zu: a key in the message", i);
+        ck_assert_uint_eq(ring.count, 0);
+    }
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
     Suite *s = suite_create("crypto");
@@ -499,6 +633,14 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, seal_round_trip);
     tcase_add_test(tc, open_rejects_tampering);
     tcase_add_test(tc, open_known_answer);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("keys");
+    tcase_add_test(tc, hkdf_rfc5869_case1);
+    tcase_add_test(tc, hkdf_rfc5869_case3);
+    tcase_add_test(tc, derived_keys_differ_by_purpose_and_root);
+    tcase_add_test(tc, keyring_parse_and_find);
+    tcase_add_test(tc, keyring_parse_refusals);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("encodings");
