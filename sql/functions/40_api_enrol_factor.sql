@@ -32,7 +32,9 @@ CREATE OR REPLACE FUNCTION stepup.api_enrol_factor(p_api_key_hash bytea, p_token
                                                    p_idem_ref text, p_request_hash bytea,
                                                    p_challenge_id uuid, p_code_hash bytea,
                                                    p_sandbox_code_hash bytea,
-                                                   p_code_sealed bytea, p_request_ref text,
+                                                   p_code_sealed bytea, p_key_id text,
+                                                   p_seal_key_id text,
+                                                   p_sealed_to text, p_request_ref text,
                                                    p_client_addr inet, p_user_agent text)
 RETURNS TABLE (outcome text, replayed boolean, outbox_id uuid, limit_name text,
                limit_count integer, limit_seconds integer, retry_after integer)
@@ -95,7 +97,9 @@ BEGIN
                                 p_channel => p_channel, p_mobile => v_user.mobile,
                                 p_challenge_id => p_challenge_id, p_code_hash => p_code_hash,
                                 p_sandbox_code_hash => p_sandbox_code_hash,
-                                p_code_sealed => p_code_sealed, p_request_ref => p_request_ref,
+                                p_code_sealed => p_code_sealed, p_key_id => p_key_id,
+                                p_seal_key_id => p_seal_key_id, p_sealed_to => p_sealed_to,
+                                p_request_ref => p_request_ref,
                                 p_client_addr => p_client_addr, p_user_agent => p_user_agent);
         INSERT INTO factors AS f (user_id, channel, status, mobile, mobile_kind, mobile_region)
         VALUES (v_call.user_id, p_channel, 'PENDING_VERIFICATION', v_user.mobile,
@@ -120,8 +124,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stepup.api_enrol_factor(bytea, bytea, text, text, text, bytea, uuid, bytea,
-                                            bytea, bytea, text, inet, text) IS
+                                            bytea, bytea, text, text, text, text, inet, text) IS
     'Enrolment, step one: sends a code to the user''s number on file and leaves the factor PENDING_VERIFICATION.';
 GRANT EXECUTE ON FUNCTION stepup.api_enrol_factor(bytea, bytea, text, text, text, bytea, uuid,
-                                                  bytea, bytea, bytea, text, inet, text)
+                                                  bytea, bytea, bytea, text, text, text, text, inet, text)
     TO stepup_app;

@@ -38,7 +38,9 @@ CREATE OR REPLACE FUNCTION stepup.api_issue_challenge(p_api_key_hash bytea, p_to
                                                       p_idem_ref text, p_request_hash bytea,
                                                       p_challenge_id uuid, p_code_hash bytea,
                                                       p_sandbox_code_hash bytea,
-                                                      p_code_sealed bytea, p_request_ref text,
+                                                      p_code_sealed bytea, p_key_id text,
+                                                      p_seal_key_id text,
+                                                      p_sealed_to text, p_request_ref text,
                                                       p_client_addr inet, p_user_agent text)
 RETURNS TABLE (outcome text, replayed boolean, outbox_id uuid, limit_name text,
                limit_count integer, limit_seconds integer, retry_after integer)
@@ -101,7 +103,9 @@ BEGIN
                                 p_channel => p_channel, p_mobile => v_factor.mobile,
                                 p_challenge_id => p_challenge_id, p_code_hash => p_code_hash,
                                 p_sandbox_code_hash => p_sandbox_code_hash,
-                                p_code_sealed => p_code_sealed, p_request_ref => p_request_ref,
+                                p_code_sealed => p_code_sealed, p_key_id => p_key_id,
+                                p_seal_key_id => p_seal_key_id, p_sealed_to => p_sealed_to,
+                                p_request_ref => p_request_ref,
                                 p_client_addr => p_client_addr, p_user_agent => p_user_agent);
         UPDATE sessions s
            SET challenges_issued = s.challenges_issued + 1, last_challenge_at = now()
@@ -123,8 +127,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stepup.api_issue_challenge(bytea, bytea, text, text, text, bytea, uuid, bytea,
-                                               bytea, bytea, text, inet, text) IS
+                                               bytea, bytea, text, text, text, text, inet, text) IS
     'Issues a step-up OTP challenge for a session (see sql/functions/40_api_issue_challenge.sql for the order of checks).';
 GRANT EXECUTE ON FUNCTION stepup.api_issue_challenge(bytea, bytea, text, text, text, bytea, uuid,
-                                                     bytea, bytea, bytea, text, inet, text)
+                                                     bytea, bytea, bytea, text, text, text, text, inet, text)
     TO stepup_app;

@@ -3,8 +3,13 @@
 -- (p_purpose 'ENROLMENT').
 --
 -- The caller hashes the offered code exactly as it hashed the issued one
--- (HMAC-SHA256(otp key, SHA-256(token) || code)) and passes p_code_hash;
--- the database never sees a code.  In order:
+-- (HMAC-SHA256(otp key, SHA-256(token) || code)), under each key of its
+-- otp_key ring, and passes the 32-byte hashes one after another in
+-- p_code_hashes, their key ids in the same order in p_key_ids ('' for the
+-- hash a row of before key ids needs: sql/schema/011_key_ids.sql); the
+-- challenge is compared with the hash of its own key_id, and a challenge
+-- whose key is no longer listed takes any code as a wrong one.  The
+-- database never sees a code.  In order:
 --   a. authenticate, impersonation refused (its outcome unless OK);
 --   b. with an idempotency ref: IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_MISMATCH,
 --      or the recorded outcome with replayed = true;
@@ -55,8 +60,8 @@
 CREATE OR REPLACE FUNCTION stepup.api_verify_challenge(p_api_key_hash bytea, p_token_hash bytea,
                                                        p_purpose text, p_channel text,
                                                        p_operation text, p_idem_ref text,
-                                                       p_request_hash bytea, p_code_hash bytea,
-                                                       p_request_ref text, p_client_addr inet,
+                                                       p_request_hash bytea, p_code_hashes bytea,
+                                                       p_key_ids text[], p_request_ref text, p_client_addr inet,
                                                        p_user_agent text)
 RETURNS TABLE (outcome text, replayed boolean, limit_name text, limit_count integer,
                limit_seconds integer, retry_after integer)
@@ -74,6 +79,7 @@ DECLARE
     v_attempted uuid; -- the challenge this attempt reached, if any
     v_limit integer;
     v_matched boolean;
+    v_key integer;    -- the position of the challenge's key among p_key_ids
     v_outcome text;
 BEGIN
     replayed := false;
@@ -109,7 +115,8 @@ BEGIN
     END IF;
 
     IF v_outcome IS NULL THEN
-        SELECT c.id, c.channel, c.mobile, c.code_hash, c.status, c.attempts, c.expires_at
+        SELECT c.id, c.channel, c.mobile, c.code_hash, c.key_id, c.status, c.attempts,
+               c.expires_at
           INTO v_ch
           FROM challenges c
          WHERE c.session_id = v_call.session_id AND c.purpose = p_purpose
@@ -141,7 +148,10 @@ BEGIN
 
     IF v_outcome IS NULL THEN
         -- PENDING and in time: compare the code
-        v_matched := hash_equal(v_ch.code_hash, p_code_hash);
+        v_key := array_position(p_key_ids, coalesce(v_ch.key_id, ''));
+        v_matched := v_key IS NOT NULL
+                     AND hash_equal(v_ch.code_hash,
+                                    substring(p_code_hashes FROM (v_key - 1) * 32 + 1 FOR 32));
         IF v_matched AND p_purpose = 'STEPUP' THEN
             UPDATE challenges c SET status = 'VERIFIED', ended_at = now() WHERE c.id = v_ch.id;
             UPDATE sessions s SET stepped_up_at = now() WHERE s.id = v_call.session_id;
@@ -233,8 +243,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stepup.api_verify_challenge(bytea, bytea, text, text, text, text, bytea, bytea,
-                                                text, inet, text) IS
+                                                text[], text, inet, text) IS
     'Verifies the code of a session''s latest step-up or enrolment challenge (see sql/functions/40_api_verify_challenge.sql for the rules).';
 GRANT EXECUTE ON FUNCTION stepup.api_verify_challenge(bytea, bytea, text, text, text, text, bytea,
-                                                      bytea, text, inet, text)
+                                                      bytea, text[], text, inet, text)
     TO stepup_app;

@@ -9,7 +9,9 @@
 --      expired is not handed out: it becomes EXPIRED.  A SENDING row whose
 --      lease ran out belonged to a sender that stopped during its attempt:
 --      that attempt is recorded as LOST and the row is claimable again.
---   2. decrypts the code in memory, sends the text, and
+--   2. decrypts the code in memory (with the outbox_key of the row's
+--      key_id, the AAD binding challenge_id and to_number), sends the
+--      text, and
 --   3. sender_record: writes the attempt and moves the message on (SENT,
 --      back to PENDING for a retry after a back-off, or DEAD).  The record
 --      applies only while the lease is still the caller's (same owner, same
@@ -49,14 +51,14 @@
 -- DEAD (only a LOST last attempt gets here); both are scrubbed and not
 -- returned.  The others become SENDING with attempts + 1 and a lease of
 -- p_lease_seconds, and are returned with the attempt number the caller
--- must quote to sender_record, and the programme's provider (NULL: the
--- sender's default).  A LOST attempt is the event sms.delivery_failed, a
+-- must quote to sender_record, the programme's provider (NULL: the
+-- sender's default) and the id of the key the code was sealed with.  A LOST attempt is the event sms.delivery_failed, a
 -- message that becomes EXPIRED sms.expired_unsent, one that becomes DEAD
 -- sms.dead.
 CREATE OR REPLACE FUNCTION stepup.sender_claim(p_owner text, p_limit integer, p_lease_seconds integer,
                                     p_max_attempts integer)
 RETURNS TABLE (id uuid, challenge_id uuid, to_number text, body_template text,
-               code_sealed bytea, attempt integer, provider text)
+               code_sealed bytea, attempt integer, provider text, key_id text)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
@@ -69,8 +71,8 @@ BEGIN
     -- next_attempt_at order, whatever the statistics say), then their
     -- challenges and programmes.
     FOR r IN
-        SELECT o.id, o.challenge_id, o.to_number, o.body_template, o.code_sealed, o.status,
-               o.attempts, o.lease_owner, o.claimed_at, o.provider AS last_provider,
+        SELECT o.id, o.challenge_id, o.to_number, o.body_template, o.code_sealed, o.key_id,
+               o.status, o.attempts, o.lease_owner, o.claimed_at, o.provider AS last_provider,
                c.status AS challenge_status, c.expires_at, c.programme_id, c.user_id,
                c.session_id, p.sms_provider
           FROM (SELECT d.*
@@ -152,6 +154,7 @@ BEGIN
         code_sealed := r.code_sealed;
         attempt := r.attempts + 1;
         provider := r.sms_provider;
+        key_id := r.key_id;
         RETURN NEXT;
     END LOOP;
 END

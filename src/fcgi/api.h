@@ -55,11 +55,13 @@ void api_context_args(const struct request *r, struct db_call *call);
 int api_authenticated(struct request *r, int allow_impersonation);
 
 /*
- * Issue an OTP with statement (step-up or enrolment): validate the
- * channel, make the code and its stored forms, call, answer the outcome,
- * and wake the sender when a text was queued.
+ * Issue an OTP with statement (step-up or enrolment, purpose "STEPUP" or
+ * "ENROLMENT"): validate the channel, ask for the number the text would
+ * go to, make the code and its stored forms (the seal bound to that
+ * number), call, answer the outcome, and wake the sender when a text was
+ * queued.
  */
-void otp_issue(struct request *r, const struct db_statement *statement);
+void otp_issue(struct request *r, const struct db_statement *statement, const char *purpose);
 
 /*
  * Verify the body's verificationCode against the session's latest

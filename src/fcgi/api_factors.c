@@ -45,7 +45,7 @@ void handle_factors(struct request *r)
 /* POST /authentication_factors/otp/{channel} */
 void handle_enrol(struct request *r)
 {
-    otp_issue(r, &stmt_enrol_factor);
+    otp_issue(r, &stmt_enrol_factor, "ENROLMENT");
 }
 
 /* POST /authentication_factors/otp/{channel}/verify */

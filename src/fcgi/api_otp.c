@@ -9,6 +9,7 @@
  * same way and one call compares, counts and records.  The database never
  * sees a code; its outcome is the answer.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "../lib/crypto.h"
@@ -24,6 +25,8 @@
 struct new_challenge {
     unsigned char id[16];
     char id_text[CRYPTO_UUID_LEN + 1];
+    char key_id[CRYPTO_KEYNAME_MAX + 1];      /* the otp_key its hashes were made with */
+    char seal_key_id[CRYPTO_KEYNAME_MAX + 1]; /* the outbox_key its code was sealed with */
     char code[CRYPTO_OTP_DIGITS + 1];
     unsigned char code_hash[CRYPTO_HASH_LEN];
     unsigned char sandbox_hash[CRYPTO_HASH_LEN];
@@ -31,18 +34,80 @@ struct new_challenge {
     size_t sealed_len;
 };
 
-/* Draw a code and derive what the database stores of it, for this session. */
+/*
+ * Draw a code and derive what the database stores of it, for this session,
+ * under keys derived from the newest otp_key and outbox_key: the seal's
+ * AAD is the challenge id's 16 bytes followed by to, the number the text
+ * will go to (NULL: none, no text will be queued).
+ */
+#define OTP_DESTINATION_MAX 64
 static int challenge_make(const struct settings *s, const unsigned char session[CRYPTO_HASH_LEN],
-                          struct new_challenge *c)
+                          const char *to, struct new_challenge *c)
 {
-    if (crypto_uuid(c->id, c->id_text) != STEPUP_OK ||
-        crypto_otp_code(c->code) != STEPUP_OK ||
-        crypto_otp_hash(s->otp_key, session, c->code, c->code_hash) != STEPUP_OK ||
-        crypto_otp_hash(s->otp_key, session, STEPUP_SANDBOX_CODE, c->sandbox_hash) != STEPUP_OK ||
-        crypto_seal(s->common.outbox_key, c->id, sizeof c->id, c->code, CRYPTO_OTP_DIGITS, c->sealed,
-                    &c->sealed_len) != STEPUP_OK)
+    const struct crypto_key *otp = crypto_keyring_newest(&s->otp_key);
+    const struct crypto_key *outbox = crypto_keyring_newest(&s->common.outbox_key);
+    unsigned char hash_key[CRYPTO_KEY_LEN], seal_key[CRYPTO_KEY_LEN];
+    unsigned char aad[16 + OTP_DESTINATION_MAX];
+    size_t tolen = to != NULL ? strlen(to) : 0;
+    int rc = STEPUP_ERR;
+
+    if (otp == NULL || outbox == NULL || tolen > OTP_DESTINATION_MAX)
         return STEPUP_ERR;
-    return STEPUP_OK;
+    snprintf(c->key_id, sizeof c->key_id, "%s", otp->id);
+    snprintf(c->seal_key_id, sizeof c->seal_key_id, "%s", outbox->id);
+    if (crypto_uuid(c->id, c->id_text) != STEPUP_OK || crypto_otp_code(c->code) != STEPUP_OK)
+        return STEPUP_ERR;
+    memcpy(aad, c->id, sizeof c->id);
+    if (tolen > 0)
+        memcpy(aad + sizeof c->id, to, tolen);
+    if (crypto_derive_key(otp, CRYPTO_PURPOSE_OTP_HASH, hash_key) == STEPUP_OK &&
+        crypto_derive_key(outbox, CRYPTO_PURPOSE_OUTBOX_SEAL, seal_key) == STEPUP_OK &&
+        crypto_otp_hash(hash_key, session, c->code, c->code_hash) == STEPUP_OK &&
+        crypto_otp_hash(hash_key, session, STEPUP_SANDBOX_CODE, c->sandbox_hash) == STEPUP_OK &&
+        crypto_seal(seal_key, aad, sizeof c->id + tolen, c->code, CRYPTO_OTP_DIGITS, c->sealed,
+                    &c->sealed_len) == STEPUP_OK)
+        rc = STEPUP_OK;
+    crypto_wipe(hash_key, sizeof hash_key);
+    crypto_wipe(seal_key, sizeof seal_key);
+    return rc;
+}
+
+/*
+ * The offered code hashed under every key of the otp_key ring, newest
+ * first, one 32-byte hash after another in hashes, and their ids as a SQL
+ * array in ids; the key written without an id (if any) adds its hash as
+ * stepup hashed before key ids, under its bytes as they are, with the id
+ * "" (rows of before key ids have none).  The database compares a
+ * challenge with the hash of its own key.
+ */
+#define CODE_HASHES_MAX (CRYPTO_KEYRING_MAX + 1)
+static int code_hashes(const struct crypto_keyring *ring,
+                       const unsigned char session[CRYPTO_HASH_LEN], const char *code,
+                       unsigned char hashes[CODE_HASHES_MAX * CRYPTO_HASH_LEN], size_t *n,
+                       char ids[CODE_HASHES_MAX * (CRYPTO_KEYNAME_MAX + 3) + 3])
+{
+    unsigned char key[CRYPTO_KEY_LEN];
+    size_t used = 0;
+    int rc = STEPUP_OK;
+
+    *n = 0;
+    ids[used++] = '{';
+    for (size_t i = 0; i < ring->count && rc == STEPUP_OK; i++) {
+        const struct crypto_key *k = &ring->keys[i];
+        rc = crypto_derive_key(k, CRYPTO_PURPOSE_OTP_HASH, key);
+        if (rc == STEPUP_OK)
+            rc = crypto_otp_hash(key, session, code, hashes + CRYPTO_HASH_LEN * (*n)++);
+        used += (size_t)sprintf(ids + used, "%s\"%s\"", i > 0 ? "," : "", k->id);
+    }
+    const struct crypto_key *legacy = crypto_keyring_find(ring, NULL);
+    if (rc == STEPUP_OK && legacy != NULL) {
+        rc = crypto_otp_hash(legacy->raw, session, code, hashes + CRYPTO_HASH_LEN * (*n)++);
+        used += (size_t)sprintf(ids + used, ",\"\"");
+    }
+    ids[used++] = '}';
+    ids[used] = '\0';
+    crypto_wipe(key, sizeof key);
+    return rc;
 }
 
 /*
@@ -70,7 +135,27 @@ static void otp_reply(struct request *r, db_result *res)
     api_reply_outcome(r, res);
 }
 
-void otp_issue(struct request *r, const struct db_statement *statement)
+/*
+ * The number a code issued now would be texted to (api_issue_destination)
+ * into to, "" when there is none: STEPUP_OK, or STEPUP_ERR after answering
+ * (503 or 500).
+ */
+static int issue_destination(struct request *r, const char *purpose, char *to, size_t tolen)
+{
+    struct db_call call;
+    db_call_init(&call, &stmt_issue_destination);
+    db_arg_bytes(&call, "p_token_hash", r->token_hash, sizeof r->token_hash);
+    db_arg_text(&call, "p_purpose", purpose);
+    db_arg_text(&call, "p_channel", r->param);
+    db_result *res = api_call(r, &call);
+    if (res == NULL)
+        return STEPUP_ERR;
+    snprintf(to, tolen, "%s", db_is_null(res, 0, "destination") ? "" : db_get(res, 0, "destination"));
+    db_result_free(res);
+    return STEPUP_OK;
+}
+
+void otp_issue(struct request *r, const struct db_statement *statement, const char *purpose)
 {
     const char *problem = validate_channel(r->param);
     if (problem != NULL) {
@@ -80,9 +165,13 @@ void otp_issue(struct request *r, const struct db_statement *statement)
     }
 
     unsigned char fingerprint[CRYPTO_HASH_LEN];
+    char to[OTP_DESTINATION_MAX + 2];
     struct new_challenge c;
+    if (issue_destination(r, purpose, to, sizeof to) != STEPUP_OK)
+        return;
     if (request_fingerprint(r, fingerprint) != STEPUP_OK ||
-        challenge_make(r->worker->settings, r->token_hash, &c) != STEPUP_OK) {
+        challenge_make(r->worker->settings, r->token_hash, to[0] != '\0' ? to : NULL, &c) !=
+            STEPUP_OK) {
         crypto_wipe(&c, sizeof c);
         reply_internal_error(r, "cannot make a challenge: random or cipher failure");
         return;
@@ -99,6 +188,9 @@ void otp_issue(struct request *r, const struct db_statement *statement)
     db_arg_bytes(&call, "p_code_hash", c.code_hash, sizeof c.code_hash);
     db_arg_bytes(&call, "p_sandbox_code_hash", c.sandbox_hash, sizeof c.sandbox_hash);
     db_arg_bytes(&call, "p_code_sealed", c.sealed, c.sealed_len);
+    db_arg_text(&call, "p_key_id", c.key_id);
+    db_arg_text(&call, "p_seal_key_id", c.seal_key_id);
+    db_arg_text(&call, "p_sealed_to", to[0] != '\0' ? to : NULL);
     api_context_args(r, &call);
 
     db_result *res = api_call(r, &call);
@@ -152,8 +244,11 @@ void otp_verify(struct request *r, const char *purpose)
         return;
     }
 
-    unsigned char fingerprint[CRYPTO_HASH_LEN], code_hash[CRYPTO_HASH_LEN];
-    int hashed = crypto_otp_hash(r->worker->settings->otp_key, r->token_hash, code, code_hash);
+    unsigned char fingerprint[CRYPTO_HASH_LEN], hashes[CODE_HASHES_MAX * CRYPTO_HASH_LEN];
+    char key_ids[CODE_HASHES_MAX * (CRYPTO_KEYNAME_MAX + 3) + 3];
+    size_t nhashes = 0;
+    int hashed = code_hashes(&r->worker->settings->otp_key, r->token_hash, code, hashes, &nhashes,
+                             key_ids);
     crypto_wipe(code, sizeof code);
     if (hashed != STEPUP_OK || request_fingerprint(r, fingerprint) != STEPUP_OK) {
         reply_internal_error(r, "cannot hash the offered code");
@@ -168,7 +263,8 @@ void otp_verify(struct request *r, const char *purpose)
     db_arg_text(&call, "p_operation", r->route->operation);
     db_arg_text(&call, "p_idem_ref", r->idem_ref);
     db_arg_bytes(&call, "p_request_hash", fingerprint, sizeof fingerprint);
-    db_arg_bytes(&call, "p_code_hash", code_hash, sizeof code_hash);
+    db_arg_bytes(&call, "p_code_hashes", hashes, nhashes * CRYPTO_HASH_LEN);
+    db_arg_text(&call, "p_key_ids", key_ids);
     api_context_args(r, &call);
 
     db_result *res = api_call(r, &call);

@@ -10,7 +10,7 @@
 /* POST /stepup/challenges/otp/{channel} */
 void handle_stepup_issue(struct request *r)
 {
-    otp_issue(r, &stmt_issue_challenge);
+    otp_issue(r, &stmt_issue_challenge, "STEPUP");
 }
 
 /* POST /stepup/challenges/otp/{channel}/verify */

@@ -145,11 +145,13 @@ void request_release(struct request *r)
 int request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_LEN])
 {
     /*
-     * HMAC(otp_key, method NUL path NUL SHA-256(body)): neither the method
-     * nor the path holds a NUL, so no two requests share an encoding.  It
-     * is keyed because a body may hold a verification code, which a plain
-     * hash stored for idempotency would give away to a search of 10^6.
+     * HMAC(K, method NUL path NUL SHA-256(body)), K derived from the newest
+     * otp_key for this purpose alone: neither the method nor the path holds
+     * a NUL, so no two requests share an encoding.  It is keyed because a
+     * body may hold a verification code, which a plain hash stored for
+     * idempotency would give away to a search of 10^6.
      */
+    unsigned char key[CRYPTO_KEY_LEN];
     unsigned char buf[32 + REQUEST_PATH_MAX + 1 + CRYPTO_HASH_LEN];
     size_t mlen = strnlen(r->method, 31), plen = strlen(r->path), n = 0;
 
@@ -158,8 +160,10 @@ int request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_L
     memcpy(buf + n, r->path, plen), n += plen;
     buf[n++] = '\0';
     crypto_sha256(r->body, r->body_len, buf + n), n += CRYPTO_HASH_LEN;
-    if (crypto_hmac_sha256(r->worker->settings->otp_key, CRYPTO_KEY_LEN, buf, n, out) !=
-        STEPUP_OK)
-        return STEPUP_ERR;
-    return STEPUP_OK;
+    const struct crypto_key *root = crypto_keyring_newest(&r->worker->settings->otp_key);
+    int rc = root != NULL && crypto_derive_key(root, CRYPTO_PURPOSE_IDEMPOTENCY, key) == STEPUP_OK
+                 ? crypto_hmac_sha256(key, sizeof key, buf, n, out)
+                 : STEPUP_ERR;
+    crypto_wipe(key, sizeof key);
+    return rc;
 }

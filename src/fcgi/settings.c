@@ -38,7 +38,7 @@ static const struct setting_def fcgi_defs[] = {
     {"metrics_file", SETTING_STRING, FIELD(metrics_file), 0, 0, "",
      "a file that every stepup-fcgi process maps to count requests in, so that GET /metrics adds up across the processes Apache's mod_fcgid runs (in a directory their user may write; a file of another layout is replaced); empty: each process counts in its own memory"},
     {"otp_key", SETTING_KEY, FIELD(otp_key), 0, 0, NULL,
-     "64 hex digits (32 random bytes): HMAC key under which OTP codes are stored; keep it out of the database"},
+     "one or more keys, newest first, separated by blanks: each 64 hex digits (32 random bytes), or ID:HEX with an id of up to 16 letters, digits, '.', '_' or '-'. Codes are stored as an HMAC under a key derived (HKDF-SHA256) from the first, with its id; a code issued under an older key still listed verifies with that one; the idempotency-ref fingerprints use another key derived from the first. Keep it out of the database; a reload (SIGHUP) takes a new list (README: Rotating the keys)"},
 };
 
 static const struct setting_section fcgi_sections[] = {

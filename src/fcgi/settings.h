@@ -25,7 +25,7 @@ struct settings {
     char *trusted_proxies;    /* X-Forwarded-For is believed from these peers */
     char *metrics_allow;      /* client addresses that may read GET /metrics */
     char *metrics_file;       /* the counters shared between processes (metrics.h); "": none */
-    unsigned char otp_key[CRYPTO_KEY_LEN]; /* HMAC key for stored OTP hashes */
+    struct crypto_keyring otp_key; /* roots of the OTP hash and idempotency keys, newest first */
 };
 
 /* stepup-fcgi's table of keys: the common ones, then its own. */

@@ -55,10 +55,18 @@ static const struct db_arg_def otp_issue_args[] = {
     CALLER_ARGS,
     { "p_channel", DB_TEXT }, { "p_operation", DB_TEXT }, { "p_idem_ref", DB_TEXT },
     { "p_request_hash", DB_BYTEA }, { "p_challenge_id", DB_UUID }, { "p_code_hash", DB_BYTEA },
-    { "p_sandbox_code_hash", DB_BYTEA }, { "p_code_sealed", DB_BYTEA }, CONTEXT_ARGS,
+    { "p_sandbox_code_hash", DB_BYTEA }, { "p_code_sealed", DB_BYTEA }, { "p_key_id", DB_TEXT },
+    { "p_seal_key_id", DB_TEXT }, { "p_sealed_to", DB_TEXT }, CONTEXT_ARGS,
 };
 const struct db_statement stmt_issue_challenge = {
     .name = "issue_challenge", .function = "stepup.api_issue_challenge", DB_ARGS(otp_issue_args),
+};
+static const struct db_arg_def destination_args[] = {
+    { "p_token_hash", DB_BYTEA }, { "p_purpose", DB_TEXT }, { "p_channel", DB_TEXT },
+};
+const struct db_statement stmt_issue_destination = {
+    .name = "issue_destination", .function = "stepup.api_issue_destination",
+    .result = "destination", DB_ARGS(destination_args),
 };
 const struct db_statement stmt_enrol_factor = {
     .name = "enrol_factor", .function = "stepup.api_enrol_factor", DB_ARGS(otp_issue_args),
@@ -67,8 +75,8 @@ const struct db_statement stmt_enrol_factor = {
 static const struct db_arg_def verify_args[] = {
     CALLER_ARGS,
     { "p_purpose", DB_TEXT }, { "p_channel", DB_TEXT }, { "p_operation", DB_TEXT },
-    { "p_idem_ref", DB_TEXT }, { "p_request_hash", DB_BYTEA }, { "p_code_hash", DB_BYTEA },
-    CONTEXT_ARGS,
+    { "p_idem_ref", DB_TEXT }, { "p_request_hash", DB_BYTEA }, { "p_code_hashes", DB_BYTEA },
+    { "p_key_ids", DB_TEXT_ARRAY }, CONTEXT_ARGS,
 };
 const struct db_statement stmt_verify_challenge = {
     .name = "verify_challenge", .function = "stepup.api_verify_challenge", DB_ARGS(verify_args),
@@ -97,7 +105,7 @@ const struct db_statement stmt_metrics = { .name = "metrics", .function = "stepu
 const struct db_statement *const stepup_statements[] = {
     &stmt_health, &stmt_authenticate, &stmt_login_lookup, &stmt_login_session,
     &stmt_login_failed, &stmt_logout,
-    &stmt_issue_challenge, &stmt_enrol_factor, &stmt_verify_challenge, &stmt_factors,
+    &stmt_issue_challenge, &stmt_issue_destination, &stmt_enrol_factor, &stmt_verify_challenge, &stmt_factors,
     &stmt_gate, &stmt_notify_outbox, &stmt_metrics,
 };
 const size_t stepup_nstatements = ARRAY_LEN(stepup_statements);

@@ -21,6 +21,7 @@ extern const struct db_statement stmt_login_failed;    /* api_login_failed -> ou
 extern const struct db_statement stmt_logout;          /* api_logout -> outcome */
 extern const struct db_statement stmt_issue_challenge; /* api_issue_challenge */
 extern const struct db_statement stmt_enrol_factor;    /* api_enrol_factor (same arguments) */
+extern const struct db_statement stmt_issue_destination; /* api_issue_destination -> destination */
 extern const struct db_statement stmt_verify_challenge; /* api_verify_challenge */
 extern const struct db_statement stmt_factors;         /* api_factors */
 extern const struct db_statement stmt_gate;            /* api_gate */

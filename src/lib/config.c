@@ -35,8 +35,13 @@ const struct setting_def config_common_defs[] = { /* as many as CONFIG_COMMON_CO
     {"syslog_facility", SETTING_LOG_FACILITY, FIELD(syslog_facility), 0, 0, "daemon",
      "the syslog facility of the lines when log_target = syslog: daemon, user or local0..local7"},
     {"outbox_key", SETTING_KEY, FIELD(outbox_key), 0, 0, NULL,
-     "64 hex digits (32 random bytes): the AES-256-GCM key of the SMS outbox; stepup-fcgi seals "
-     "each code with it, stepup-sender opens it, so both files hold the same key"},
+     "one or more keys, newest first, separated by blanks: each 64 hex digits (32 random bytes), "
+     "or ID:HEX with an id of up to 16 letters, digits, '.', '_' or '-'. stepup-fcgi seals each "
+     "code for the SMS outbox with AES-256-GCM under a key derived (HKDF-SHA256) from the first, "
+     "bound to the challenge and the destination number, and stores the key's id with it; "
+     "stepup-sender opens it with the key of that id, so its list must hold every key "
+     "stepup-fcgi's does (add a new key to the sender first). A reload (SIGHUP) takes a new list "
+     "(README: Rotating the keys)"},
 };
 
 /* ------------------------------------------------------------------------ */
@@ -130,13 +135,14 @@ static int apply(char *field, const struct setting_def *d, const char *value, ch
         }
         return STEPUP_OK;
     case SETTING_KEY: {
-        unsigned char key[CRYPTO_KEY_LEN];
-        if (crypto_hex_decode(value, key, sizeof key) != STEPUP_OK) {
-            snprintf(err, errlen, "%s: expected %d hex digits", d->key, 2 * CRYPTO_KEY_LEN);
+        struct crypto_keyring ring;
+        char reason[128];
+        if (crypto_keyring_parse(value, &ring, reason, sizeof reason) != STEPUP_OK) {
+            snprintf(err, errlen, "%s: %s", d->key, reason);
             return STEPUP_ERR;
         }
-        memcpy(field, key, sizeof key);
-        crypto_wipe(key, sizeof key);
+        memcpy(field, &ring, sizeof ring);
+        crypto_wipe(&ring, sizeof ring);
         return STEPUP_OK;
     }
     case SETTING_LIST: {
@@ -197,7 +203,7 @@ void config_defaults(const struct setting_table *t, void *obj)
         case SETTING_LOG_FACILITY:
             *(enum log_facility *)(void *)field = LOG_FACILITY_DAEMON;
             break;
-        case SETTING_KEY: memset(field, 0, CRYPTO_KEY_LEN); break;
+        case SETTING_KEY: memset(field, 0, sizeof(struct crypto_keyring)); break;
         case SETTING_LIST: *(struct setting_list *)(void *)field = (struct setting_list){ 0 }; break;
         }
     }
@@ -233,7 +239,7 @@ void config_free(const struct setting_table *t, void *obj)
             free_string(*slot);
             *slot = NULL;
         } else if (d->type == SETTING_KEY) {
-            crypto_wipe(field, CRYPTO_KEY_LEN);
+            crypto_wipe(field, sizeof(struct crypto_keyring));
         } else if (d->type == SETTING_LIST) {
             struct setting_list *list = (struct setting_list *)(void *)field;
             clear_list(list);
@@ -519,8 +525,17 @@ static int same_value(const struct setting_def *d, const char *a, const char *b)
     case SETTING_LOG_FACILITY:
         return *(const enum log_facility *)(const void *)a ==
                *(const enum log_facility *)(const void *)b;
-    case SETTING_KEY:
-        return crypto_equal((const unsigned char *)a, (const unsigned char *)b, CRYPTO_KEY_LEN);
+    case SETTING_KEY: {
+        const struct crypto_keyring *x = (const struct crypto_keyring *)(const void *)a;
+        const struct crypto_keyring *y = (const struct crypto_keyring *)(const void *)b;
+        if (x->count != y->count)
+            return 0;
+        for (size_t i = 0; i < x->count; i++)
+            if (x->keys[i].named != y->keys[i].named || strcmp(x->keys[i].id, y->keys[i].id) != 0 ||
+                !crypto_equal(x->keys[i].raw, y->keys[i].raw, CRYPTO_KEY_LEN))
+                return 0;
+        return 1;
+    }
     case SETTING_LIST: {
         const struct setting_list *x = (const struct setting_list *)(const void *)a;
         const struct setting_list *y = (const struct setting_list *)(const void *)b;
@@ -752,7 +767,7 @@ int config_init(const struct setting_table *t, const char *path,
         if (given)
             continue;
         if (d->type == SETTING_KEY && d->def == NULL) {
-            char hex[2 * CRYPTO_KEY_LEN + 1];
+            char hex[CONFIG_KEYRING_TEXT_MAX];
             unsigned char key[CRYPTO_KEY_LEN];
             if (keys_from != NULL) {
                 char reason[256];
@@ -992,10 +1007,12 @@ int config_print_value(const struct setting_table *t, const void *obj, const cha
                 log_facility_name(*(const enum log_facility *)(const void *)field));
         break;
     case SETTING_KEY: {
-        char hex[2 * CRYPTO_KEY_LEN + 1];
-        crypto_hex_encode((const unsigned char *)field, CRYPTO_KEY_LEN, hex);
-        fprintf(out, "%s\n", hex);
-        crypto_wipe(hex, sizeof hex);
+        char text[CONFIG_KEYRING_TEXT_MAX];
+        if (crypto_keyring_format((const struct crypto_keyring *)(const void *)field, text,
+                                  sizeof text) != STEPUP_OK)
+            return STEPUP_ERR;
+        fprintf(out, "%s\n", text);
+        crypto_wipe(text, sizeof text);
         break;
     }
     case SETTING_LIST: {

@@ -41,7 +41,7 @@ enum setting_type {
     SETTING_LOG_LEVEL, /* enum log_level */
     SETTING_LOG_TARGET, /* enum log_target */
     SETTING_LOG_FACILITY, /* enum log_facility */
-    SETTING_KEY,       /* CRYPTO_KEY_LEN bytes, written as 64 hex digits; a secret */
+    SETTING_KEY,       /* struct crypto_keyring: keys of 64 hex digits, newest first; secrets */
     SETTING_LIST       /* struct setting_list: the key may repeat, each line adds an item */
 };
 
@@ -100,8 +100,10 @@ struct config_common {
     enum log_level log_level;
     enum log_target log_target;
     enum log_facility syslog_facility;
-    unsigned char outbox_key[CRYPTO_KEY_LEN];
+    struct crypto_keyring outbox_key;
 };
+/* Room for the text of a full key ring ("ID:HEX" each, blank-separated). */
+#define CONFIG_KEYRING_TEXT_MAX (CRYPTO_KEYRING_MAX * (CRYPTO_KEYNAME_MAX + 2 + 2 * CRYPTO_KEY_LEN) + 1)
 #define CONFIG_COMMON_COUNT 6
 extern const struct setting_def config_common_defs[CONFIG_COMMON_COUNT];
 #define CONFIG_COMMON_SECTION(type) \
@@ -179,8 +181,8 @@ int config_update(const struct setting_table *t, const char *path,
 
 /*
  * Print the value of key in obj (a loaded configuration) as the file
- * would carry it, unquoted: a list one item per line, a key as 64 hex
- * digits.  STEPUP_ERR for an unknown key.
+ * would carry it, unquoted: a list one item per line, a key ring as its
+ * keys (ID:HEX, or HEX for a key without an id), newest first.  STEPUP_ERR for an unknown key.
  */
 int config_print_value(const struct setting_table *t, const void *obj, const char *key,
                        FILE *out) WARN_UNUSED;

@@ -48,6 +48,7 @@ static const char *type_name(enum db_type t)
     case DB_BOOL: return "boolean";
     case DB_JSONB: return "jsonb";
     case DB_UUID_ARRAY: return "uuid[]";
+    case DB_TEXT_ARRAY: return "text[]";
     }
     return "text";
 }

@@ -39,7 +39,7 @@ typedef struct pg_result db_result;
 
 /* The SQL types of arguments: all sent as text, but bytea (binary). */
 enum db_type { DB_TEXT, DB_BYTEA, DB_UUID, DB_INET, DB_INT, DB_BIGINT, DB_BOOL, DB_JSONB,
-               DB_UUID_ARRAY };
+               DB_UUID_ARRAY, DB_TEXT_ARRAY };
 
 struct db_arg_def {
     const char *name; /* the function's parameter name (p_token_hash) */

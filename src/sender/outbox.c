@@ -101,6 +101,7 @@ int outbox_claim(struct db *db, const char *owner, int limit, int lease_seconds,
             r->sealed_len = 0;
         r->attempt = atoi(db_get(res, i, "attempt"));
         snprintf(r->provider, sizeof r->provider, "%s", db_get(res, i, "provider"));
+        snprintf(r->key_id, sizeof r->key_id, "%s", db_get(res, i, "key_id"));
     }
     rc = STEPUP_OK;
 

@@ -29,6 +29,7 @@ struct outbox_row {
     size_t sealed_len;    /* 0 when the stored value was unusable */
     int attempt;          /* to quote to outbox_record */
     char provider[16];    /* the programme's sms_provider; "" for the default */
+    char key_id[CRYPTO_KEYNAME_MAX + 2]; /* of the outbox_key it was sealed with; "": before key ids */
 };
 
 struct outbox_batch {

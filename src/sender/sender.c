@@ -28,7 +28,7 @@ int sender_init_owner(struct sender *s)
     return STEPUP_OK;
 }
 
-/* The 16 bytes of a UUID in text form (the AAD of the sealed code). */
+/* The 16 bytes of a UUID in text form (the start of the AAD of the sealed code). */
 static int uuid_bytes(const char *text, unsigned char out[16])
 {
     char hex[33];
@@ -145,6 +145,56 @@ int sender_flush(struct sender *s)
 }
 
 /*
+ * Open the sealed code of row into code (CRYPTO_OTP_DIGITS, NUL-terminated)
+ * with the key of the row's key id: a key derived from it for sealing, and
+ * the AAD the challenge id's 16 bytes followed by the destination number,
+ * so that a row edited to another number does not open.  A row sealed
+ * before key ids (no id) opens with the key written without an id, as it
+ * is, and the challenge id alone.  STEPUP_ERR with the reason in err
+ * (never a key or the code).
+ */
+static int open_code(const struct crypto_keyring *ring, const struct outbox_row *row,
+                     unsigned char code[CRYPTO_OTP_DIGITS + 1], char *err, size_t errlen)
+{
+    const struct crypto_key *k = crypto_keyring_find(ring, row->key_id);
+    unsigned char aad[16 + 64], key[CRYPTO_KEY_LEN];
+    size_t aadlen = 16, tolen = strlen(row->to), code_len = 0;
+    int rc = STEPUP_ERR;
+
+    if (k == NULL) {
+        snprintf(err, errlen, "the code was sealed under outbox_key id %s, which this sender's "
+                 "outbox_key does not list", row->key_id[0] != '\0' ? row->key_id : "(none: "
+                 "a key written without an id)");
+        return STEPUP_ERR;
+    }
+    if (row->key_id[0] != '\0') {
+        if (tolen > sizeof aad - 16 || crypto_derive_key(k, CRYPTO_PURPOSE_OUTBOX_SEAL, key) !=
+                                           STEPUP_OK)
+            goto failed;
+        memcpy(aad + 16, row->to, tolen);
+        aadlen += tolen;
+    } else {
+        memcpy(key, k->raw, sizeof key);
+    }
+    if (row->sealed_len > CRYPTO_SEAL_OVERHEAD &&
+        row->sealed_len - CRYPTO_SEAL_OVERHEAD == CRYPTO_OTP_DIGITS &&
+        uuid_bytes(row->challenge_id, aad) == STEPUP_OK &&
+        crypto_open(key, aad, aadlen, row->sealed, row->sealed_len, code, &code_len) ==
+            STEPUP_OK &&
+        code_len == CRYPTO_OTP_DIGITS) {
+        code[CRYPTO_OTP_DIGITS] = '\0';
+        rc = STEPUP_OK;
+    }
+failed:
+    crypto_wipe(key, sizeof key);
+    if (rc != STEPUP_OK)
+        snprintf(err, errlen, "cannot open the sealed code under outbox_key id %s (the row was "
+                 "changed, or the key of that id differs from stepup-fcgi's)",
+                 row->key_id[0] != '\0' ? row->key_id : k->id);
+    return rc;
+}
+
+/*
  * Deliver one claimed row: open its code, fill in the text, send it with
  * its provider, and set r to what is to be recorded.
  */
@@ -152,9 +202,7 @@ static void deliver(struct sender *s, const struct outbox_row *row, struct outbo
 {
     const struct sender_config *c = s->config;
     struct provider_outcome out;
-    unsigned char aad[16];
     unsigned char code[CRYPTO_OTP_DIGITS + 1];
-    size_t code_len = 0;
     char *text = NULL;
     char masked[32];
     struct provider *prov = providers_pick(s->providers, row->provider);
@@ -173,16 +221,8 @@ static void deliver(struct sender *s, const struct outbox_row *row, struct outbo
                  prov_name);
         goto decide;
     }
-    if (row->sealed_len <= CRYPTO_SEAL_OVERHEAD ||
-        row->sealed_len - CRYPTO_SEAL_OVERHEAD != CRYPTO_OTP_DIGITS ||
-        uuid_bytes(row->challenge_id, aad) != STEPUP_OK ||
-        crypto_open(c->common.outbox_key, aad, sizeof aad, row->sealed, row->sealed_len, code,
-                    &code_len) != STEPUP_OK ||
-        code_len != CRYPTO_OTP_DIGITS) {
-        snprintf(out.error, sizeof out.error,
-                 "cannot open the sealed code (is outbox_key the same as stepup-fcgi's?)");
+    if (open_code(&c->common.outbox_key, row, code, out.error, sizeof out.error) != STEPUP_OK)
         goto decide;
-    }
     code[CRYPTO_OTP_DIGITS] = '\0';
     text = text_message(row->body_template, (const char *)code);
     if (text == NULL) {

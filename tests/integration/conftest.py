@@ -50,7 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import openapi_check
 
@@ -119,6 +121,52 @@ def config_value(program, conf, key):
     return p.stdout.rstrip("\n")
 
 
+def hkdf(root, info, length=32):
+    """HKDF-SHA256(root, no salt, info), as crypto_hkdf_sha256."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None,
+                info=info.encode()).derive(root)
+
+
+class KeyRing:
+    """A model of an otp_key or outbox_key value (crypto_keyring_parse): keys
+    newest first, each "ID:HEX" or "HEX" alone, whose id is then derived
+    from it; the key without an id is the one of rows of before key ids."""
+
+    def __init__(self, text):
+        self.keys = []  # (id, named, raw)
+        for item in text.replace(",", " ").split():
+            named = ":" in item
+            kid, hexkey = item.split(":", 1) if named else (None, item)
+            raw = bytes.fromhex(hexkey)
+            self.keys.append((kid if named else hkdf(raw, "stepup key-id v1", 4).hex(), named, raw))
+
+    @property
+    def newest(self):
+        return self.keys[0]
+
+    def find(self, kid):
+        """(id, named, raw) of a key id; None or "": the key without an id."""
+        for k in self.keys:
+            if (not kid and not k[1]) or (kid and k[0] == kid):
+                return k
+        return None
+
+    @staticmethod
+    def generate(kid):
+        """A fresh "ID:HEX"."""
+        return f"{kid}:{os.urandom(32).hex()}"
+
+
+def seal_code(ring, challenge_id, to_number, code):
+    """Seal code as stepup-fcgi does: under the newest key of ring, derived
+    for sealing, AAD = the challenge id's 16 bytes || the number.  Returns
+    (key id, nonce || ciphertext || tag)."""
+    kid, _, raw = ring.newest
+    nonce = os.urandom(12)
+    aad = uuid.UUID(str(challenge_id)).bytes + to_number.encode()
+    return kid, nonce + AESGCM(hkdf(raw, "stepup outbox-seal v1")).encrypt(nonce, code.encode(), aad)
+
+
 class Response:
     """An HTTP answer: status, headers (case-insensitive) and the parsed JSON
     body (None when the body is empty or not JSON, as /metrics' text is).
@@ -175,11 +223,18 @@ class Stack:
         self.pg_owner = env["STEPUP_PG_OWNER"]
         self.pg_superuser = env["STEPUP_PG_SUPERUSER"]
         self.conf_path = self.state_dir / "stepup.conf"
-        self.otp_key = bytes.fromhex(config_value("stepup-fcgi", self.conf_path, "otp_key"))
-        self.outbox_key = bytes.fromhex(config_value("stepup-fcgi", self.conf_path, "outbox_key"))
+        self.read_keys()
         self.secrets = set()  # passwords, API keys, tokens
         self.codes = set()  # OTP codes seen in the outbox
         self._lock = threading.Lock()
+
+    def read_keys(self):
+        """The key rings of stepup.conf (again, after a test changed them);
+        otp_key and outbox_key: the bytes of the newest key of each."""
+        self.otp_ring = KeyRing(config_value("stepup-fcgi", self.conf_path, "otp_key"))
+        self.outbox_ring = KeyRing(config_value("stepup-fcgi", self.conf_path, "outbox_key"))
+        self.otp_key = self.otp_ring.newest[2]
+        self.outbox_key = self.outbox_ring.newest[2]
 
     # -- secrets ---------------------------------------------------------
     def remember(self, *values):
@@ -476,32 +531,44 @@ class Stack:
 
     def outbox(self, programme):
         """The outbox rows of a programme, oldest first, with the code opened."""
-        cols = ["id", "challenge_id", "to_number", "body_template", "status", "sealed"]
+        cols = ["id", "challenge_id", "to_number", "body_template", "status", "sealed", "key_id"]
         rows = self.psql(
             "SELECT id, challenge_id, to_number, coalesce(body_template, ''), status,"
-            "       coalesce(encode(code_sealed, 'hex'), '')"
+            "       coalesce(encode(code_sealed, 'hex'), ''), coalesce(key_id, '')"
             "  FROM stepup.sms_outbox WHERE programme_id = :'p'"
             " ORDER BY created_at, id", p=programme.id)
         out = []
         for r in rows:
             row = dict(zip(cols, r))
-            row["code"] = self.open_code(row["challenge_id"], row["sealed"])
+            row["code"] = self.open_code(row["challenge_id"], row["sealed"], row["to_number"],
+                                         row["key_id"])
             out.append(row)
         return out
 
-    def open_code(self, challenge_id, sealed_hex):
-        """Decrypt an outbox code: nonce(12) || ciphertext || tag(16), AAD = the
-        challenge id's 16 bytes."""
+    def open_code(self, challenge_id, sealed_hex, to_number, key_id):
+        """Decrypt an outbox code: nonce(12) || ciphertext || tag(16) under the
+        outbox key of key_id, derived for sealing, AAD = the challenge id's 16
+        bytes || the number; a row of before key ids (key_id "") under the key
+        without an id as it is, AAD = the challenge id alone."""
         blob = bytes.fromhex(sealed_hex)
-        code = AESGCM(self.outbox_key).decrypt(blob[:12], blob[12:],
-                                               uuid.UUID(challenge_id).bytes).decode("ascii")
+        _, _, raw = self.outbox_ring.find(key_id)
+        aad = uuid.UUID(challenge_id).bytes
+        key = raw if not key_id else hkdf(raw, "stepup outbox-seal v1")
+        if key_id:
+            aad += to_number.encode()
+        code = AESGCM(key).decrypt(blob[:12], blob[12:], aad).decode("ascii")
         self.remember_code(code)
         return code
 
-    def code_hash(self, token, code):
-        """What the database must store for a code: HMAC-SHA256(otp_key,
-        SHA-256(session token) || code) (see crypto_otp_hash)."""
-        return hmac.new(self.otp_key, hashlib.sha256(token.encode()).digest() + code.encode("ascii"),
+    def code_hash(self, token, code, legacy=False):
+        """What the database must store for a code: HMAC-SHA256(K, SHA-256(session
+        token) || code) (see crypto_otp_hash), K derived for OTP hashes from the
+        newest otp_key; legacy: K the key without an id as it is (before key ids)."""
+        if legacy:
+            key = self.otp_ring.find(None)[2]
+        else:
+            key = hkdf(self.otp_key, "stepup otp-hash v1")
+        return hmac.new(key, hashlib.sha256(token.encode()).digest() + code.encode("ascii"),
                         hashlib.sha256).hexdigest()
 
 

@@ -28,9 +28,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from conftest import BUILD, GB_MOBILE
+from conftest import BUILD, GB_MOBILE, seal_code
 from fake_gateway import FakeGateway
 
 SENDER_BIN = BUILD / "src" / "sender" / "stepup-sender"
@@ -224,7 +223,7 @@ class Flow:
 
     OUTBOX_COLS = ["id", "challenge_id", "to_number", "status", "attempts", "has_template",
                    "has_sealed", "sealed", "last_error", "provider", "provider_message_id",
-                   "lease_owner"]
+                   "lease_owner", "key_id"]
     ATTEMPT_COLS = ["attempt", "sender", "provider", "status", "http_status", "exit_code",
                     "error", "provider_message_id", "duration_ms"]
 
@@ -258,7 +257,8 @@ class Flow:
             "SELECT id, challenge_id, to_number, status, attempts, body_template IS NOT NULL,"
             "       code_sealed IS NOT NULL, coalesce(encode(code_sealed, 'hex'), ''),"
             "       coalesce(last_error, ''), coalesce(provider, ''),"
-            "       coalesce(provider_message_id, ''), coalesce(lease_owner, '')"
+            "       coalesce(provider_message_id, ''), coalesce(lease_owner, ''),"
+            "       coalesce(key_id, '')"
             "  FROM stepup.sms_outbox WHERE programme_id = :'p' ORDER BY created_at, id",
             p=self.programme.id)
         out = []
@@ -278,7 +278,7 @@ class Flow:
         """The sealed code of a message not sent yet (remembered for the secrets scan)."""
         r = self.row(outbox_id)
         assert r["has_sealed"], r
-        return self.stack.open_code(r["challenge_id"], r["sealed"])
+        return self.stack.open_code(r["challenge_id"], r["sealed"], r["to_number"], r["key_id"])
 
     def attempts(self, outbox_id):
         rows = self.stack.psql(
@@ -298,18 +298,16 @@ class Flow:
         the superuser, with COPY), each code sealed here with the outbox key
         exactly as stepup-fcgi seals it.  Returns the outbox ids."""
         session_id = self.stack.session_id(self.token)
-        aead = AESGCM(self.stack.outbox_key)
         challenges, outbox, ids = [], [], []
         for _ in range(n):
             cid, oid = uuid.uuid4(), uuid.uuid4()
             code = f"{int.from_bytes(os.urandom(4), 'big') % 1000000:06d}"
-            nonce = os.urandom(12)
-            sealed = nonce + aead.encrypt(nonce, code.encode(), cid.bytes)
+            key_id, sealed = seal_code(self.stack.outbox_ring, cid, self.mobile, code)
             challenges.append(f"{cid}\t{session_id}\t{self.user.id}\t{self.programme.id}\tSTEPUP\tSMS\t"
                               f"{self.mobile}\t\\\\x{'00' * 32}\tf\tPENDING\t0\t"
                               f"{expires_in}\n")
             outbox.append(f"{oid}\t{cid}\t{self.programme.id}\t{self.mobile}\t{template}\t"
-                          f"\\\\x{sealed.hex()}\n")
+                          f"\\\\x{sealed.hex()}\t{key_id}\n")
             ids.append(str(oid))
         sql = ("CREATE TEMP TABLE c_in (id uuid, session_id uuid, user_id uuid, programme_id uuid,"
                " purpose text, channel text, mobile text, code_hash bytea, sandbox boolean,"
@@ -320,7 +318,7 @@ class Flow:
                " SELECT id, session_id, user_id, programme_id, purpose, channel, mobile, code_hash,"
                " sandbox, status, attempts, now() + make_interval(secs => expires_in) FROM c_in;\n"
                "COPY stepup.sms_outbox (id, challenge_id, programme_id, to_number, body_template,"
-               " code_sealed) FROM STDIN;\n" + "".join(outbox) + "\\.\n"
+               " code_sealed, key_id) FROM STDIN;\n" + "".join(outbox) + "\\.\n"
                "SELECT pg_notify('stepup_outbox', 'bulk');\n")
         self.stack.psql(sql)
         return ids

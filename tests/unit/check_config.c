@@ -21,7 +21,7 @@ struct demo {
     int count;
     char *name;
     struct setting_list items;
-    unsigned char secret[CRYPTO_KEY_LEN];
+    struct crypto_keyring secret;
 };
 
 static const struct setting_def demo_defs[] = {
@@ -145,7 +145,8 @@ START_TEST(test_init_writes_a_complete_private_file)
     ck_assert_uint_eq(d->items.count, 2);
     ck_assert_str_eq(d->items.items[1], "b");
     /* fresh random keys, different from each other */
-    ck_assert(memcmp(d->secret, d->common.outbox_key, CRYPTO_KEY_LEN) != 0);
+    ck_assert_uint_eq(d->secret.count, 1);
+    ck_assert(memcmp(d->secret.keys[0].raw, d->common.outbox_key.keys[0].raw, CRYPTO_KEY_LEN) != 0);
     config_release(&demo, d);
     only_files(1);
 }

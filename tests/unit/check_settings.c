@@ -100,7 +100,6 @@ END_TEST
 
 START_TEST(defaults)
 {
-    static const unsigned char zero[CRYPTO_KEY_LEN] = {0};
 
     settings_defaults(&st);
     ck_assert_str_eq(st.common.db_conninfo, "dbname=stepup");
@@ -115,8 +114,8 @@ START_TEST(defaults)
     ck_assert_str_eq(st.metrics_allow, "127.0.0.1 ::1");
     ck_assert_str_eq(st.metrics_file, "");
     ck_assert_int_eq(st.authorizer_workers, 2);
-    ck_assert(memcmp(st.otp_key, zero, sizeof zero) == 0);
-    ck_assert(memcmp(st.common.outbox_key, zero, sizeof zero) == 0);
+    ck_assert_uint_eq(st.otp_key.count, 0);
+    ck_assert_uint_eq(st.common.outbox_key.count, 0);
 }
 END_TEST
 
@@ -130,8 +129,11 @@ START_TEST(minimal_file_keeps_defaults)
     ck_assert_int_eq(st.max_body_bytes, 65536);
     ck_assert_int_eq(crypto_hex_decode(OTP_HEX, otp, sizeof otp), STEPUP_OK);
     ck_assert_int_eq(crypto_hex_decode(OUTBOX_HEX, outbox, sizeof outbox), STEPUP_OK);
-    ck_assert(memcmp(st.otp_key, otp, sizeof otp) == 0);
-    ck_assert(memcmp(st.common.outbox_key, outbox, sizeof outbox) == 0);
+    ck_assert_uint_eq(st.otp_key.count, 1);
+    ck_assert(!st.otp_key.keys[0].named);
+    ck_assert(memcmp(st.otp_key.keys[0].raw, otp, sizeof otp) == 0);
+    ck_assert_uint_eq(st.common.outbox_key.count, 1);
+    ck_assert(memcmp(st.common.outbox_key.keys[0].raw, outbox, sizeof outbox) == 0);
 }
 END_TEST
 
@@ -244,7 +246,7 @@ START_TEST(bad_key_value_not_echoed)
         char text[512];
         snprintf(text, sizeof text, "outbox_key = " OUTBOX_HEX "\n%s", bad[i]);
         ck_assert_int_eq(load(text), STEPUP_ERR);
-        assert_error(2, "otp_key: expected 64 hex digits");
+        assert_error(2, "otp_key: key 1: expected 64 hex digits");
         ck_assert_msg(strstr(err, "0a0b0c") == NULL, "error echoes the key: %s", err);
         settings_free(&st);
     }
