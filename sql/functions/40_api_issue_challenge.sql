@@ -2,7 +2,9 @@
 --
 -- The caller supplies the challenge id and the code's hashes (the real
 -- code's and the sandbox code's; the programme decides which is stored),
--- and the code sealed for the outbox.  In order:
+-- and the code sealed for the outbox (for the number
+-- p_sealed_to, which it read with api_issue_destination), with the ids of
+-- the keys it used (p_key_id, p_seal_key_id).  In order:
 --   1. authenticate, impersonation refused (its outcome unless OK);
 --   2. with an idempotency ref: IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_MISMATCH,
 --      or the recorded outcome with replayed = true;

@@ -18,6 +18,9 @@
 -- old ones are dropped here, sql/functions/ defines the new ones.
 
 ALTER TABLE stepup.challenges ADD COLUMN key_id text NULL;
+COMMENT ON COLUMN stepup.challenges.code_hash IS
+    'HMAC-SHA256(K, SHA-256(session token) || code), K derived (HKDF) from the otp_key of key_id; '
+    'no key is in the database.';
 COMMENT ON COLUMN stepup.challenges.key_id IS
     'Id of the otp_key the code hash was made with (its newest key then); NULL: made before '
     'key ids, with the key written without an id, used as it is.';

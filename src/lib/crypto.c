@@ -299,30 +299,16 @@ int crypto_otp_hash(const unsigned char key[CRYPTO_KEY_LEN],
 }
 
 /*
- * scrypt(password, salt, N = 2^log2n, r, p) into out[outlen], with maxmem
- * set to what these parameters need.  STEPUP_ERR on OpenSSL failure.
+ * Run the OpenSSL KDF called name with params into out[outlen].
+ * STEPUP_ERR on OpenSSL failure (logged; out is then wiped).
  */
-static int scrypt_derive(const char *password, const unsigned char *salt, size_t saltlen,
-                         int log2n, uint32_t r, uint32_t p, unsigned char *out, size_t outlen)
+static int kdf_derive(const char *name, const OSSL_PARAM *params, unsigned char *out,
+                      size_t outlen)
 {
-    EVP_KDF *kdf = NULL;
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, name, NULL);
     EVP_KDF_CTX *ctx = NULL;
-    OSSL_PARAM params[7];
-    uint64_t n = (uint64_t)1 << log2n;
-    /* OpenSSL needs 128*r*p (B) + 128*r*(N+2) (V) bytes; add slack. */
-    uint64_t maxmem = 128 * (uint64_t)r * p + 128 * (uint64_t)r * (n + 2) + ((uint64_t)1 << 20);
     int rc = STEPUP_ERR;
 
-    params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)password,
-                                                  strlen(password));
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
-    params[2] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
-    params[3] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
-    params[4] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p);
-    params[5] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem);
-    params[6] = OSSL_PARAM_construct_end();
-
-    kdf = EVP_KDF_fetch(NULL, "SCRYPT", NULL);
     if (kdf == NULL)
         goto failed;
     ctx = EVP_KDF_CTX_new(kdf);
@@ -334,12 +320,35 @@ static int scrypt_derive(const char *password, const unsigned char *salt, size_t
     goto done;
 
 failed:
-    log_openssl("scrypt");
+    log_openssl(name);
     OPENSSL_cleanse(out, outlen);
 done:
     EVP_KDF_CTX_free(ctx);
     EVP_KDF_free(kdf);
     return rc;
+}
+
+/*
+ * scrypt(password, salt, N = 2^log2n, r, p) into out[outlen], with maxmem
+ * set to what these parameters need.  STEPUP_ERR on OpenSSL failure.
+ */
+static int scrypt_derive(const char *password, const unsigned char *salt, size_t saltlen,
+                         int log2n, uint32_t r, uint32_t p, unsigned char *out, size_t outlen)
+{
+    OSSL_PARAM params[7];
+    uint64_t n = (uint64_t)1 << log2n;
+    /* OpenSSL needs 128*r*p (B) + 128*r*(N+2) (V) bytes; add slack. */
+    uint64_t maxmem = 128 * (uint64_t)r * p + 128 * (uint64_t)r * (n + 2) + ((uint64_t)1 << 20);
+
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)password,
+                                                  strlen(password));
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
+    params[2] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
+    params[3] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
+    params[4] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p);
+    params[5] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem);
+    params[6] = OSSL_PARAM_construct_end();
+    return kdf_derive("SCRYPT", params, out, outlen);
 }
 
 /*
@@ -636,10 +645,7 @@ int crypto_hkdf_sha256(const unsigned char *ikm, size_t ikmlen, const unsigned c
                        size_t saltlen, const void *info, size_t infolen, unsigned char *out,
                        size_t outlen)
 {
-    EVP_KDF *kdf = NULL;
-    EVP_KDF_CTX *ctx = NULL;
     OSSL_PARAM params[5], *p = params;
-    int rc = STEPUP_ERR;
 
     *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
     *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen);
@@ -648,25 +654,7 @@ int crypto_hkdf_sha256(const unsigned char *ikm, size_t ikmlen, const unsigned c
     if (info != NULL && infolen > 0)
         *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, infolen);
     *p = OSSL_PARAM_construct_end();
-
-    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    if (kdf == NULL)
-        goto failed;
-    ctx = EVP_KDF_CTX_new(kdf);
-    if (ctx == NULL)
-        goto failed;
-    if (EVP_KDF_derive(ctx, out, outlen, params) != 1)
-        goto failed;
-    rc = STEPUP_OK;
-    goto done;
-
-failed:
-    log_openssl("HKDF-SHA256");
-    OPENSSL_cleanse(out, outlen);
-done:
-    EVP_KDF_CTX_free(ctx);
-    EVP_KDF_free(kdf);
-    return rc;
+    return kdf_derive("HKDF", params, out, outlen);
 }
 
 int crypto_derive_key(const struct crypto_key *root, const char *purpose,

@@ -4,7 +4,8 @@
  *  - random tokens (session tokens, API keys): 256 bits, base64url;
  *  - SHA-256 for storing tokens and API keys as hashes;
  *  - OTP codes: 6 digits from RAND_bytes by rejection sampling (no modulo
- *    bias), stored only as HMAC-SHA256(otp_key, session token hash || code);
+ *    bias), stored only as HMAC-SHA256(K, session token hash || code), K
+ *    derived from an otp_key;
  *  - passwords: scrypt, encoded with their parameters and salt;
  *  - AES-256-GCM sealing of outbox secrets, bound to the row by its AAD;
  *  - key rings (a configured key and its predecessors, each with an id)

@@ -223,18 +223,38 @@ class Stack:
         self.pg_owner = env["STEPUP_PG_OWNER"]
         self.pg_superuser = env["STEPUP_PG_SUPERUSER"]
         self.conf_path = self.state_dir / "stepup.conf"
-        self.read_keys()
+        self._keys_of = None  # the (inode, mtime, size) of stepup.conf its keys were read from
         self.secrets = set()  # passwords, API keys, tokens
         self.codes = set()  # OTP codes seen in the outbox
         self._lock = threading.Lock()
 
-    def read_keys(self):
-        """The key rings of stepup.conf (again, after a test changed them);
-        otp_key and outbox_key: the bytes of the newest key of each."""
-        self.otp_ring = KeyRing(config_value("stepup-fcgi", self.conf_path, "otp_key"))
-        self.outbox_ring = KeyRing(config_value("stepup-fcgi", self.conf_path, "outbox_key"))
-        self.otp_key = self.otp_ring.newest[2]
-        self.outbox_key = self.outbox_ring.newest[2]
+    def _keys(self):
+        """The key rings of stepup.conf, read again when the file changed
+        (a rotation test rewrites it)."""
+        st = self.conf_path.stat()
+        if self._keys_of != (st.st_ino, st.st_mtime_ns, st.st_size):
+            self._rings = (KeyRing(config_value("stepup-fcgi", self.conf_path, "otp_key")),
+                           KeyRing(config_value("stepup-fcgi", self.conf_path, "outbox_key")))
+            self._keys_of = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return self._rings
+
+    @property
+    def otp_ring(self):
+        return self._keys()[0]
+
+    @property
+    def outbox_ring(self):
+        return self._keys()[1]
+
+    @property
+    def otp_key(self):
+        """The bytes of the newest otp_key."""
+        return self.otp_ring.newest[2]
+
+    @property
+    def outbox_key(self):
+        """The bytes of the newest outbox_key."""
+        return self.outbox_ring.newest[2]
 
     # -- secrets ---------------------------------------------------------
     def remember(self, *values):

@@ -13,31 +13,19 @@ import os
 import signal
 import uuid
 
-import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from conftest import GB_MOBILE, KeyRing, config_value
 from sender_fixtures import (Flow, code_in, gateway, senders,  # noqa: F401 (fixtures)
                              wait_until)
-from test_60_reload import hup_and_wait, log_size, update
+from test_60_reload import hup_and_wait, log_size, restore, update  # noqa: F401 (fixture)
 
 OTHER_MOBILE = "+447400999888"
-
-
-@pytest.fixture
-def keys_restored(stack):
-    """stepup.conf as it was after the test, reloaded, and its keys read again."""
-    original = stack.conf_path.read_bytes()
-    yield
-    stack.conf_path.write_bytes(original)
-    hup_and_wait(stack, log_size(stack), "SIGHUP: settings reloaded")
-    stack.read_keys()
 
 
 def reload_fcgi(stack, **values):
     update(stack, **values)
     hup_and_wait(stack, log_size(stack), "SIGHUP: settings reloaded from")
-    stack.read_keys()
 
 
 def reload_sender(sender, outbox_key):
@@ -62,7 +50,7 @@ def key_id_of_challenge(stack, outbox_id):
     return kid
 
 
-def test_rotation_without_downtime(stack, gateway, senders, keys_restored):
+def test_rotation_without_downtime(stack, gateway, senders, restore):
     old_otp = config_value("stepup-fcgi", stack.conf_path, "otp_key")
     old_outbox = config_value("stepup-fcgi", stack.conf_path, "outbox_key")
     old_otp_id, old_outbox_id = KeyRing(old_otp).newest[0], KeyRing(old_outbox).newest[0]
@@ -115,7 +103,7 @@ def test_rotation_without_downtime(stack, gateway, senders, keys_restored):
     assert stack.request("GET", "/health").status == 200
 
 
-def test_an_old_key_still_listed_verifies_its_codes(stack, gateway, senders, keys_restored):
+def test_an_old_key_still_listed_verifies_its_codes(stack, gateway, senders, restore):
     """The challenge issued before the rotation verifies after it."""
     old_otp = config_value("stepup-fcgi", stack.conf_path, "otp_key")
     old_outbox = config_value("stepup-fcgi", stack.conf_path, "outbox_key")
