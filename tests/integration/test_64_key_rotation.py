@@ -15,7 +15,7 @@ import uuid
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from conftest import GB_MOBILE, KeyRing, config_value
+from conftest import GB_MOBILE, KeyRing, config_value, hkdf
 from sender_fixtures import (Flow, code_in, gateway, senders,  # noqa: F401 (fixtures)
                              wait_until)
 from test_60_reload import hup_and_wait, log_size, restore, update  # noqa: F401 (fixture)
@@ -178,3 +178,21 @@ def test_rows_of_before_key_ids_still_verify_and_send(stack, gateway, senders):
     assert [r["to"] for r in gateway.requests(message_ids=[outbox_id])] == [GB_MOBILE]
     r = stack.verify(flow.programme.api_key, flow.token, code)
     assert r.status == 204, r
+
+
+def test_the_idempotency_fingerprint_has_a_key_of_its_own(stack):
+    """The stored fingerprint of an idempotent call is an HMAC under a key
+    derived from the newest otp_key for that use alone, not the OTP key."""
+    programme = stack.make_programme()
+    user = stack.make_user(programme)
+    token = stack.session(user)
+    ref = f"fp-{uuid.uuid4().hex}"
+    r = stack.issue(programme.api_key, token, idem=ref)
+    assert r.status == 204, r
+    [[stored]] = stack.psql("SELECT encode(request_hash, 'hex') FROM stepup.idempotency_keys"
+                            " WHERE ref = :'r'", superuser=True, r=ref)
+    message = b"POST\0/stepup/challenges/otp/SMS\0" + hashlib.sha256(b"").digest()
+    own = hmac.new(hkdf(stack.otp_key, "stepup idempotency v1"), message, hashlib.sha256)
+    shared = hmac.new(stack.otp_key, message, hashlib.sha256)
+    assert stored == own.hexdigest()
+    assert stored != shared.hexdigest()
