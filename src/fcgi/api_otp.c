@@ -111,20 +111,13 @@ static int code_hashes(const struct crypto_keyring *ring,
 }
 
 /*
- * NOTIFY the sender of a queued text, after the commit (see
- * sql/002_api.sql for why not inside it).  Failure costs only latency: the
- * sender polls as well.
+ * A text was queued: wake the senders once the answer has left
+ * (dispatch_after; sql/functions/45_wake_sender.sql says why not sooner).
  */
-static void wake_sender(struct request *r, const char *outbox_id)
+static void wake_senders_later(struct request *r)
 {
-    struct db_call call;
-    db_call_init(&call, &stmt_notify_outbox);
-    db_arg_text(&call, "p_outbox_id", outbox_id);
-    db_result *res = db_run(r->worker->db, r->ref, &call);
-    if (res == NULL)
-        log_msg(LOG_WARN, r->ref, "could not notify the sender; it will find the text by polling");
-    else
-        db_result_free(res);
+    r->worker->wake_senders = true;
+    memcpy(r->worker->wake_ref, r->ref, sizeof r->worker->wake_ref);
 }
 
 /* Answer an operation's outcome; replays are logged. */
@@ -199,7 +192,7 @@ void otp_issue(struct request *r, const struct db_statement *statement, const ch
         return;
     otp_reply(r, res);
     if (!db_is_null(res, 0, "outbox_id"))
-        wake_sender(r, db_get(res, 0, "outbox_id"));
+        wake_senders_later(r);
     db_result_free(res);
 }
 

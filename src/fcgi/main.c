@@ -72,6 +72,7 @@ static void *worker_main(void *arg)
         w->settings = settings_store_acquire(w->store);
         dispatch(w);
         FCGX_Finish_r(&w->fcgx);
+        dispatch_after(w);
         w->settings = NULL;
         settings_store_release(w->store);
     }

@@ -32,6 +32,12 @@ struct worker {
     struct db *db;
     struct metrics *metrics;          /* main()'s: the process counters (metrics.h) */
     FCGX_Request fcgx;
+    /*
+     * Work a handler leaves for after its answer has left (dispatch_after):
+     * a text was queued, so wake the senders; the request-ref for the log.
+     */
+    bool wake_senders;
+    char wake_ref[CRYPTO_UUID_LEN + 1];
 };
 
 #define REQUEST_PATH_MAX 1024

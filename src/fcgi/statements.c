@@ -94,10 +94,8 @@ const struct db_statement stmt_gate = {
     .name = "gate", .function = "stepup.api_gate", DB_ARGS(gate_args),
 };
 
-static const struct db_arg_def notify_args[] = { { "p_outbox_id", DB_TEXT } };
-const struct db_statement stmt_notify_outbox = {
-    .name = "notify_outbox", .sql = "SELECT pg_catalog.pg_notify('stepup_outbox', $1::text)",
-    DB_ARGS(notify_args),
+const struct db_statement stmt_wake_sender = {
+    .name = "wake_sender", .function = "stepup.wake_sender",
 };
 
 const struct db_statement stmt_metrics = { .name = "metrics", .function = "stepup.api_metrics" };
@@ -105,7 +103,7 @@ const struct db_statement stmt_metrics = { .name = "metrics", .function = "stepu
 const struct db_statement *const stepup_statements[] = {
     &stmt_health, &stmt_authenticate, &stmt_login_lookup, &stmt_login_session,
     &stmt_login_failed, &stmt_logout,
-    &stmt_issue_challenge, &stmt_issue_destination, &stmt_enrol_factor, &stmt_verify_challenge, &stmt_factors,
-    &stmt_gate, &stmt_notify_outbox, &stmt_metrics,
+    &stmt_issue_challenge, &stmt_issue_destination, &stmt_enrol_factor, &stmt_verify_challenge,
+    &stmt_factors, &stmt_gate, &stmt_wake_sender, &stmt_metrics,
 };
 const size_t stepup_nstatements = ARRAY_LEN(stepup_statements);

@@ -33,6 +33,9 @@ struct db {
     char error[512];
     char sqlstate[6];
     int position; /* of the last error in its statement, 0: unknown */
+    /* A call of db_send whose results are not read yet (NULL: none), and its request-ref. */
+    const struct db_statement *unread;
+    char unread_ref[CRYPTO_UUID_LEN + 1];
 };
 
 /* The SQL name of a type, as written in a cast. */
@@ -203,6 +206,7 @@ struct db *db_new(const char *conninfo, const struct db_statement *const *statem
 
 static void db_disconnect(struct db *db)
 {
+    db->unread = NULL;
     if (db->conn != NULL) {
         PQfinish(db->conn);
         db->conn = NULL;
@@ -347,8 +351,30 @@ static bool db_peer_closed(struct db *db)
     return false;
 }
 
+static db_result *db_check(struct db *db, const char *ref, const char *what, PGresult *res);
+
+/*
+ * Read the results of the call db_send left unread, so the connection is
+ * free again; a failure is logged with the call's request-ref (db_check).
+ * Usually they have arrived long before, and nothing waits.
+ */
+static void db_read_unread(struct db *db)
+{
+    const struct db_statement *st = db->unread;
+    if (st == NULL)
+        return;
+    db->unread = NULL;
+    PGresult *res;
+    while (db->conn != NULL && (res = PQgetResult(db->conn)) != NULL) {
+        res = db_check(db, db->unread_ref, st->name, res);
+        if (res != NULL)
+            PQclear(res);
+    }
+}
+
 int db_ensure(struct db *db, char *errbuf, size_t errlen)
 {
+    db_read_unread(db);
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
         if (!db_peer_closed(db))
             return STEPUP_OK;
@@ -433,7 +459,8 @@ static bool db_prepared(const struct db *db, const struct db_statement *st)
     return false;
 }
 
-db_result *db_run(struct db *db, const char *ref, struct db_call *c)
+/* An unset argument is a programming error (db.h): abort, connected or not. */
+static void db_call_complete(const struct db_call *c, const char *ref)
 {
     const struct db_statement *st = c->st;
     for (size_t i = 0; i < st->nargs; i++) {
@@ -442,23 +469,56 @@ db_result *db_run(struct db *db, const char *ref, struct db_call *c)
             abort();
         }
     }
+}
+
+/*
+ * Send a call on a usable connection: the statement prepared on this
+ * handle, or its text with the call's parameters.  False when nothing
+ * could be sent.
+ */
+static bool db_send_call(struct db *db, const char *ref, const struct db_call *c)
+{
+    const struct db_statement *st = c->st;
+    if (db_prepared(db, st))
+        return PQsendQueryPrepared(db->conn, st->name, (int)st->nargs, c->values, c->lengths,
+                                   c->formats, 0) == 1;
+    char sql[DB_SQL_MAX];
+    if (db_statement_sql(st, sql, sizeof sql) != STEPUP_OK) {
+        log_msg(LOG_ERROR, ref, "bug: the SQL of %s is too long or has a strange name", st->name);
+        return false;
+    }
+    return PQsendQueryParams(db->conn, sql, (int)st->nargs, NULL, c->values, c->lengths,
+                             c->formats, 0) == 1;
+}
+
+db_result *db_run(struct db *db, const char *ref, struct db_call *c)
+{
+    db_call_complete(c, ref);
     if (db_ensure(db, NULL, 0) != STEPUP_OK)
         return NULL;
-    PGresult *res;
-    if (db_prepared(db, st)) {
-        res = PQexecPrepared(db->conn, st->name, (int)st->nargs, c->values, c->lengths, c->formats,
-                             0);
-    } else {
-        char sql[DB_SQL_MAX];
-        if (db_statement_sql(st, sql, sizeof sql) != STEPUP_OK) {
-            log_msg(LOG_ERROR, ref, "bug: the SQL of %s is too long or has a strange name",
-                    st->name);
-            return NULL;
-        }
-        res = PQexecParams(db->conn, sql, (int)st->nargs, NULL, c->values, c->lengths, c->formats,
-                           0);
+    if (!db_send_call(db, ref, c))
+        return db_check(db, ref, c->st->name, NULL);
+    /* One statement, one result: the last is the one that tells (as PQexec's). */
+    PGresult *res = NULL, *next;
+    while ((next = PQgetResult(db->conn)) != NULL) {
+        PQclear(res);
+        res = next;
     }
-    return db_check(db, ref, st->name, res);
+    return db_check(db, ref, c->st->name, res);
+}
+
+int db_send(struct db *db, const char *ref, struct db_call *c)
+{
+    db_call_complete(c, ref);
+    if (db_ensure(db, NULL, 0) != STEPUP_OK)
+        return STEPUP_ERR;
+    if (!db_send_call(db, ref, c)) {
+        (void)db_check(db, ref, c->st->name, NULL);
+        return STEPUP_ERR;
+    }
+    db->unread = c->st;
+    snprintf(db->unread_ref, sizeof db->unread_ref, "%s", ref != NULL ? ref : "-");
+    return STEPUP_OK;
 }
 
 int db_script(struct db *db, const char *ref, const char *sql)

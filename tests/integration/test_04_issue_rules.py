@@ -159,20 +159,26 @@ def test_outbox_insert_is_notified(stack):
         [str(PG_BIN / "psql"), "-X", "-q", "-A", "-t"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=stack.subprocess_env(PGUSER=stack.pg_owner))
+    lines = []
     try:
         listener.stdin.write("LISTEN stepup_outbox;\nSELECT 'listening';\n")
         listener.stdin.flush()
         assert listener.stdout.readline().strip() == "listening"
         assert stack.issue(p.api_key, token).status == 204
-        # The NOTIFY went out before the 204 did.  psql reports a notification
-        # after the result of its next command; then it reads EOF and exits,
-        # and everything it printed is read at once (no select() on a
-        # buffered stream, which can miss lines already in the buffer).
-        out, _ = listener.communicate("SELECT 'poll';\n", timeout=10)
+        # The wake-up follows the 204 (stepup.wake_sender, sent once the
+        # answer has left).  psql reports a notification after the result of
+        # the command during which it arrived, so ask until it has: each
+        # round's lines end with its own marker.
+        deadline = time.monotonic() + 10
+        while not any('"stepup_outbox"' in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            listener.stdin.write("SELECT 'mark';\n")
+            listener.stdin.flush()
+            while (line := listener.stdout.readline().strip()) != "mark":
+                assert line, lines  # EOF: psql died
+                lines.append(line)
+            time.sleep(0.1)
     finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.wait(timeout=10)
-    lines = out.splitlines()
-    assert "poll" in lines, lines
+        listener.kill()
+        listener.wait(timeout=10)
     assert any('"stepup_outbox"' in line for line in lines), lines

@@ -1,0 +1,23 @@
+-- wake_sender: tell the senders that a text is queued (NOTIFY stepup_outbox).
+--
+-- stepup-fcgi calls it in a transaction of its own, after the issue's
+-- commit and after its answer has left (src/fcgi/dispatch.c), without
+-- waiting for the result: a wake-up inside the issue's transaction would
+-- serialise the issues' commits (PostgreSQL queues notifying commits one
+-- by one), and one before the answer would delay every 204 by a round
+-- trip.  The wake-up is only a hint, so its commit does not wait for the
+-- WAL to reach the disk (synchronous_commit off, for this transaction
+-- only: set_config(..., true) lasts until its end): a crash loses at most
+-- the hint, and the sender finds the text at its next poll.  The payload
+-- is empty: senders only count wake-ups, and claim whatever is pending.
+CREATE OR REPLACE FUNCTION stepup.wake_sender()
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.set_config('synchronous_commit', 'off', true);
+    SELECT pg_catalog.pg_notify('stepup_outbox', '');
+$$;
+COMMENT ON FUNCTION stepup.wake_sender() IS
+    'Wakes the senders (NOTIFY stepup_outbox) in a transaction that does not wait for its WAL flush.';
+GRANT EXECUTE ON FUNCTION stepup.wake_sender() TO stepup_app;
