@@ -31,7 +31,7 @@
 -- retry_after), 5 those of issue_code (challenge.superseded, .issued,
 -- .queued); an authentication failure (1) and a replay (2) write none.
 -- The caller wakes the senders after the commit and its answer, not in here
--- (stepup.wake_sender, sql/functions/45_wake_sender.sql):
+-- (stepup.api_wake_sender, sql/functions/45_api_wake_sender.sql):
 -- PostgreSQL serialises the commits of transactions that notify, which
 -- measured here cut issue throughput from ~1,000/s to ~370/s.  A notify
 -- lost to a crash between the two only delays the text until the sender's

@@ -112,7 +112,7 @@ static int code_hashes(const struct crypto_keyring *ring,
 
 /*
  * A text was queued: wake the senders once the answer has left
- * (dispatch_after; sql/functions/45_wake_sender.sql says why not sooner).
+ * (dispatch_after; sql/functions/45_api_wake_sender.sql says why not sooner).
  */
 static void wake_senders_later(struct request *r)
 {

@@ -95,7 +95,7 @@ const struct db_statement stmt_gate = {
 };
 
 const struct db_statement stmt_wake_sender = {
-    .name = "wake_sender", .function = "stepup.wake_sender",
+    .name = "api_wake_sender", .function = "stepup.api_wake_sender",
 };
 
 const struct db_statement stmt_metrics = { .name = "metrics", .function = "stepup.api_metrics" };

@@ -165,7 +165,7 @@ def test_outbox_insert_is_notified(stack):
         listener.stdin.flush()
         assert listener.stdout.readline().strip() == "listening"
         assert stack.issue(p.api_key, token).status == 204
-        # The wake-up follows the 204 (stepup.wake_sender, sent once the
+        # The wake-up follows the 204 (stepup.api_wake_sender, sent once the
         # answer has left).  psql reports a notification after the result of
         # the command during which it arrived, so ask until it has: each
         # round's lines end with its own marker.

@@ -1,4 +1,4 @@
--- wake_sender: tell the senders that a text is queued (NOTIFY stepup_outbox).
+-- api_wake_sender: tell the senders that a text is queued (NOTIFY stepup_outbox).
 --
 -- stepup-fcgi calls it in a transaction of its own, after the issue's
 -- commit and after its answer has left (src/fcgi/dispatch.c), without
@@ -10,7 +10,7 @@
 -- only: set_config(..., true) lasts until its end): a crash loses at most
 -- the hint, and the sender finds the text at its next poll.  The payload
 -- is empty: senders only count wake-ups, and claim whatever is pending.
-CREATE OR REPLACE FUNCTION stepup.wake_sender()
+CREATE OR REPLACE FUNCTION stepup.api_wake_sender()
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -18,6 +18,6 @@ AS $$
     SELECT pg_catalog.set_config('synchronous_commit', 'off', true);
     SELECT pg_catalog.pg_notify('stepup_outbox', '');
 $$;
-COMMENT ON FUNCTION stepup.wake_sender() IS
+COMMENT ON FUNCTION stepup.api_wake_sender() IS
     'Wakes the senders (NOTIFY stepup_outbox) in a transaction that does not wait for its WAL flush.';
-GRANT EXECUTE ON FUNCTION stepup.wake_sender() TO stepup_app;
+GRANT EXECUTE ON FUNCTION stepup.api_wake_sender() TO stepup_app;
