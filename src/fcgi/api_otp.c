@@ -46,10 +46,8 @@ static int challenge_make(const struct settings *s, const unsigned char session[
 {
     const struct crypto_key *otp = crypto_keyring_newest(&s->otp_key);
     const struct crypto_key *outbox = crypto_keyring_newest(&s->common.outbox_key);
-    unsigned char hash_key[CRYPTO_KEY_LEN], seal_key[CRYPTO_KEY_LEN];
     unsigned char aad[16 + OTP_DESTINATION_MAX];
     size_t tolen = to != NULL ? strlen(to) : 0;
-    int rc = STEPUP_ERR;
 
     if (otp == NULL || outbox == NULL || tolen > OTP_DESTINATION_MAX)
         return STEPUP_ERR;
@@ -60,16 +58,13 @@ static int challenge_make(const struct settings *s, const unsigned char session[
     memcpy(aad, c->id, sizeof c->id);
     if (tolen > 0)
         memcpy(aad + sizeof c->id, to, tolen);
-    if (crypto_derive_key(otp, CRYPTO_PURPOSE_OTP_HASH, hash_key) == STEPUP_OK &&
-        crypto_derive_key(outbox, CRYPTO_PURPOSE_OUTBOX_SEAL, seal_key) == STEPUP_OK &&
-        crypto_otp_hash(hash_key, session, c->code, c->code_hash) == STEPUP_OK &&
-        crypto_otp_hash(hash_key, session, STEPUP_SANDBOX_CODE, c->sandbox_hash) == STEPUP_OK &&
-        crypto_seal(seal_key, aad, sizeof c->id + tolen, c->code, CRYPTO_OTP_DIGITS, c->sealed,
-                    &c->sealed_len) == STEPUP_OK)
-        rc = STEPUP_OK;
-    crypto_wipe(hash_key, sizeof hash_key);
-    crypto_wipe(seal_key, sizeof seal_key);
-    return rc;
+    const unsigned char *hash_key = crypto_key_for(otp, CRYPTO_PURPOSE_OTP_HASH);
+    if (crypto_otp_hash(hash_key, session, c->code, c->code_hash) != STEPUP_OK ||
+        crypto_otp_hash(hash_key, session, STEPUP_SANDBOX_CODE, c->sandbox_hash) != STEPUP_OK ||
+        crypto_seal(crypto_key_for(outbox, CRYPTO_PURPOSE_OUTBOX_SEAL), aad, sizeof c->id + tolen,
+                    c->code, CRYPTO_OTP_DIGITS, c->sealed, &c->sealed_len) != STEPUP_OK)
+        return STEPUP_ERR;
+    return STEPUP_OK;
 }
 
 /*
@@ -86,7 +81,6 @@ static int code_hashes(const struct crypto_keyring *ring,
                        unsigned char hashes[CODE_HASHES_MAX * CRYPTO_HASH_LEN], size_t *n,
                        char ids[CODE_HASHES_MAX * (CRYPTO_KEYNAME_MAX + 3) + 3])
 {
-    unsigned char key[CRYPTO_KEY_LEN];
     size_t used = 0;
     int rc = STEPUP_OK;
 
@@ -94,9 +88,8 @@ static int code_hashes(const struct crypto_keyring *ring,
     ids[used++] = '{';
     for (size_t i = 0; i < ring->count && rc == STEPUP_OK; i++) {
         const struct crypto_key *k = &ring->keys[i];
-        rc = crypto_derive_key(k, CRYPTO_PURPOSE_OTP_HASH, key);
-        if (rc == STEPUP_OK)
-            rc = crypto_otp_hash(key, session, code, hashes + CRYPTO_HASH_LEN * (*n)++);
+        rc = crypto_otp_hash(crypto_key_for(k, CRYPTO_PURPOSE_OTP_HASH), session, code,
+                             hashes + CRYPTO_HASH_LEN * (*n)++);
         used += (size_t)sprintf(ids + used, "%s\"%s\"", i > 0 ? "," : "", k->id);
     }
     const struct crypto_key *legacy = crypto_keyring_find(ring, NULL);
@@ -106,7 +99,6 @@ static int code_hashes(const struct crypto_keyring *ring,
     }
     ids[used++] = '}';
     ids[used] = '\0';
-    crypto_wipe(key, sizeof key);
     return rc;
 }
 

@@ -151,7 +151,6 @@ int request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_L
      * body may hold a verification code, which a plain hash stored for
      * idempotency would give away to a search of 10^6.
      */
-    unsigned char key[CRYPTO_KEY_LEN];
     unsigned char buf[32 + REQUEST_PATH_MAX + 1 + CRYPTO_HASH_LEN];
     size_t mlen = strnlen(r->method, 31), plen = strlen(r->path), n = 0;
 
@@ -161,9 +160,7 @@ int request_fingerprint(const struct request *r, unsigned char out[CRYPTO_HASH_L
     buf[n++] = '\0';
     crypto_sha256(r->body, r->body_len, buf + n), n += CRYPTO_HASH_LEN;
     const struct crypto_key *root = crypto_keyring_newest(&r->worker->settings->otp_key);
-    int rc = root != NULL && crypto_derive_key(root, CRYPTO_PURPOSE_IDEMPOTENCY, key) == STEPUP_OK
-                 ? crypto_hmac_sha256(key, sizeof key, buf, n, out)
-                 : STEPUP_ERR;
-    crypto_wipe(key, sizeof key);
-    return rc;
+    return root != NULL ? crypto_hmac_sha256(crypto_key_for(root, CRYPTO_PURPOSE_IDEMPOTENCY),
+                                             CRYPTO_KEY_LEN, buf, n, out)
+                        : STEPUP_ERR;
 }

@@ -657,11 +657,24 @@ int crypto_hkdf_sha256(const unsigned char *ikm, size_t ikmlen, const unsigned c
     return kdf_derive("HKDF", params, out, outlen);
 }
 
-int crypto_derive_key(const struct crypto_key *root, const char *purpose,
+/* The HKDF info of each purpose (crypto.h). */
+static const char *const purpose_info[CRYPTO_NPURPOSES] = {
+    [CRYPTO_PURPOSE_OTP_HASH] = "stepup otp-hash v1",
+    [CRYPTO_PURPOSE_OUTBOX_SEAL] = "stepup outbox-seal v1",
+    [CRYPTO_PURPOSE_IDEMPOTENCY] = "stepup idempotency v1",
+};
+
+int crypto_derive_key(const struct crypto_key *root, enum crypto_purpose purpose,
                       unsigned char out[CRYPTO_KEY_LEN])
 {
-    return crypto_hkdf_sha256(root->raw, CRYPTO_KEY_LEN, NULL, 0, purpose, strlen(purpose), out,
+    const char *info = purpose_info[purpose];
+    return crypto_hkdf_sha256(root->raw, CRYPTO_KEY_LEN, NULL, 0, info, strlen(info), out,
                               CRYPTO_KEY_LEN);
+}
+
+const unsigned char *crypto_key_for(const struct crypto_key *k, enum crypto_purpose purpose)
+{
+    return k->derived[purpose];
 }
 
 /* 1 for a character a key id may hold. */
@@ -744,6 +757,13 @@ int crypto_keyring_parse(const char *text, struct crypto_keyring *ring, char *er
             }
             if (derived_id(k) != STEPUP_OK) {
                 snprintf(err, errlen, "key %zu: cannot derive its id", ring->count + 1);
+                goto failed;
+            }
+        }
+        for (int purpose = 0; purpose < CRYPTO_NPURPOSES; purpose++) {
+            if (crypto_derive_key(k, (enum crypto_purpose)purpose, k->derived[purpose]) !=
+                STEPUP_OK) {
+                snprintf(err, errlen, "key %zu: cannot derive its keys", ring->count + 1);
                 goto failed;
             }
         }

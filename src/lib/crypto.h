@@ -98,10 +98,26 @@ int crypto_hkdf_sha256(const unsigned char *ikm, size_t ikmlen, const unsigned c
  */
 #define CRYPTO_KEYRING_MAX 8
 #define CRYPTO_KEYNAME_MAX 16
+
+/*
+ * The purposes of derived keys: each gets its own key from each root key,
+ * HKDF-SHA256(root, no salt, info), so that no two uses share one.  The
+ * infos: "stepup otp-hash v1", "stepup outbox-seal v1", "stepup
+ * idempotency v1".
+ */
+enum crypto_purpose {
+    CRYPTO_PURPOSE_OTP_HASH,
+    CRYPTO_PURPOSE_OUTBOX_SEAL,
+    CRYPTO_PURPOSE_IDEMPOTENCY,
+    CRYPTO_NPURPOSES
+};
+
 struct crypto_key {
     char id[CRYPTO_KEYNAME_MAX + 1];
     bool named;                       /* written ID:HEX */
     unsigned char raw[CRYPTO_KEY_LEN];
+    /* Derived once, when the ring is parsed (crypto_key_for). */
+    unsigned char derived[CRYPTO_NPURPOSES][CRYPTO_KEY_LEN];
 };
 struct crypto_keyring {
     size_t count;
@@ -109,9 +125,9 @@ struct crypto_keyring {
 };
 
 /*
- * Parse a ring from text (keys separated by blanks, newest first).
- * STEPUP_ERR with a reason that never quotes a key in err; ring is then
- * wiped.
+ * Parse a ring from text (keys separated by blanks, newest first), and
+ * derive each key's key of every purpose.  STEPUP_ERR with a reason that
+ * never quotes a key in err; ring is then wiped.
  */
 int crypto_keyring_parse(const char *text, struct crypto_keyring *ring, char *err,
                          size_t errlen) WARN_UNUSED;
@@ -125,15 +141,12 @@ const struct crypto_key *crypto_keyring_find(const struct crypto_keyring *ring, 
 /* The newest key (the first), or NULL for an empty ring. */
 const struct crypto_key *crypto_keyring_newest(const struct crypto_keyring *ring);
 
-/*
- * The purposes of derived keys: each gets its own key from each root key,
- * HKDF-SHA256(root, no salt, info), so that no two uses share one.
- */
-#define CRYPTO_PURPOSE_OTP_HASH "stepup otp-hash v1"
-#define CRYPTO_PURPOSE_OUTBOX_SEAL "stepup outbox-seal v1"
-#define CRYPTO_PURPOSE_IDEMPOTENCY "stepup idempotency v1"
-int crypto_derive_key(const struct crypto_key *root, const char *purpose,
+/* Derive root's key of purpose (HKDF-SHA256, as above) into out. */
+int crypto_derive_key(const struct crypto_key *root, enum crypto_purpose purpose,
                       unsigned char out[CRYPTO_KEY_LEN]) WARN_UNUSED;
+
+/* The key of purpose derived from k when its ring was parsed. */
+const unsigned char *crypto_key_for(const struct crypto_key *k, enum crypto_purpose purpose);
 
 /* Constant time: 1 when equal. */
 int crypto_equal(const void *a, const void *b, size_t len);

@@ -157,7 +157,8 @@ static int open_code(const struct crypto_keyring *ring, const struct outbox_row 
                      unsigned char code[CRYPTO_OTP_DIGITS + 1], char *err, size_t errlen)
 {
     const struct crypto_key *k = crypto_keyring_find(ring, row->key_id);
-    unsigned char aad[16 + 64], key[CRYPTO_KEY_LEN];
+    unsigned char aad[16 + 64];
+    const unsigned char *key;
     size_t aadlen = 16, tolen = strlen(row->to), code_len = 0;
     int rc = STEPUP_ERR;
 
@@ -168,13 +169,13 @@ static int open_code(const struct crypto_keyring *ring, const struct outbox_row 
         return STEPUP_ERR;
     }
     if (row->key_id[0] != '\0') {
-        if (tolen > sizeof aad - 16 || crypto_derive_key(k, CRYPTO_PURPOSE_OUTBOX_SEAL, key) !=
-                                           STEPUP_OK)
+        if (tolen > sizeof aad - 16)
             goto failed;
+        key = crypto_key_for(k, CRYPTO_PURPOSE_OUTBOX_SEAL);
         memcpy(aad + 16, row->to, tolen);
         aadlen += tolen;
     } else {
-        memcpy(key, k->raw, sizeof key);
+        key = k->raw;
     }
     if (row->sealed_len > CRYPTO_SEAL_OVERHEAD &&
         row->sealed_len - CRYPTO_SEAL_OVERHEAD == CRYPTO_OTP_DIGITS &&
@@ -186,7 +187,6 @@ static int open_code(const struct crypto_keyring *ring, const struct outbox_row 
         rc = STEPUP_OK;
     }
 failed:
-    crypto_wipe(key, sizeof key);
     if (rc != STEPUP_OK)
         snprintf(err, errlen, "cannot open the sealed code under outbox_key id %s (the row was "
                  "changed, or the key of that id differs from stepup-fcgi's)",

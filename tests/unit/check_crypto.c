@@ -525,10 +525,16 @@ START_TEST(derived_keys_differ_by_purpose_and_root)
     ck_assert(memcmp(otp, ring.keys[0].raw, sizeof otp) != 0);
     /* it is HKDF-SHA256(root, no salt, info) */
     ck_assert_int_eq(crypto_hkdf_sha256(ring.keys[0].raw, CRYPTO_KEY_LEN, NULL, 0,
-                                        CRYPTO_PURPOSE_OTP_HASH,
-                                        strlen(CRYPTO_PURPOSE_OTP_HASH), want, sizeof want),
+                                        "stepup otp-hash v1", strlen("stepup otp-hash v1"), want,
+                                        sizeof want),
                      STEPUP_OK);
     ck_assert(memcmp(otp, want, sizeof otp) == 0);
+    /* what the ring keeps is the same key, derived once when it was parsed */
+    ck_assert(memcmp(crypto_key_for(&ring.keys[0], CRYPTO_PURPOSE_OTP_HASH), otp, sizeof otp) == 0);
+    ck_assert(memcmp(crypto_key_for(&ring.keys[0], CRYPTO_PURPOSE_OUTBOX_SEAL), seal,
+                     sizeof seal) == 0);
+    ck_assert(memcmp(crypto_key_for(&ring.keys[1], CRYPTO_PURPOSE_OTP_HASH), other,
+                     sizeof other) == 0);
 }
 END_TEST
 
