@@ -377,7 +377,8 @@ int main(int argc, char **argv)
         return CTL_OK;
     }
 
-    c.db = db_new(dsn, NULL, 0, 0);
+    /* Operators wait for what they asked: libpq's own connect_timeout, no statement limit. */
+    c.db = db_new(&(struct db_options){ .conninfo = dsn, .prepare = true }, NULL, 0);
     if (c.db == NULL) {
         ctl_error(&c, "out of memory");
         return CTL_FAILED;

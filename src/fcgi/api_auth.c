@@ -66,7 +66,7 @@ db_result *api_call(struct request *r, struct db_call *call)
     }
     db_result *res = db_run(db, r->ref, call);
     if (res == NULL) {
-        if (!db_connected(db))
+        if (db_last_error_transient(db))
             reply_unavailable(r);
         else
             reply_internal_error(r, "%s failed", call->st->name);

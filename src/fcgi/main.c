@@ -252,13 +252,14 @@ int main(int argc, char **argv)
     if (second && (second_fd = open_address(s.authorizer_socket, s.listen_backlog)) < 0)
         goto out;
 
+    struct db_options db_options;
+    config_db_options(&s.common, &db_options);
     for (started = 0; started < nworkers; started++) {
         struct worker *w = &workers[started];
         w->id = started;
         w->store = &store;
         w->metrics = metrics;
-        w->db = db_new(s.common.db_conninfo, stepup_statements, stepup_nstatements,
-                       s.common.db_retry_seconds);
+        w->db = db_new(&db_options, stepup_statements, stepup_nstatements);
         if (w->db != NULL)
             db_on_reconnect(w->db, count_reconnect, metrics);
         int fd = started < s.workers ? listen_fd : second_fd;

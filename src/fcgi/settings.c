@@ -58,7 +58,8 @@ static int check_loaded(void *obj, char *err, size_t errlen)
 /* What a reload cannot change in a running process (config.h). */
 static const char *const restart_keys[] = {
     "workers", "socket", "listen_backlog", "authorizer_socket", "authorizer_workers",
-    "db_conninfo", "db_retry_seconds", "log_target", "syslog_facility", "metrics_file", NULL,
+    "db_conninfo", "db_retry_seconds", "db_connect_timeout_seconds", "db_statement_timeout_ms",
+    "db_prepared_statements", "log_target", "syslog_facility", "metrics_file", NULL,
 };
 
 const struct setting_table settings_table = {

@@ -27,6 +27,19 @@ const struct setting_def config_common_defs[] = { /* as many as CONFIG_COMMON_CO
     {"db_retry_seconds", SETTING_INT, FIELD(db_retry_seconds), 0, 3600, "1",
      "seconds (0..3600) between attempts to reconnect to a lost database (stepup-fcgi answers "
      "503 meanwhile)"},
+    {"db_connect_timeout_seconds", SETTING_INT, FIELD(db_connect_timeout_seconds), 2, 3600, "5",
+     "seconds (2..3600) a connection attempt may take, per host of db_conninfo (libpq's "
+     "connect_timeout, unless db_conninfo sets one): with several hosts, a host that does not "
+     "answer is given up after this long and the next one tried"},
+    {"db_statement_timeout_ms", SETTING_INT, FIELD(db_statement_timeout_ms), 0, 3600000, "5000",
+     "milliseconds (0..3600000; 0: no limit) a database call may take: past it the call is "
+     "cancelled (stepup-fcgi answers 503) and, if the server does not answer the cancel within "
+     "a second, the connection is dropped and made again (a server that vanished)"},
+    {"db_prepared_statements", SETTING_INT, FIELD(db_prepared_statements), 0, 1, "1",
+     "1: prepare each call once per connection and pin the session's search_path; 0: keep no "
+     "state in the server's session (every call sent with its text, as an unnamed statement), "
+     "for PgBouncer in transaction pooling mode, whose server connections serve other clients "
+     "between transactions (README: Beyond one machine)"},
     {"log_level", SETTING_LOG_LEVEL, FIELD(log_level), 0, 0, "info",
      "least severe level logged: error, warn, info or debug"},
     {"log_target", SETTING_LOG_TARGET, FIELD(log_target), 0, 0, "stderr",
@@ -185,6 +198,15 @@ static void clear_list(struct setting_list *list)
     for (size_t j = 0; j < list->count; j++)
         free_string(list->items[j]);
     list->count = 0;
+}
+
+void config_db_options(const struct config_common *c, struct db_options *o)
+{
+    o->conninfo = c->db_conninfo;
+    o->retry_seconds = c->db_retry_seconds;
+    o->connect_timeout_seconds = c->db_connect_timeout_seconds;
+    o->statement_timeout_ms = c->db_statement_timeout_ms;
+    o->prepare = c->db_prepared_statements != 0;
 }
 
 void config_defaults(const struct setting_table *t, void *obj)

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include "common.h"
 #include "crypto.h"
+#include "db.h"
 #include "log.h"
 
 enum setting_type {
@@ -97,6 +98,9 @@ void config_restart_changes(const struct setting_table *t, const void *running,
 struct config_common {
     char *db_conninfo;
     int db_retry_seconds;
+    int db_connect_timeout_seconds;
+    int db_statement_timeout_ms;
+    int db_prepared_statements; /* 1: prepared statements and the search_path pin; 0: none */
     enum log_level log_level;
     enum log_target log_target;
     enum log_facility syslog_facility;
@@ -104,10 +108,13 @@ struct config_common {
 };
 /* Room for the text of a full key ring ("ID:HEX" each, blank-separated). */
 #define CONFIG_KEYRING_TEXT_MAX (CRYPTO_KEYRING_MAX * (CRYPTO_KEYNAME_MAX + 2 + 2 * CRYPTO_KEY_LEN) + 1)
-#define CONFIG_COMMON_COUNT 6
+#define CONFIG_COMMON_COUNT 9
 extern const struct setting_def config_common_defs[CONFIG_COMMON_COUNT];
 #define CONFIG_COMMON_SECTION(type) \
     { config_common_defs, CONFIG_COMMON_COUNT, offsetof(type, common) }
+
+/* How the database is reached, as the db_* keys of c say (borrows c's strings). */
+void config_db_options(const struct config_common *c, struct db_options *o);
 
 /* Fill obj with every default (zeroing the fields the table declares first; keys stay zero). */
 void config_defaults(const struct setting_table *t, void *obj);

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE /* ppoll */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@ struct db {
     char *conninfo;
     const struct db_statement *const *statements;
     size_t nstatements;
+    int connect_timeout_seconds;
+    int statement_timeout_ms;
+    bool prepare;        /* prepared statements and the search_path pin (db_options) */
     void (*notice)(void *arg, const char *severity, const char *message);
     void *notice_arg;
     void (*reconnected)(void *arg);
@@ -32,7 +36,8 @@ struct db {
     char *listen_channel; /* LISTENed to after every connect (db_listen); NULL: none */
     char error[512];
     char sqlstate[6];
-    int position; /* of the last error in its statement, 0: unknown */
+    int position;   /* of the last error in its statement, 0: unknown */
+    bool transient; /* the last failure was one of the moment (db_last_error_transient) */
     /* A call of db_send whose results are not read yet (NULL: none), and its request-ref. */
     const struct db_statement *unread;
     char unread_ref[CRYPTO_UUID_LEN + 1];
@@ -187,20 +192,23 @@ void db_arg_bool(struct db_call *c, const char *name, bool value)
     c->values[i] = value ? "true" : "false";
 }
 
-struct db *db_new(const char *conninfo, const struct db_statement *const *statements,
-                  size_t nstatements, int retry_seconds)
+struct db *db_new(const struct db_options *o, const struct db_statement *const *statements,
+                  size_t nstatements)
 {
     struct db *db = calloc(1, sizeof *db);
     if (db == NULL)
         return NULL;
-    db->conninfo = strdup(conninfo != NULL ? conninfo : "");
+    db->conninfo = strdup(o->conninfo != NULL ? o->conninfo : "");
     if (db->conninfo == NULL) {
         free(db);
         return NULL;
     }
     db->statements = statements;
     db->nstatements = nstatements;
-    db->retry_seconds = retry_seconds;
+    db->retry_seconds = o->retry_seconds;
+    db->connect_timeout_seconds = o->connect_timeout_seconds;
+    db->statement_timeout_ms = o->statement_timeout_ms;
+    db->prepare = o->prepare;
     return db;
 }
 
@@ -211,6 +219,15 @@ static void db_disconnect(struct db *db)
         PQfinish(db->conn);
         db->conn = NULL;
     }
+}
+
+bool db_options_equal(const struct db_options *a, const struct db_options *b)
+{
+    return strcmp(a->conninfo != NULL ? a->conninfo : "", b->conninfo != NULL ? b->conninfo : "") ==
+               0 &&
+           a->retry_seconds == b->retry_seconds &&
+           a->connect_timeout_seconds == b->connect_timeout_seconds &&
+           a->statement_timeout_ms == b->statement_timeout_ms && a->prepare == b->prepare;
 }
 
 void db_free(struct db *db)
@@ -270,20 +287,168 @@ static void db_receive_notice(void *arg, const PGresult *res)
 }
 
 /*
- * After every connect: pin an empty search_path, so every name must be
+ * The SQLSTATEs of a failure of the moment (db_last_error_transient):
+ * class 08 (connection exception) and 53 (insufficient resources), and
+ * query_canceled (the statement timeout), lock_not_available,
+ * read_only_sql_transaction (a standby: after a failover),
+ * serialization_failure, deadlock_detected, and the server shutting down
+ * or starting (57P01..57P03).
+ */
+static bool sqlstate_transient(const char *state)
+{
+    static const char *const states[] = { "57014", "55P03", "25006", "40001", "40P01",
+                                          "57P01", "57P02", "57P03" };
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0)
+        return true;
+    for (size_t i = 0; i < ARRAY_LEN(states); i++) {
+        if (strcmp(state, states[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Wait until the connection's socket is ready for events, or until
+ * deadline (stepup_now_ms; 0: none) has passed: 1 ready, 0 timed out, -1
+ * no socket or poll failed.
+ */
+static int db_wait_socket(PGconn *conn, short events, long long deadline)
+{
+    for (;;) {
+        int timeout = -1;
+        if (deadline > 0) {
+            long long left = deadline - stepup_now_ms();
+            if (left <= 0)
+                return 0;
+            timeout = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
+        if (pfd.fd < 0)
+            return -1;
+        int n = poll(&pfd, 1, timeout);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* Ask the server to cancel the statement running on the connection (logged when it cannot). */
+static void db_cancel(struct db *db, const char *ref)
+{
+    char err[256] = "";
+    PGcancel *cancel = PQgetCancel(db->conn);
+    if (cancel == NULL || !PQcancel(cancel, err, sizeof err))
+        log_msg(LOG_WARN, ref, "database: cannot send the cancel request: %s",
+                err[0] != '\0' ? err : "no connection");
+    PQfreeCancel(cancel);
+}
+
+/*
+ * The results of what was just sent on the connection, every one read:
+ * the last, which is the one that tells (as PQexec's), or NULL when there
+ * was none.  The wait lasts at most the statement timeout; past it the
+ * statement is cancelled (its result is then the server's error 57014),
+ * and when the server does not answer the cancel within
+ * DB_CANCEL_GRACE_MS either, the connection is dropped and NULL returned
+ * with the error noted (transient: the server may be unreachable).
+ */
+static PGresult *db_await(struct db *db, const char *ref, const char *what)
+{
+    long long deadline = db->statement_timeout_ms > 0 ?
+                             stepup_now_ms() + db->statement_timeout_ms : 0;
+    bool cancelled = false;
+    PGresult *last = NULL, *next;
+
+    for (;;) {
+        /* Read what has arrived; PQgetResult does not block while not busy. */
+        while (!PQisBusy(db->conn)) {
+            next = PQgetResult(db->conn);
+            if (next == NULL)
+                return last;
+            PQclear(last);
+            last = next;
+        }
+        int ready = db_wait_socket(db->conn, POLLIN, deadline);
+        if (ready > 0) {
+            if (PQconsumeInput(db->conn))
+                continue;
+            break; /* the connection broke: PQgetResult tells without blocking */
+        }
+        if (ready < 0)
+            break;
+        if (!cancelled) {
+            log_msg(LOG_WARN, ref, "database: %s ran past db_statement_timeout_ms (%d ms): "
+                    "cancelling it", what, db->statement_timeout_ms);
+            db_cancel(db, ref);
+            cancelled = true;
+            deadline = stepup_now_ms() + DB_CANCEL_GRACE_MS;
+            continue;
+        }
+        PQclear(last);
+        snprintf(db->error, sizeof db->error, "%s ran past db_statement_timeout_ms (%d ms) and "
+                 "the server did not answer its cancel: connection dropped", what,
+                 db->statement_timeout_ms);
+        snprintf(db->sqlstate, sizeof db->sqlstate, "57014");
+        db->position = 0;
+        db->transient = true;
+        log_msg(LOG_ERROR, ref, "database: %s", db->error);
+        db_disconnect(db);
+        db->lost = true;
+        return NULL;
+    }
+    while ((next = PQgetResult(db->conn)) != NULL) {
+        PQclear(last);
+        last = next;
+    }
+    return last;
+}
+
+static db_result *db_check(struct db *db, const char *ref, const char *what, PGresult *res);
+
+/*
+ * The outcome of what was just sent (db_await, then db_check): its result
+ * when it succeeded, else NULL with the failure noted and logged.
+ */
+static db_result *db_finish(struct db *db, const char *ref, const char *what)
+{
+    PGresult *res = db_await(db, ref, what);
+    if (db->conn == NULL)
+        return NULL; /* dropped past its statement timeout: db_await said why */
+    return db_check(db, ref, what, res);
+}
+
+/*
+ * Run sql (no parameters) on the open connection during its set-up, as
+ * the calls are run: STEPUP_OK, or STEPUP_ERR logged.
+ */
+static int db_setup_exec(struct db *db, const char *what, const char *sql)
+{
+    if (!PQsendQuery(db->conn, sql)) {
+        (void)db_check(db, NULL, what, NULL);
+        return STEPUP_ERR;
+    }
+    PGresult *res = db_finish(db, NULL, what);
+    if (res == NULL)
+        return STEPUP_ERR;
+    PQclear(res);
+    return STEPUP_OK;
+}
+
+/*
+ * After every connect, unless the handle keeps no session state
+ * (db_options.prepare): pin an empty search_path, so every name must be
  * schema-qualified and nothing can be shadowed (pg_catalog is still
  * searched first), then prepare the handle's statements.
  */
 static int db_setup(struct db *db)
 {
     char sql[DB_SQL_MAX];
-    PGresult *res = PQexec(db->conn, "SELECT pg_catalog.set_config('search_path', '', false)");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        db_note_error(db, PQerrorMessage(db->conn), res);
-        PQclear(res);
+    if (!db->prepare)
+        return STEPUP_OK;
+    if (db_setup_exec(db, "search_path", "SELECT pg_catalog.set_config('search_path', '', false)") !=
+        STEPUP_OK)
         return STEPUP_ERR;
-    }
-    PQclear(res);
     for (size_t i = 0; i < db->nstatements; i++) {
         const struct db_statement *st = db->statements[i];
         if (db_statement_sql(st, sql, sizeof sql) != STEPUP_OK) {
@@ -291,11 +456,13 @@ static int db_setup(struct db *db)
                     st->name);
             return STEPUP_ERR;
         }
-        res = PQprepare(db->conn, st->name, sql, 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            db_note_error(db, PQresultErrorMessage(res), res);
-            log_msg(LOG_ERROR, NULL, "database: cannot prepare %s: %s", st->name, db->error);
-            PQclear(res);
+        if (!PQsendPrepare(db->conn, st->name, sql, 0, NULL)) {
+            (void)db_check(db, NULL, st->name, NULL);
+            return STEPUP_ERR;
+        }
+        PGresult *res = db_finish(db, NULL, st->name);
+        if (res == NULL) {
+            log_msg(LOG_ERROR, NULL, "database: cannot prepare %s", st->name);
             return STEPUP_ERR;
         }
         PQclear(res);
@@ -316,15 +483,7 @@ static int db_listen_now(struct db *db)
     char sql[256];
     snprintf(sql, sizeof sql, "LISTEN %s", quoted);
     PQfreemem(quoted);
-    PGresult *res = PQexec(db->conn, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        db_note_error(db, PQresultErrorMessage(res), res);
-        log_msg(LOG_ERROR, NULL, "database: LISTEN %s failed: %s", db->listen_channel, db->error);
-        PQclear(res);
-        return STEPUP_ERR;
-    }
-    PQclear(res);
-    return STEPUP_OK;
+    return db_setup_exec(db, "LISTEN", sql);
 }
 
 /*
@@ -351,8 +510,6 @@ static bool db_peer_closed(struct db *db)
     return false;
 }
 
-static db_result *db_check(struct db *db, const char *ref, const char *what, PGresult *res);
-
 /*
  * Read the results of the call db_send left unread, so the connection is
  * free again; a failure is logged with the call's request-ref (db_check).
@@ -361,15 +518,26 @@ static db_result *db_check(struct db *db, const char *ref, const char *what, PGr
 static void db_read_unread(struct db *db)
 {
     const struct db_statement *st = db->unread;
-    if (st == NULL)
+    if (st == NULL || db->conn == NULL)
         return;
     db->unread = NULL;
-    PGresult *res;
-    while (db->conn != NULL && (res = PQgetResult(db->conn)) != NULL) {
-        res = db_check(db, db->unread_ref, st->name, res);
-        if (res != NULL)
-            PQclear(res);
-    }
+    PGresult *res = db_finish(db, db->unread_ref, st->name);
+    if (res != NULL)
+        PQclear(res);
+}
+
+/*
+ * A new connection: conninfo, with the handle's connect_timeout (per host,
+ * in libpq) unless conninfo sets its own (it is expanded after it).
+ */
+static PGconn *db_connect(const struct db *db)
+{
+    char timeout[16];
+    const char *keys[] = { "connect_timeout", "dbname", NULL };
+    const char *values[] = { timeout, db->conninfo, NULL };
+    snprintf(timeout, sizeof timeout, "%d", db->connect_timeout_seconds);
+    int skip = db->connect_timeout_seconds > 0 ? 0 : 1;
+    return PQconnectdbParams(keys + skip, values + skip, 1);
 }
 
 int db_ensure(struct db *db, char *errbuf, size_t errlen)
@@ -385,19 +553,20 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen)
 
     long long now = stepup_now_ms();
     if (db->last_attempt != 0 && now - db->last_attempt < db->retry_seconds * 1000LL) {
+        db->transient = true;
         if (errbuf != NULL)
             snprintf(errbuf, errlen, "%s", db->error);
         return STEPUP_ERR; /* too soon to try again: fail fast */
     }
 
-    db->conn = PQconnectdb(db->conninfo);
+    db->conn = db_connect(db);
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
         db_note_error(db, db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory", NULL);
         log_msg(LOG_ERROR, NULL, "database: cannot connect: %s", db->error);
         goto failed;
     }
     PQsetNoticeReceiver(db->conn, db_receive_notice, db);
-    if (db_setup(db) != STEPUP_OK || db_listen_now(db) != STEPUP_OK)
+    if (db_setup(db) != STEPUP_OK || db->conn == NULL || db_listen_now(db) != STEPUP_OK)
         goto failed;
     if (db->last_attempt != 0 || db->lost) {
         log_msg(LOG_INFO, NULL, "database: connected again");
@@ -411,6 +580,7 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen)
 failed:
     db_disconnect(db);
     db->last_attempt = now;
+    db->transient = true;
     if (errbuf != NULL)
         snprintf(errbuf, errlen, "%s", db->error);
     return STEPUP_ERR;
@@ -423,8 +593,10 @@ bool db_connected(const struct db *db)
 
 /*
  * Check a result: keep it when it carries rows or a completed command,
- * otherwise log, free and return NULL.  A broken connection is dropped so
- * that the next db_ensure reconnects.
+ * otherwise log, free and return NULL, noting whether the failure is of
+ * the moment (db_last_error_transient).  A broken connection, or one to
+ * a server that refuses writes (a standby, after a failover), is dropped
+ * so that the next db_ensure connects again.
  */
 static db_result *db_check(struct db *db, const char *ref, const char *what, PGresult *res)
 {
@@ -433,6 +605,7 @@ static db_result *db_check(struct db *db, const char *ref, const char *what, PGr
         db->error[0] = '\0';
         db->sqlstate[0] = '\0';
         db->position = 0;
+        db->transient = false;
         return res;
     }
     db_note_error(db, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(db->conn), res);
@@ -441,7 +614,9 @@ static db_result *db_check(struct db *db, const char *ref, const char *what, PGr
     log_msg(LOG_ERROR, ref, "database: %s failed: %s%s%s", what, db->error,
             db->sqlstate[0] != '\0' ? " SQLSTATE " : "", db->sqlstate);
     PQclear(res);
-    if (PQstatus(db->conn) != CONNECTION_OK) {
+    bool broken = PQstatus(db->conn) != CONNECTION_OK;
+    db->transient = broken || sqlstate_transient(db->sqlstate);
+    if (broken || strcmp(db->sqlstate, "25006") == 0) {
         /* The next call connects at once; a failed connect starts the wait. */
         db_disconnect(db);
         db->lost = true;
@@ -449,9 +624,11 @@ static db_result *db_check(struct db *db, const char *ref, const char *what, PGr
     return NULL;
 }
 
-/* True when st is one of the handle's prepared statements. */
+/* True when st is one of the statements prepared on this handle's connections. */
 static bool db_prepared(const struct db *db, const struct db_statement *st)
 {
+    if (!db->prepare)
+        return false;
     for (size_t i = 0; i < db->nstatements; i++) {
         if (db->statements[i] == st)
             return true;
@@ -473,8 +650,8 @@ static void db_call_complete(const struct db_call *c, const char *ref)
 
 /*
  * Send a call on a usable connection: the statement prepared on this
- * handle, or its text with the call's parameters.  False when nothing
- * could be sent.
+ * handle, or its text with the call's parameters (an unnamed statement).
+ * False when nothing could be sent.
  */
 static bool db_send_call(struct db *db, const char *ref, const struct db_call *c)
 {
@@ -498,13 +675,7 @@ db_result *db_run(struct db *db, const char *ref, struct db_call *c)
         return NULL;
     if (!db_send_call(db, ref, c))
         return db_check(db, ref, c->st->name, NULL);
-    /* One statement, one result: the last is the one that tells (as PQexec's). */
-    PGresult *res = NULL, *next;
-    while ((next = PQgetResult(db->conn)) != NULL) {
-        PQclear(res);
-        res = next;
-    }
-    return db_check(db, ref, c->st->name, res);
+    return db_finish(db, ref, c->st->name);
 }
 
 int db_send(struct db *db, const char *ref, struct db_call *c)
@@ -525,7 +696,11 @@ int db_script(struct db *db, const char *ref, const char *sql)
 {
     if (db_ensure(db, NULL, 0) != STEPUP_OK)
         return STEPUP_ERR;
-    db_result *res = db_check(db, ref, "script", PQexec(db->conn, sql));
+    if (!PQsendQuery(db->conn, sql)) {
+        (void)db_check(db, ref, "script", NULL);
+        return STEPUP_ERR;
+    }
+    PGresult *res = db_finish(db, ref, "script");
     if (res == NULL)
         return STEPUP_ERR;
     PQclear(res);
@@ -594,6 +769,7 @@ int db_wait_notify(struct db *db, int timeout_ms, const sigset_t *unblock)
 
 broken:
     db_note_error(db, PQerrorMessage(db->conn), NULL);
+    db->transient = true;
     log_msg(LOG_ERROR, NULL, "database: connection lost while waiting: %s", db->error);
     db_disconnect(db);
     db->lost = true;
@@ -608,6 +784,11 @@ const char *db_last_error(const struct db *db)
 const char *db_last_sqlstate(const struct db *db)
 {
     return db->sqlstate;
+}
+
+bool db_last_error_transient(const struct db *db)
+{
+    return db->transient;
 }
 
 int db_last_error_position(const struct db *db)

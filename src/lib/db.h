@@ -92,16 +92,44 @@ void db_arg_null(struct db_call *c, const char *name);
 int db_statement_sql(const struct db_statement *st, char *buf, size_t buflen) WARN_UNUSED;
 
 /*
- * A handle that connects lazily.  conninfo is a libpq connection string
- * (NULL or "" for libpq's defaults and PG* environment variables);
- * statements (may be NULL) are prepared right after each connect, and
- * calls of other statements are sent with their text each time.  Both
- * must outlive the handle.  retry_seconds limits how often a broken
- * connection is retried, so an outage does not turn every request into a
- * connect attempt.
+ * How a handle reaches the server.  conninfo is a libpq connection string
+ * (NULL or "" for libpq's defaults and PG* environment variables; a
+ * multi-host string with target_session_attrs=read-write follows a
+ * failover).  retry_seconds limits how often a broken connection is
+ * retried, so an outage does not turn every request into a connect
+ * attempt.  connect_timeout_seconds bounds each attempt per host (libpq's
+ * connect_timeout, which conninfo may set itself; 0: libpq's default, no
+ * limit).  statement_timeout_ms bounds each call: past it the call is
+ * cancelled (a cancel request, which PgBouncer passes on too) and fails
+ * with SQLSTATE 57014, and when the server does not answer the cancel
+ * within DB_CANCEL_GRACE_MS the connection is dropped (0: no limit).
+ * prepare: the statements of db_new are prepared once per connection and
+ * the session's search_path is pinned; false keeps no state in the
+ * server's session at all (PgBouncer in transaction pooling mode, whose
+ * server connections serve other clients between transactions): every
+ * call is sent with its text, as an unnamed statement, and the names in
+ * it are schema-qualified anyway.
  */
-struct db *db_new(const char *conninfo, const struct db_statement *const *statements,
-                  size_t nstatements, int retry_seconds);
+struct db_options {
+    const char *conninfo;
+    int retry_seconds;
+    int connect_timeout_seconds;
+    int statement_timeout_ms;
+    bool prepare;
+};
+#define DB_CANCEL_GRACE_MS 1000
+
+/* True when a and b reach the server the same way (the same text of conninfo). */
+bool db_options_equal(const struct db_options *a, const struct db_options *b);
+
+/*
+ * A handle that connects lazily, with o (conninfo is copied).  statements
+ * (may be NULL) are prepared right after each connect when o->prepare,
+ * and calls of other statements are sent with their text each time; they
+ * must outlive the handle.
+ */
+struct db *db_new(const struct db_options *o, const struct db_statement *const *statements,
+                  size_t nstatements);
 void db_free(struct db *db);
 
 /*
@@ -156,6 +184,21 @@ int db_script(struct db *db, const char *ref, const char *sql) WARN_UNUSED;
 const char *db_last_error(const struct db *db);
 const char *db_last_sqlstate(const struct db *db);
 int db_last_error_position(const struct db *db);
+
+/*
+ * True when the last call failed for a reason of the moment rather than
+ * of the call: the connection was lost, the call was cancelled (the
+ * statement timeout) or waited too long for a lock, the server is
+ * shutting down, starting up or out of resources, a serialization
+ * failure or deadlock, or the server is a standby that refuses writes (a
+ * failover happened: the connection is then dropped, so the next call
+ * finds the new primary).  Such a call was rolled back, or, when the
+ * connection was lost after it was sent, may or may not have committed;
+ * stepup-fcgi answers it 503, and trying again later can work.  False
+ * after a success and for every other error (a bug, a missing function:
+ * stepup-fcgi answers 500).
+ */
+bool db_last_error_transient(const struct db *db);
 
 /*
  * LISTEN on channel (an identifier, quoted here) now, and again after every

@@ -122,8 +122,9 @@ static void free_config(struct sender_config *c)
 /* A new database handle for c, listening on the outbox channel (connects lazily). */
 static struct db *open_db(const struct sender_config *c)
 {
-    struct db *db = db_new(c->common.db_conninfo, outbox_statements, outbox_nstatements,
-                           c->common.db_retry_seconds);
+    struct db_options o;
+    config_db_options(&c->common, &o);
+    struct db *db = db_new(&o, outbox_statements, outbox_nstatements);
     if (db == NULL)
         return NULL;
     if (db_listen(db, CHANNEL) != STEPUP_OK)
@@ -134,7 +135,7 @@ static struct db *open_db(const struct sender_config *c)
 /*
  * SIGHUP: parse the file into a fresh configuration and open its providers;
  * swap both in only if everything worked (between batches: nothing is
- * claimed).  A new db_conninfo gets a new connection (which also takes any
+ * claimed).  New db_* settings get a new connection (which also takes any
  * result the old one could not write).
  */
 static void reload(struct sender *s, struct sender_config **config, struct providers *providers,
@@ -163,7 +164,10 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
         return;
     }
     /* Results waiting for the database are written on the new connection. */
-    if (strcmp(fresh->common.db_conninfo, (*config)->common.db_conninfo) != 0) {
+    struct db_options was, now;
+    config_db_options(&(*config)->common, &was);
+    config_db_options(&fresh->common, &now);
+    if (!db_options_equal(&was, &now)) {
         struct db *db = open_db(fresh);
         if (db == NULL) {
             log_msg(LOG_ERROR, NULL, "SIGHUP: out of memory; keeping the running configuration");

@@ -42,7 +42,9 @@ void fuzz_fcgi_init_once(void)
     must(settings_set(&settings, "trusted_proxies", "127.0.0.1, 10.0.0.0/8, ::1, fd00::/8", err,
                       sizeof err) == STEPUP_OK, "trusted_proxies");
     /* No server there: the first attempt fails at once, and for 10^6 s none follows. */
-    db = db_new("host=/nonexistent/stepup-fuzz", NULL, 0, 1000000);
+    db = db_new(&(struct db_options){ .conninfo = "host=/nonexistent/stepup-fuzz",
+                                      .retry_seconds = 1000000 },
+                NULL, 0);
     must(db != NULL, "db_new");
     metrics = metrics_open(NULL, route_names,
                            dispatch_route_names(route_names, METRICS_ROUTES_MAX), err, sizeof err);

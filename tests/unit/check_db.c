@@ -109,7 +109,7 @@ END_TEST
 START_TEST(test_unset_argument_aborts_at_run)
 {
     struct db_call c;
-    struct db *db = db_new("host=/nonexistent", NULL, 0, 0);
+    struct db *db = db_new(&(struct db_options){ .conninfo = "host=/nonexistent" }, NULL, 0);
     db_call_init(&c, &table_fn);
     db_arg_int(&c, "p_max_age_seconds", 1);
     db_arg_null(&c, "p_ids");

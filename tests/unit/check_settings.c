@@ -107,6 +107,9 @@ START_TEST(defaults)
     ck_assert_str_eq(st.socket_path, "");
     ck_assert_int_eq(st.listen_backlog, 128);
     ck_assert_int_eq(st.common.db_retry_seconds, 1);
+    ck_assert_int_eq(st.common.db_connect_timeout_seconds, 5);
+    ck_assert_int_eq(st.common.db_statement_timeout_ms, 5000);
+    ck_assert_int_eq(st.common.db_prepared_statements, 1);
     ck_assert_int_eq(st.max_body_bytes, 65536);
     ck_assert_int_eq(st.common.log_level, LOG_INFO);
     ck_assert_int_eq(st.common.log_target, LOG_TO_STDERR);
@@ -146,6 +149,9 @@ START_TEST(full_file)
                        "  socket   =   /run/stepup.sock  \n"
                        "\tlisten_backlog\t=\t512\t# tabs\n"
                        "db_retry_seconds = 0\n"
+                       "db_connect_timeout_seconds = 2\n"
+                       "db_statement_timeout_ms = 0\n"
+                       "db_prepared_statements = 0\n"
                        "max_body_bytes = \"1024\"\n"
                        "log_level = debug\r\n" KEYS "   # trailing comment line\n";
 
@@ -155,6 +161,9 @@ START_TEST(full_file)
     ck_assert_str_eq(st.socket_path, "/run/stepup.sock");
     ck_assert_int_eq(st.listen_backlog, 512);
     ck_assert_int_eq(st.common.db_retry_seconds, 0);
+    ck_assert_int_eq(st.common.db_connect_timeout_seconds, 2);
+    ck_assert_int_eq(st.common.db_statement_timeout_ms, 0);
+    ck_assert_int_eq(st.common.db_prepared_statements, 0);
     ck_assert_int_eq(st.max_body_bytes, 1024);
     ck_assert_int_eq(st.common.log_level, LOG_DEBUG);
 }
@@ -213,6 +222,9 @@ static const struct bad_case bad_cases[] = {
     {"max_body_bytes = 1023\n", 3, "1024..10485760"},
     {"max_body_bytes = 10485761\n", 3, "1024..10485760"},
     {"db_retry_seconds = 3601\n", 3, "0..3600"},
+    {"db_connect_timeout_seconds = 1\n", 3, "2..3600"},
+    {"db_statement_timeout_ms = -1\n", 3, "0..3600000"},
+    {"db_prepared_statements = 2\n", 3, "0..1"},
     {"listen_backlog = 0\n", 3, "listen_backlog"},
     {"log_level = verbose\n", 3, "error, warn, info or debug"},
     {"db_conninfo = \"dbname=x\n", 3, "unterminated"},
@@ -284,7 +296,9 @@ START_TEST(describe_lists_every_key)
                                        "gate_name", "gate_allow_sandbox", "trusted_proxies",
                                        "otp_key", "outbox_key", "log_target",
                                        "authorizer_socket", "authorizer_workers",
-                                       "syslog_facility", "metrics_allow", "metrics_file"};
+                                       "syslog_facility", "metrics_allow", "metrics_file",
+                                       "db_connect_timeout_seconds", "db_statement_timeout_ms",
+                                       "db_prepared_statements"};
     char *text = NULL, *line;
     size_t len = 0;
     int rows = 0;
