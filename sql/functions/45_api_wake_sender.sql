@@ -12,11 +12,14 @@
 -- is empty: senders only count wake-ups, and claim whatever is pending.
 CREATE OR REPLACE FUNCTION stepup.api_wake_sender()
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.set_config('synchronous_commit', 'off', true);
-    SELECT pg_catalog.pg_notify('stepup_outbox', '');
+BEGIN
+    -- PL/pgSQL: an SQL function of two statements is planned at every call.
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    PERFORM pg_catalog.pg_notify('stepup_outbox', '');
+END
 $$;
 COMMENT ON FUNCTION stepup.api_wake_sender() IS
     'Wakes the senders (NOTIFY stepup_outbox) in a transaction that does not wait for its WAL flush.';
