@@ -85,8 +85,9 @@ BEGIN
         IF limit_name IS NOT NULL THEN
             PERFORM audit_limit_refused(v_call.programme_id, v_call.user_id, v_call.session_id,
                                         limit_name, retry_after, p_operation, p_request_ref,
-                                        p_client_addr, p_user_agent);
+                                        p_client_addr, p_user_agent, v_call.identity_id);
             outcome := 'RATE_LIMITED';
+            PERFORM call_end(v_call.session_id, outcome, p_idem_ref, p_operation, p_request_hash);
             RETURN NEXT;
             RETURN;
         END IF;
@@ -117,8 +118,7 @@ BEGIN
                                                            'channel', p_channel));
     END IF;
 
-    PERFORM idempotency_finish(v_call.session_id, p_idem_ref, p_operation, p_request_hash,
-                               v_outcome);
+    PERFORM call_end(v_call.session_id, v_outcome, p_idem_ref, p_operation, p_request_hash);
     outcome := v_outcome;
     RETURN NEXT;
 END

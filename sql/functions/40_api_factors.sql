@@ -11,10 +11,11 @@ AS $$
 DECLARE
     v_auth record;
 BEGIN
-    SELECT a.outcome, a.user_id INTO v_auth
+    SELECT a.outcome, a.session_id, a.user_id INTO v_auth
       FROM authenticate(p_api_key_hash, p_token_hash, p_allow_impersonation => true) a;
     outcome := v_auth.outcome;
     IF v_auth.outcome = 'OK' THEN
+        PERFORM touch_session(v_auth.session_id); -- a request of the session
         SELECT coalesce(jsonb_agg(jsonb_build_object('type', 'OTP', 'channel', f.channel,
                                                      'status', f.status)
                                   ORDER BY f.channel), '[]'::jsonb)

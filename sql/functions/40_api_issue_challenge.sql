@@ -21,10 +21,11 @@
 --      until a challenge would be allowed, and is not recorded for the
 --      idempotency-ref (a retry after the window is a new call);
 --   5. OK: the session's pending step-up challenge is superseded, the new
---      one inserted, the session's counters moved (only a success moves the
---      retry window), and outside sandbox an outbox row queued, its id
+--      one inserted, and outside sandbox an outbox row queued, its id
 --      returned as outbox_id (issue_code);
---   6. with an idempotency ref, the outcome of 4/5 is recorded.
+--   6. the session's counters move (only a success moves the retry window)
+--      and, with an idempotency ref, the outcome of 4/5 is recorded
+--      (call_end).
 -- Each step writes its audit events in this transaction, with the
 -- request's context: a refusal of 2-3 those of call_begin, one of 4
 -- challenge.refused (the outcome), 4a limit.refused (the limit and
@@ -53,9 +54,7 @@ SET search_path = stepup, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_call record;
-    v_prog record;
-    v_factor record;
-    v_registered boolean;
+    v_prog record; -- the programme's settings, and the user's ACTIVE factor of p_channel
     v_outcome text;
 BEGIN
     SELECT * INTO v_call
@@ -70,20 +69,19 @@ BEGIN
     END IF;
     replayed := false;
 
-    SELECT p.sms_enabled, p.countries, p.retry_seconds, p.issue_limit, p.prefix_digits INTO v_prog
+    SELECT p.sms_enabled, p.countries, p.retry_seconds, p.issue_limit, p.prefix_digits,
+           f.user_id IS NOT NULL AS registered, f.mobile, f.mobile_kind, f.mobile_region
+      INTO v_prog
       FROM programmes p
+      LEFT JOIN factors f
+        ON f.user_id = v_call.user_id AND f.channel = p_channel AND f.status = 'ACTIVE'
      WHERE p.id = v_call.programme_id;
-    SELECT f.mobile, f.mobile_kind, f.mobile_region INTO v_factor
-      FROM factors f
-     WHERE f.user_id = v_call.user_id AND f.channel = p_channel AND f.status = 'ACTIVE';
-    v_registered := FOUND;
 
     -- the first refusal, in this order
     v_outcome := coalesce(
         channel_refusal(v_prog.sms_enabled, p_channel),
-        CASE WHEN NOT v_registered THEN 'CHANNEL_NOT_REGISTERED' END,
-        mobile_refusal(v_prog.countries, v_factor.mobile, v_factor.mobile_kind,
-                       v_factor.mobile_region),
+        CASE WHEN NOT v_prog.registered THEN 'CHANNEL_NOT_REGISTERED' END,
+        mobile_refusal(v_prog.countries, v_prog.mobile, v_prog.mobile_kind, v_prog.mobile_region),
         CASE WHEN now() < v_call.last_challenge_at + make_interval(secs => v_prog.retry_seconds)
              THEN 'RETRY_IN_15SEC' END,
         CASE WHEN v_call.challenges_issued >= v_prog.issue_limit
@@ -91,28 +89,26 @@ BEGIN
     IF v_outcome IS NULL THEN
         SELECT r.limit_name, r.limit_count, r.limit_seconds, r.retry_after
           INTO limit_name, limit_count, limit_seconds, retry_after
-          FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_factor.mobile,
+          FROM challenge_limits_take(v_call.programme_id, v_call.user_id, v_prog.mobile,
                                      v_prog.prefix_digits) r;
         IF limit_name IS NOT NULL THEN
             PERFORM audit_limit_refused(v_call.programme_id, v_call.user_id, v_call.session_id,
                                         limit_name, retry_after, p_operation, p_request_ref,
-                                        p_client_addr, p_user_agent);
+                                        p_client_addr, p_user_agent, v_call.identity_id);
             outcome := 'RATE_LIMITED';
+            PERFORM call_end(v_call.session_id, outcome, p_idem_ref, p_operation, p_request_hash);
             RETURN NEXT;
             RETURN;
         END IF;
         outbox_id := issue_code(p_session_id => v_call.session_id, p_user_id => v_call.user_id,
                                 p_programme_id => v_call.programme_id, p_purpose => 'STEPUP',
-                                p_channel => p_channel, p_mobile => v_factor.mobile,
+                                p_channel => p_channel, p_mobile => v_prog.mobile,
                                 p_challenge_id => p_challenge_id, p_code_hash => p_code_hash,
                                 p_sandbox_code_hash => p_sandbox_code_hash,
                                 p_code_sealed => p_code_sealed, p_key_id => p_key_id,
                                 p_seal_key_id => p_seal_key_id, p_sealed_to => p_sealed_to,
                                 p_request_ref => p_request_ref,
                                 p_client_addr => p_client_addr, p_user_agent => p_user_agent);
-        UPDATE sessions s
-           SET challenges_issued = s.challenges_issued + 1, last_challenge_at = now()
-         WHERE s.id = v_call.session_id;
         v_outcome := 'OK';
     ELSE
         PERFORM audit_event('challenge.refused', v_call.programme_id, p_user_id => v_call.user_id,
@@ -120,11 +116,12 @@ BEGIN
                             p_client_addr => p_client_addr, p_user_agent => p_user_agent,
                             p_detail => jsonb_build_object('outcome', v_outcome,
                                                            'purpose', 'STEPUP',
-                                                           'channel', p_channel));
+                                                           'channel', p_channel),
+                            p_identity_id => v_call.identity_id);
     END IF;
 
-    PERFORM idempotency_finish(v_call.session_id, p_idem_ref, p_operation, p_request_hash,
-                               v_outcome);
+    PERFORM call_end(v_call.session_id, v_outcome, p_idem_ref, p_operation, p_request_hash,
+                     p_issued => v_outcome = 'OK');
     outcome := v_outcome;
     RETURN NEXT;
 END

@@ -154,8 +154,7 @@ BEGIN
                                     substring(p_code_hashes FROM (v_key - 1) * 32 + 1 FOR 32));
         IF v_matched AND p_purpose = 'STEPUP' THEN
             UPDATE challenges c SET status = 'VERIFIED', ended_at = now() WHERE c.id = v_ch.id;
-            UPDATE sessions s SET stepped_up_at = now() WHERE s.id = v_call.session_id;
-            v_outcome := 'OK';
+            v_outcome := 'OK'; -- and the session is stepped up (call_end)
         ELSIF v_matched THEN
             -- only a factor still waiting on this number (or enrolled on it
             -- meanwhile): not one retired by a number change since
@@ -235,8 +234,8 @@ BEGIN
         VALUES (v_attempted, v_matched, v_outcome);
     END IF;
 
-    PERFORM idempotency_finish(v_call.session_id, p_idem_ref, p_operation, p_request_hash,
-                               v_outcome);
+    PERFORM call_end(v_call.session_id, v_outcome, p_idem_ref, p_operation, p_request_hash,
+                     p_stepped_up => v_outcome = 'OK' AND p_purpose = 'STEPUP');
 
     outcome := v_outcome;
     RETURN NEXT;
