@@ -149,8 +149,11 @@ COMMENT ON FUNCTION stepup.limit_give(uuid, text, text) IS
 -- the count is exact; a sharded limit (over a whole programme) adds to its
 -- own shard after reading the others, so it may be passed by at most one
 -- request per connection racing at the moment it is reached.  One row,
--- not a set, and the limits read in one statement: this runs in every
--- issue and login.
+-- not a set.  This runs in every issue and login, so each statement is a
+-- plain index lookup: what PostgreSQL spends on a statement is mostly
+-- setting up its plan's nodes, and one statement that gathered every
+-- limit at once (unnest, a join and four ordered aggregates) cost more
+-- than the lookups of the limits one by one.
 CREATE OR REPLACE FUNCTION stepup.limits_take(p_programme_id uuid, p_names text[],
                                               p_subjects text[], OUT limit_name text,
                                               OUT limit_count integer, OUT limit_seconds integer,
@@ -158,54 +161,51 @@ CREATE OR REPLACE FUNCTION stepup.limits_take(p_programme_id uuid, p_names text[
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_at integer[];  -- positions in p_names of the limits that are on, in order
-    v_max integer[];
-    v_seconds integer[];
-    v_shards smallint[];
+    v_taken integer[] := '{}'; -- positions in p_names this call has counted
+    v record;
     v_window timestamptz;
     v_shard smallint;
     v_others integer;
     v_hits integer;
+    j integer;
 BEGIN
-    SELECT array_agg(l.n::integer ORDER BY l.n), array_agg(e.max_count ORDER BY l.n),
-           array_agg(e.period_seconds ORDER BY l.n), array_agg(e.shards ORDER BY l.n)
-      INTO v_at, v_max, v_seconds, v_shards
-      FROM unnest(p_names, p_subjects) WITH ORDINALITY AS l(name, subject, n)
-      CROSS JOIN LATERAL stepup.programme_limit(p_programme_id, l.name) e
-     WHERE l.subject IS NOT NULL AND e.max_count IS NOT NULL;
-
-    FOR i IN 1 .. coalesce(cardinality(v_at), 0) LOOP
-        v_window := stepup.limit_window_start(v_seconds[i]);
-        v_shard := stepup.limit_shard(v_shards[i]);
+    FOR i IN 1 .. coalesce(cardinality(p_names), 0) LOOP
+        CONTINUE WHEN p_subjects[i] IS NULL;
+        SELECT e.max_count, e.period_seconds, e.shards INTO v
+          FROM stepup.programme_limit(p_programme_id, p_names[i]) e;
+        CONTINUE WHEN v.max_count IS NULL; -- off, or no such limit
+        v_window := stepup.limit_window_start(v.period_seconds);
+        v_shard := stepup.limit_shard(v.shards);
         v_others := 0;
-        IF v_shards[i] > 1 THEN
+        IF v.shards > 1 THEN
             SELECT coalesce(sum(c.hits), 0) INTO v_others
               FROM stepup.limit_counters c
-             WHERE c.programme_id = p_programme_id AND c.limit_name = p_names[v_at[i]]
-               AND c.subject = p_subjects[v_at[i]] AND c.shard <> v_shard
+             WHERE c.programme_id = p_programme_id AND c.limit_name = p_names[i]
+               AND c.subject = p_subjects[i] AND c.shard <> v_shard
                AND c.window_start = v_window;
         END IF;
         v_hits := NULL;
-        IF v_others < v_max[i] THEN
+        IF v_others < v.max_count THEN
             INSERT INTO stepup.limit_counters AS c (programme_id, limit_name, subject, shard,
                                                     window_start, hits)
-            VALUES (p_programme_id, p_names[v_at[i]], p_subjects[v_at[i]], v_shard, v_window, 1)
+            VALUES (p_programme_id, p_names[i], p_subjects[i], v_shard, v_window, 1)
             ON CONFLICT ON CONSTRAINT limit_counters_pkey DO UPDATE
                SET hits = CASE WHEN c.window_start = excluded.window_start THEN c.hits + 1 ELSE 1 END,
                    window_start = excluded.window_start
-             WHERE c.window_start <> excluded.window_start OR c.hits + v_others < v_max[i]
+             WHERE c.window_start <> excluded.window_start OR c.hits + v_others < v.max_count
             RETURNING c.hits INTO v_hits;
         END IF;
         IF v_hits IS NULL THEN
-            FOR j IN 1 .. i - 1 LOOP -- give back what this call took
-                PERFORM stepup.limit_give(p_programme_id, p_names[v_at[j]], p_subjects[v_at[j]]);
+            FOREACH j IN ARRAY v_taken LOOP -- give back what this call took
+                PERFORM stepup.limit_give(p_programme_id, p_names[j], p_subjects[j]);
             END LOOP;
-            limit_name := p_names[v_at[i]];
-            limit_count := v_max[i];
-            limit_seconds := v_seconds[i];
-            retry_after := stepup.limit_retry_after(v_window + make_interval(secs => v_seconds[i]));
+            limit_name := p_names[i];
+            limit_count := v.max_count;
+            limit_seconds := v.period_seconds;
+            retry_after := stepup.limit_retry_after(v_window + make_interval(secs => v.period_seconds));
             RETURN;
         END IF;
+        v_taken := v_taken || i;
     END LOOP;
 END
 $$;
@@ -227,8 +227,7 @@ BEGIN
     SELECT t.limit_name, t.limit_count, t.limit_seconds, t.retry_after
       INTO limit_name, limit_count, limit_seconds, retry_after
       FROM stepup.limits_take(p_programme_id,
-                       ARRAY['challenges-per-user', 'challenges-per-number',
-                             'challenges-per-prefix', 'challenges-per-programme'],
+                       '{challenges-per-user,challenges-per-number,challenges-per-prefix,challenges-per-programme}',
                        ARRAY[p_user_id::text, p_mobile,
                              stepup.limit_prefix_subject(p_mobile, p_prefix_digits), '']) t;
 END
