@@ -35,20 +35,24 @@ AS $$
 DECLARE
     v_prog record;
     v_outbox uuid;
-    v_old record;
+    v_old uuid[];
+    v_id uuid;
 BEGIN
     SELECT p.name, p.sandbox, p.expiry_seconds, p.sms_template INTO v_prog
       FROM programmes p
      WHERE p.id = p_programme_id;
 
-    FOR v_old IN
+    -- Into an array, not a FOR loop over the UPDATE: a loop opens a cursor,
+    -- whose plan PostgreSQL made again at every call here.
+    WITH superseded AS (
         UPDATE challenges c
            SET status = 'SUPERSEDED', ended_at = now()
          WHERE c.session_id = p_session_id AND c.status = 'PENDING' AND c.purpose = p_purpose
-        RETURNING c.id
-    LOOP
+        RETURNING c.id)
+    SELECT array_agg(superseded.id) INTO v_old FROM superseded;
+    FOREACH v_id IN ARRAY coalesce(v_old, '{}') LOOP
         PERFORM audit_event('challenge.superseded', p_programme_id, p_user_id => p_user_id,
-                            p_session_id => p_session_id, p_challenge_id => v_old.id,
+                            p_session_id => p_session_id, p_challenge_id => v_id,
                             p_request_ref => p_request_ref, p_client_addr => p_client_addr,
                             p_user_agent => p_user_agent,
                             p_detail => jsonb_build_object('purpose', p_purpose,
