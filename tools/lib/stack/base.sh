@@ -2,8 +2,8 @@
 # tools/lib/stack/base.sh - what every part of the stack shares: the state
 # layout, the names of programs and files, and small helpers.  Sourced by
 # tools/stack after tools/lib/common.sh; the parts (postgres.sh,
-# database.sh, fcgi.sh, httpd.sh, sender.sh, demo.sh) each define
-# part_<name>_up, and those that run a process part_<name>_down and
+# database.sh, pgbouncer.sh, fcgi.sh, httpd.sh, sender.sh, demo.sh) each
+# define part_<name>_up, and those that run a process part_<name>_down and
 # part_<name>_status.
 
 STATE=$(realpath -m "${STEPUP_STATE_DIR:-$ROOT/var}")
@@ -193,6 +193,11 @@ write_stack_env() {
         printf 'export STEPUP_HTTPD=%q\n' "$HTTPD"
         printf 'export PGHOST=%q\n' 127.0.0.1
         printf 'export PGPORT=%q\n' "$PG_PORT"
+        if [ "$PGBOUNCER" = 1 ]; then
+            echo "# stepup-fcgi reaches the database through PgBouncer, on this port;"
+            echo "# PG* are PostgreSQL's own (the sender and stepupctl connect directly)."
+            printf 'export STEPUP_PGBOUNCER_PORT=%q\n' "$PGBOUNCER_PORT"
+        fi
         printf 'export PGUSER=%q\n' "$PG_OPERATOR"
         printf 'export PGDATABASE=%q\n' stepup
         printf 'export STEPUP_PG_OWNER=%q\n' "$PG_OWNER"
