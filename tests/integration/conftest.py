@@ -10,7 +10,7 @@ STEPUP_PGBOUNCER=1 in the environment, stepup-fcgi reaches the database
 through PgBouncer in transaction pooling mode (tools/stack's pgbouncer part):
 `STEPUP_PGBOUNCER=1 make check STEPUP_HTTPDS=lighttpd` runs the whole suite
 so.  ``own_stack(name, **settings)`` brings up a stack of its own for a
-test (test_65's PgBouncer).  It is also the toolbox of
+test (test_65's PgBouncer, test_92's Patroni).  It is also the toolbox of
 the tests:
 
     stack.ctl(*args)                 run stepupctl (as stepup_operator), return its JSON
@@ -224,8 +224,11 @@ class Stack:
         assert m, f"unexpected STEPUP_URL {self.url}"
         self.host, self.port = m.group(1), int(m.group(2))
         self.ctl_path = env["STEPUPCTL"]
-        # PGUSER is the operator (stepupctl); psql runs as the owner.
-        self.pg_env = {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE")}
+        # PGUSER is the operator (stepupctl); psql runs as the owner.  Under
+        # Patroni, PGHOST and PGPORT list both nodes and libpq takes the
+        # primary (PGTARGETSESSIONATTRS).
+        self.pg_env = {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE",
+                                           "PGTARGETSESSIONATTRS") if k in env}
         self.pg_owner = env["STEPUP_PG_OWNER"]
         self.pg_superuser = env["STEPUP_PG_SUPERUSER"]
         self.conf_path = self.state_dir / "stepup.conf"
@@ -627,7 +630,8 @@ def _scan_for_tool_errors(state_dir):
 # tests give every stack free ones (a part that is not brought up ignores
 # its own).
 STACK_PORT_VARS = ("STEPUP_PG_PORT", "STEPUP_HTTP_PORT", "STEPUP_AUTHORIZER_PORT",
-                   "STEPUP_PGBOUNCER_PORT")
+                   "STEPUP_PGBOUNCER_PORT", "STEPUP_PG_PORT2", "STEPUP_ETCD_PORT",
+                   "STEPUP_ETCD_PEER_PORT", "STEPUP_PATRONI_PORT", "STEPUP_PATRONI_PORT2")
 
 
 def stack_ports():
@@ -638,8 +642,8 @@ def stack_ports():
 @contextlib.contextmanager
 def own_stack(name, **settings):
     """A stack of its own beside the session's, as test_20 runs one: tools/stack
-    up with settings (its environment: STEPUP_PGBOUNCER="1",
-    STEPUP_SMS_GATEWAY_URL...), on free ports, state in
+    up with settings (its environment: STEPUP_PGBOUNCER="1", STEPUP_PG_HA=
+    "patroni", STEPUP_SMS_GATEWAY_URL...), on free ports, state in
     $STEPUP_BUILD_DIR/tests-var-<name> (kept for its logs).  Yields its Stack
     (stack.stack_env: the environment it was brought up with); tools/stack
     down always follows, and must succeed, and then no sanitizer or valgrind

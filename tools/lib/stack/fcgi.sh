@@ -4,8 +4,9 @@
 # key documented, fresh random keys, mode 0600) the first time, and
 # brought to this stack's database and web server with --update-config
 # afterwards; with gate_allow_sandbox = 1, so that the demo's sandbox
-# sessions pass the /legacy/ gate.  Its db_conninfo names PostgreSQL, or
-# PgBouncer (STEPUP_PGBOUNCER=1, with db_prepared_statements = 0).
+# sessions pass the /legacy/ gate.  Its db_conninfo names PostgreSQL, both
+# Patroni nodes (STEPUP_PG_HA=patroni) or PgBouncer (STEPUP_PGBOUNCER=1, with
+# db_prepared_statements = 0).
 #
 # Who starts the program depends on the web server (STEPUP_HTTPD):
 #   lighttpd      this part: stand-alone as $STEPUP_FCGI_USER, 4 worker
@@ -21,14 +22,14 @@
 # Stand-alone, its pid file is $FCGI_RUN/stepup-fcgi.pid and its log
 # $LOGDIR/stepup-fcgi.log.
 
-# The database as stepup-fcgi reaches it: PostgreSQL, or PgBouncer
-# (STEPUP_PGBOUNCER=1).
+# The database as stepup-fcgi reaches it: PostgreSQL (under Patroni: both
+# nodes, taking whichever is the primary), or PgBouncer (STEPUP_PGBOUNCER=1).
 fcgi_conninfo() {
     local hosts
     if [ "$PGBOUNCER" = 1 ]; then
         hosts="host=127.0.0.1 port=$PGBOUNCER_PORT"
     else
-        hosts="host=127.0.0.1 port=$PG_PORT"
+        hosts=$(pg_conninfo_hosts)
     fi
     echo "$hosts dbname=stepup user=stepup_app application_name=stepup-fcgi connect_timeout=3"
 }

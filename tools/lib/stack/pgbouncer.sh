@@ -113,6 +113,8 @@ pgbouncer_running_port() {
 part_pgbouncer_up() {
     local pid
     [ "$PGBOUNCER" = 1 ] || return 0
+    [ "$PG_HA" != patroni ] ||
+        die "STEPUP_PGBOUNCER=1 and STEPUP_PG_HA=patroni do not go together here: PgBouncer 1.18 cannot follow a failover (README, \"Beyond one machine\")"
     [ -x /usr/sbin/pgbouncer ] || die "pgbouncer is not installed (apt-get install pgbouncer)"
     if pid=$(pgbouncer_pid); then
         [ "$(pgbouncer_running_port)" = "$PGBOUNCER_PORT" ] ||
