@@ -103,7 +103,9 @@ def test_failover_under_load_loses_nothing_answered_204(gateway, capsys):  # noq
 
 
 def run_failover(ha, gateway, capsys):  # noqa: F811
-    roles = members(ha)
+    roles = wait_until(lambda: (lambda m: m if sorted(m.values()) == ["leader", "sync_standby"]
+                                else None)(members(ha)),
+                       timeout=30, what="a leader and its synchronous standby")
     [leader] = [n for n, r in roles.items() if r == "leader"]
     [standby] = [n for n, r in roles.items() if r == "sync_standby"]
     fcgi_pid = pid_file(ha.state_dir / "run" / "fcgi" / "stepup-fcgi.pid")
@@ -189,8 +191,8 @@ def run_failover(ha, gateway, capsys):  # noqa: F811
     assert all(a.status == 204 for a in answers if a.started > last_503)
 
     # The standby is the primary now, and it has every challenge answered 204.
-    roles = members(ha)
-    assert roles.get(standby) == "leader", roles
+    wait_until(lambda: members(ha).get(standby) == "leader", timeout=30,
+               what=f"{standby} leading, as Patroni's REST API says")
     [[port, in_recovery]] = ha.psql("SELECT inet_server_port(), pg_is_in_recovery()")
     standby_port = ha.stack_env["STEPUP_PG_PORT2" if standby == "node2" else "STEPUP_PG_PORT"]
     assert (port, in_recovery) == (standby_port, "f")
