@@ -258,6 +258,33 @@ static void db_note_error(struct db *db, const char *message, const PGresult *re
     db->position = pos != NULL ? atoi(pos) : 0;
 }
 
+/*
+ * Remember why a connect failed.  libpq writes a line for each host it
+ * tried (several in a multi-host conninfo), each maybe followed by hints
+ * indented with a tab; every host's line is kept, joined by "; ", so that
+ * during a failover the log says that one host refused and that the other
+ * is still a standby ("session is read-only"), not only the first.
+ */
+static void db_note_connect_error(struct db *db, const char *message)
+{
+    size_t used = 0;
+    db->error[0] = '\0';
+    for (const char *line = message; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        int len = end != NULL ? (int)(end - line) : (int)strlen(line);
+        if (len > 0 && line[0] != '\t' && used < sizeof db->error - 1) {
+            int n = snprintf(db->error + used, sizeof db->error - used, "%s%.*s",
+                             used > 0 ? "; " : "", len, line);
+            used = n < 0 ? used : used + (size_t)n;
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+    if (db->error[0] == '\0')
+        snprintf(db->error, sizeof db->error, "unknown error");
+    db->sqlstate[0] = '\0';
+    db->position = 0;
+}
+
 void db_on_notice(struct db *db, void (*fn)(void *arg, const char *severity, const char *message),
                   void *arg)
 {
@@ -561,7 +588,7 @@ int db_ensure(struct db *db, char *errbuf, size_t errlen)
 
     db->conn = db_connect(db);
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-        db_note_error(db, db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory", NULL);
+        db_note_connect_error(db, db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
         log_msg(LOG_ERROR, NULL, "database: cannot connect: %s", db->error);
         goto failed;
     }

@@ -5,8 +5,13 @@ stepup-fcgi, against a throwaway PostgreSQL cluster.
 The session-scoped fixture ``stack`` runs ``tools/stack up`` on two free
 loopback ports with a fresh state directory under the build directory
 ($STEPUP_BUILD_DIR/tests-var/<server>: its logs stay there after the run for
-inspection) and always runs ``tools/stack down`` at the end.  It is also the
-toolbox of the tests:
+inspection) and always runs ``tools/stack down`` at the end.  With
+STEPUP_PGBOUNCER=1 in the environment, stepup-fcgi reaches the database
+through PgBouncer in transaction pooling mode (tools/stack's pgbouncer part):
+`STEPUP_PGBOUNCER=1 make check STEPUP_HTTPDS=lighttpd` runs the whole suite
+so.  ``own_stack(name, **settings)`` brings up a stack of its own for a
+test (test_65's PgBouncer, test_92's Patroni).  It is also the toolbox of
+the tests:
 
     stack.ctl(*args)                 run stepupctl (as stepup_operator), return its JSON
     stack.make_programme(**opts)     a new programme with an API key
@@ -31,6 +36,7 @@ secret the run uses (passwords, API keys, tokens, OTP codes) is recorded in
 data file or log.
 """
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -218,8 +224,11 @@ class Stack:
         assert m, f"unexpected STEPUP_URL {self.url}"
         self.host, self.port = m.group(1), int(m.group(2))
         self.ctl_path = env["STEPUPCTL"]
-        # PGUSER is the operator (stepupctl); psql runs as the owner.
-        self.pg_env = {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE")}
+        # PGUSER is the operator (stepupctl); psql runs as the owner.  Under
+        # Patroni, PGHOST and PGPORT list both nodes and libpq takes the
+        # primary (PGTARGETSESSIONATTRS).
+        self.pg_env = {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE",
+                                           "PGTARGETSESSIONATTRS") if k in env}
         self.pg_owner = env["STEPUP_PG_OWNER"]
         self.pg_superuser = env["STEPUP_PG_SUPERUSER"]
         self.conf_path = self.state_dir / "stepup.conf"
@@ -617,6 +626,52 @@ def _scan_for_tool_errors(state_dir):
     return problems
 
 
+# The ports tools/stack may use, by the variable it reads each from: the
+# tests give every stack free ones (a part that is not brought up ignores
+# its own).
+STACK_PORT_VARS = ("STEPUP_PG_PORT", "STEPUP_HTTP_PORT", "STEPUP_AUTHORIZER_PORT",
+                   "STEPUP_PGBOUNCER_PORT", "STEPUP_PG_PORT2", "STEPUP_ETCD_PORT",
+                   "STEPUP_ETCD_PEER_PORT", "STEPUP_PATRONI_PORT", "STEPUP_PATRONI_PORT2")
+
+
+def stack_ports():
+    """A free loopback port for each of STACK_PORT_VARS."""
+    return dict(zip(STACK_PORT_VARS, map(str, free_ports(len(STACK_PORT_VARS)))))
+
+
+@contextlib.contextmanager
+def own_stack(name, **settings):
+    """A stack of its own beside the session's, as test_20 runs one: tools/stack
+    up with settings (its environment: STEPUP_PGBOUNCER="1", STEPUP_PG_HA=
+    "patroni", STEPUP_SMS_GATEWAY_URL...), on free ports, state in
+    $STEPUP_BUILD_DIR/tests-var-<name> (kept for its logs).  Yields its Stack
+    (stack.stack_env: the environment it was brought up with); tools/stack
+    down always follows, and must succeed, and then no sanitizer or valgrind
+    error may be in its logs."""
+    state_dir = BUILD / f"tests-var-{name}"
+    env = dict(os.environ)
+    env.update(STEPUP_BUILD_DIR=str(BUILD), STEPUP_STATE_DIR=str(state_dir), STEPUP_DEMO="0",
+               STEPUP_PG_OPTIONS=PG_OPTIONS)
+    env.update(settings)
+    if state_dir.exists():
+        _run_stack("down", env)
+        shutil.rmtree(state_dir)
+    env.update(stack_ports())
+    try:
+        up = _run_stack("up", env)
+        if up.returncode != 0:
+            raise AssertionError(f"tools/stack up ({name}) failed ({up.returncode}):\n"
+                                 f"{up.stdout}\n{up.stderr}")
+        s = Stack(state_dir, read_env_file(state_dir / "stack.env"))
+        s.stack_env = env
+        yield s
+    finally:
+        down = _run_stack("down", env)
+    assert down.returncode == 0, f"tools/stack down ({name}) failed:\n{down.stderr}"
+    problems = _scan_for_tool_errors(state_dir)
+    assert not problems, "valgrind / sanitizer errors:\n" + "\n\n".join(problems)
+
+
 @pytest.fixture(scope="session")
 def stack():
     """The stack of this test session (see the module docstring)."""
@@ -630,11 +685,12 @@ def stack():
         # A previous run's leftovers: stop what may still run there, then wipe.
         _run_stack("down", base_env)
         shutil.rmtree(state_dir)
-    pg_port, http_port, authorizer_port = free_ports(3)
     # STEPUP_HTTPD (lighttpd, apache-fcgid, apache-proxy) passes through
-    # from the caller: tools/test runs the suite once per web server.
-    env = dict(base_env, STEPUP_PG_PORT=str(pg_port), STEPUP_HTTP_PORT=str(http_port),
-               STEPUP_AUTHORIZER_PORT=str(authorizer_port))
+    # from the caller: tools/test runs the suite once per web server.  So
+    # does STEPUP_PGBOUNCER: with 1, stepup-fcgi reaches the database
+    # through PgBouncer in transaction pooling mode (the sender, stepupctl
+    # and psql go to PostgreSQL directly).
+    env = dict(base_env, **stack_ports())
     try:
         up = _run_stack("up", env)
         if up.returncode != 0:

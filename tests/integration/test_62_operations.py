@@ -240,9 +240,12 @@ def test_database_down_still_answers_with_the_process_series(stack):
     after = poll(database_up, 15)
     assert after is not None
     assert DATABASE_FAMILIES <= set(after.families)
-    # the workers that answered since came back through a reconnect
-    assert after.get("stepup_database_reconnects_total") > \
-        before.get("stepup_database_reconnects_total")
+    # the workers that answered since came back through a reconnect (but
+    # through PgBouncer, whose connections to them outlive the outage: it
+    # is PgBouncer that connects again)
+    if "STEPUP_PGBOUNCER_PORT" not in stack.env:
+        assert after.get("stepup_database_reconnects_total") > \
+            before.get("stepup_database_reconnects_total")
     assert after.requests("/health", 503) >= before.requests("/health", 503) + 1
     # and every worker is back before the next test
     assert poll(lambda: all(stack.request("GET", "/health").status == 200 for _ in range(20)), 15)

@@ -1,8 +1,8 @@
 /*
  * Unit tests of the part of src/lib/db.c that needs no server: the SQL a
- * statement description makes (named notation), and the checks that turn
- * a wrongly set argument into an abort, so that any test of a caller
- * catches it.
+ * statement description makes (named notation), the checks that turn a
+ * wrongly set argument into an abort, so that any test of a caller
+ * catches it, and what a failed connect says.
  */
 #include <check.h>
 #include <signal.h>
@@ -118,6 +118,24 @@ START_TEST(test_unset_argument_aborts_at_run)
 }
 END_TEST
 
+/* A connect that fails on every host of a multi-host conninfo says why for each. */
+START_TEST(test_connect_error_names_every_host)
+{
+    struct db *db = db_new(&(struct db_options){ .conninfo = "host=/nonexistent-a,/nonexistent-b "
+                                                             "dbname=stepup",
+                                                 .connect_timeout_seconds = 2 },
+                           NULL, 0);
+    char err[512];
+    ck_assert_int_eq(db_ensure(db, err, sizeof err), STEPUP_ERR);
+    ck_assert_msg(strstr(err, "/nonexistent-a/") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "; connection to server on socket \"/nonexistent-b/") != NULL,
+                  "%s", err);
+    ck_assert_msg(strpbrk(err, "\t\n") == NULL, "%s", err); /* one line, hints left out */
+    ck_assert(db_last_error_transient(db));
+    db_free(db);
+}
+END_TEST
+
 int main(void)
 {
     log_init("check_db", LOG_ERROR);
@@ -125,6 +143,7 @@ int main(void)
     TCase *tc = tcase_create("calls");
     tcase_add_test(tc, test_named_notation);
     tcase_add_test(tc, test_arguments_by_name);
+    tcase_add_test(tc, test_connect_error_names_every_host);
     /* An abort can only be watched from a forked test (not under valgrind's CK_FORK=no). */
     const char *fork_mode = getenv("CK_FORK");
     if (fork_mode == NULL || strcmp(fork_mode, "no") != 0) {

@@ -78,6 +78,11 @@ STEPUP_PACKAGE_PROBES=(
     "procps|/usr/bin/ps"
     "passwd|/usr/sbin/useradd"
     "util-linux|/usr/sbin/runuser"
+    # tests/integration/test_65_pgbouncer.py and test_92_failover.py, and
+    # tools/stack with STEPUP_PGBOUNCER=1 or STEPUP_PG_HA=patroni
+    "pgbouncer|/usr/sbin/pgbouncer"
+    "patroni|/usr/bin/patroni"
+    "etcd-server|/usr/bin/etcd"
     "valgrind|/usr/bin/valgrind"
     "wrk|/usr/bin/wrk"
     # tools/test --fuzz: clang with libFuzzer and its sanitizer runtimes
@@ -96,7 +101,8 @@ STEPUP_PACKAGES=(build-essential autoconf automake libtool pkg-config libfcgi-de
                  apache2 libapache2-mod-fcgid mandoc man-db binutils
                  postgresql-15 postgresql-client-15 python3 python3-pytest python3-cryptography
                  python3-prometheus-client python3-yaml python3-jsonschema
-                 curl openssl ca-certificates procps passwd util-linux)
+                 curl openssl ca-certificates procps passwd util-linux
+                 pgbouncer patroni etcd-server)
 
 say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }

@@ -2,9 +2,9 @@
 # tools/lib/stack/base.sh - what every part of the stack shares: the state
 # layout, the names of programs and files, and small helpers.  Sourced by
 # tools/stack after tools/lib/common.sh; the parts (postgres.sh,
-# database.sh, fcgi.sh, httpd.sh, sender.sh, demo.sh) each define
-# part_<name>_up, and those that run a process part_<name>_down and
-# part_<name>_status.
+# patroni.sh, database.sh, pgbouncer.sh, fcgi.sh, httpd.sh, sender.sh,
+# demo.sh) each define part_<name>_up, and those that run a process
+# part_<name>_down and part_<name>_status.
 
 STATE=$(realpath -m "${STEPUP_STATE_DIR:-$ROOT/var}")
 PG_PORT=${STEPUP_PG_PORT:-55432}
@@ -45,6 +45,37 @@ PY=/usr/bin/python3
 PG_SUPERUSER=postgres
 PG_OWNER=stepup
 PG_OPERATOR=stepup_operator
+# STEPUP_PG_HA=patroni: PostgreSQL is not the one cluster of the postgres
+# part but two nodes under Patroni (patroni.sh), a primary and its
+# synchronous standby, on $PG_PORT and $PG_PORT2.  Everything of the stack
+# then reaches the primary through both addresses, as libpq's multi-host
+# connection strings do: whichever accepts writes (target_session_attrs
+# read-write), so a failover needs no change anywhere.
+PG_HA=${STEPUP_PG_HA:-}
+case $PG_HA in
+    ""|patroni) ;;
+    *) die "STEPUP_PG_HA must be empty or patroni, not '$PG_HA'" ;;
+esac
+PG_PORT2=${STEPUP_PG_PORT2:-$((PG_PORT + 1))}
+if [ "$PG_HA" = patroni ]; then
+    PG_HOSTS=127.0.0.1,127.0.0.1
+    PG_PORTS=$PG_PORT,$PG_PORT2
+    PG_TARGET=read-write
+else
+    PG_HOSTS=127.0.0.1
+    PG_PORTS=$PG_PORT
+    PG_TARGET=any
+fi
+
+# The host, port (and, under Patroni, target_session_attrs) part of a
+# libpq connection string that reaches the stack's primary directly.
+pg_conninfo_hosts() {
+    if [ "$PG_HA" = patroni ]; then
+        echo "host=$PG_HOSTS port=$PG_PORTS target_session_attrs=$PG_TARGET"
+    else
+        echo "host=$PG_HOSTS port=$PG_PORTS"
+    fi
+}
 
 # The last lines of a log file, indented, on stderr.
 show_tail() {
@@ -115,13 +146,16 @@ json_field() {
 # Run a command with the stack's database in PG*: as the bootstrap
 # superuser, the owner, or the operator.
 as_superuser() {
-    env PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=$PG_SUPERUSER PGDATABASE=postgres "$@"
+    env PGHOST=$PG_HOSTS PGPORT="$PG_PORTS" PGTARGETSESSIONATTRS=$PG_TARGET \
+        PGUSER=$PG_SUPERUSER PGDATABASE=postgres "$@"
 }
 as_owner() {
-    env PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=$PG_OWNER PGDATABASE=stepup "$@"
+    env PGHOST=$PG_HOSTS PGPORT="$PG_PORTS" PGTARGETSESSIONATTRS=$PG_TARGET \
+        PGUSER=$PG_OWNER PGDATABASE=stepup "$@"
 }
 as_operator() {
-    env PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=$PG_OPERATOR PGDATABASE=stepup "$@"
+    env PGHOST=$PG_HOSTS PGPORT="$PG_PORTS" PGTARGETSESSIONATTRS=$PG_TARGET \
+        PGUSER=$PG_OPERATOR PGDATABASE=stepup "$@"
 }
 
 # The user stepup-fcgi runs as: its own, except under mod_fcgid, where
@@ -191,8 +225,17 @@ write_stack_env() {
         echo "# needs; STEPUP_PG_OWNER is the owner of the schema (migrate, psql on tables)."
         printf 'export STEPUP_URL=%q\n' "$URL"
         printf 'export STEPUP_HTTPD=%q\n' "$HTTPD"
-        printf 'export PGHOST=%q\n' 127.0.0.1
-        printf 'export PGPORT=%q\n' "$PG_PORT"
+        printf 'export PGHOST=%q\n' "$PG_HOSTS"
+        printf 'export PGPORT=%q\n' "$PG_PORTS"
+        if [ "$PG_HA" = patroni ]; then
+            echo "# Two nodes under Patroni: libpq takes whichever is the primary."
+            printf 'export PGTARGETSESSIONATTRS=%q\n' "$PG_TARGET"
+        fi
+        if [ "$PGBOUNCER" = 1 ]; then
+            echo "# stepup-fcgi reaches the database through PgBouncer, on this port;"
+            echo "# PG* are PostgreSQL's own (the sender and stepupctl connect directly)."
+            printf 'export STEPUP_PGBOUNCER_PORT=%q\n' "$PGBOUNCER_PORT"
+        fi
         printf 'export PGUSER=%q\n' "$PG_OPERATOR"
         printf 'export PGDATABASE=%q\n' stepup
         printf 'export STEPUP_PG_OWNER=%q\n' "$PG_OWNER"

@@ -4,7 +4,9 @@
 # key documented, fresh random keys, mode 0600) the first time, and
 # brought to this stack's database and web server with --update-config
 # afterwards; with gate_allow_sandbox = 1, so that the demo's sandbox
-# sessions pass the /legacy/ gate.
+# sessions pass the /legacy/ gate.  Its db_conninfo names PostgreSQL, both
+# Patroni nodes (STEPUP_PG_HA=patroni) or PgBouncer (STEPUP_PGBOUNCER=1, with
+# db_prepared_statements = 0).
 #
 # Who starts the program depends on the web server (STEPUP_HTTPD):
 #   lighttpd      this part: stand-alone as $STEPUP_FCGI_USER, 4 worker
@@ -20,13 +22,27 @@
 # Stand-alone, its pid file is $FCGI_RUN/stepup-fcgi.pid and its log
 # $LOGDIR/stepup-fcgi.log.
 
+# The database as stepup-fcgi reaches it: PostgreSQL (under Patroni: both
+# nodes, taking whichever is the primary), or PgBouncer (STEPUP_PGBOUNCER=1).
 fcgi_conninfo() {
-    echo "host=127.0.0.1 port=$PG_PORT dbname=stepup user=stepup_app application_name=stepup-fcgi connect_timeout=3"
+    local hosts
+    if [ "$PGBOUNCER" = 1 ]; then
+        hosts="host=127.0.0.1 port=$PGBOUNCER_PORT"
+    else
+        hosts=$(pg_conninfo_hosts)
+    fi
+    echo "$hosts dbname=stepup user=stepup_app application_name=stepup-fcgi connect_timeout=3"
 }
 
 # The settings this stack decides, as KEY=VALUE lines.
 fcgi_stack_settings() {
     echo "db_conninfo=$(fcgi_conninfo)"
+    # Through PgBouncer's transaction pooling nothing may stay in a session.
+    if [ "$PGBOUNCER" = 1 ]; then
+        echo "db_prepared_statements=0"
+    else
+        echo "db_prepared_statements=1"
+    fi
     echo "gate_allow_sandbox=1"
     case $HTTPD in
         lighttpd) echo "workers=4"; echo "socket=$FCGI_SOCKET"; echo "authorizer_socket="

@@ -2,6 +2,8 @@
 # tools/lib/stack/postgres.sh - part "postgres": a private PostgreSQL 15
 # cluster in $STATE/pg on 127.0.0.1:$PG_PORT (trust authentication on the
 # loopback interface: a development stack), run as $STEPUP_DB_USER.
+# Under STEPUP_PG_HA=patroni the patroni part runs PostgreSQL instead, and
+# this part does nothing.
 
 pg_running() {
     [ -f "$PGDATA/PG_VERSION" ] && as_user "$STEPUP_DB_USER" "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
@@ -13,6 +15,7 @@ postmaster_field() {
 }
 
 part_postgres_up() {
+    [ "$PG_HA" != patroni ] || return 0
     if [ ! -f "$PGDATA/PG_VERSION" ]; then
         say "creating the PostgreSQL cluster in $PGDATA"
         as_user "$STEPUP_DB_USER" "$PG_BIN/initdb" -D "$PGDATA" -U "$PG_SUPERUSER" --auth=trust -E UTF8 --locale=C \
@@ -44,6 +47,9 @@ part_postgres_down() {
 }
 
 part_postgres_status() {
+    if [ "$PG_HA" = patroni ] || { [ ! -f "$PGDATA/PG_VERSION" ] && patroni_configured; }; then
+        return 0 # the patroni part's
+    fi
     if pg_running; then
         printf '%-13s up    pid %-8s 127.0.0.1:%s\n' postgresql "$(postmaster_field 1)" "$(postmaster_field 4)"
     else

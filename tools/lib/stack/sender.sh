@@ -36,7 +36,9 @@ make_audit_key() {
 }
 
 write_sender_config() {
-    local conninfo="host=127.0.0.1 port=$PG_PORT dbname=stepup user=stepup_sender application_name=stepup-sender connect_timeout=3"
+    # Always PostgreSQL itself, never PgBouncer: LISTEN needs a session.
+    local conninfo
+    conninfo="$(pg_conninfo_hosts) dbname=stepup user=stepup_sender application_name=stepup-sender connect_timeout=3"
     local provider=log
     if [ -n "$GATEWAY_URL" ]; then
         case $GATEWAY_URL in
