@@ -120,16 +120,14 @@ class Answer:
 
 
 class Load:
-    """CLIENTS threads issuing step-up challenges until stop()."""
+    """Clients (threads) issuing step-up challenges until stop(): those of
+    users[first:first + count] of the module's pool (the fixture users)."""
 
-    def __init__(self, stack, clients=CLIENTS, sessions=SESSIONS):
+    def __init__(self, stack, users, first=0, count=CLIENTS):
         self.stack = stack
-        self.programme = stack.make_programme(retry_seconds=0, issue_limit=1000000,
-                                              limits=LIMITS_OFF)
-        self.tokens = []
-        for _ in range(clients):
-            user = stack.make_user(self.programme, mobile=GB_MOBILE)
-            self.tokens.append([stack.session(user) for _ in range(sessions)])
+        self.programme, tokens = users
+        self.tokens = tokens[first:first + count]
+        assert len(self.tokens) == count
         self.answers = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -421,6 +419,27 @@ def fcgi_log_lines(stack, since):
     return [(int(m[1]), m[2], int(m[3]), int(m[4])) for m in LOG_LINE.finditer(text)]
 
 
+def workers(stack):
+    """The worker threads of a stepup-fcgi process (workers)."""
+    return int(subprocess.run([str(FCGI), "-c", str(stack.conf_path), "--get-config", "workers"],
+                              capture_output=True, text=True, check=True).stdout)
+
+
+@pytest.fixture(scope="module")
+def users(stack):
+    """The load's sandbox programme (retry window, issue limit and rate
+    limits lifted; sessions that last) and its users, each with SESSIONS
+    sessions: CLIENTS for the load, and enough more to hold every worker of
+    a process on a locked session: (programme, [[token, ...], ...])."""
+    programme = stack.make_programme(retry_seconds=0, issue_limit=1000000, session_ttl=3600,
+                                     limits=LIMITS_OFF)
+    tokens = []
+    for _ in range(CLIENTS + max(workers(stack), 4)):
+        user = stack.make_user(programme, mobile=GB_MOBILE)
+        tokens.append([stack.session(user) for _ in range(SESSIONS)])
+    return programme, tokens
+
+
 @pytest.fixture(scope="module")
 def faults(stack):
     """The module's settings: synchronous_commit on for the database (see
@@ -440,13 +459,13 @@ def faults(stack):
 
 # -- the scenarios ---------------------------------------------------------------
 
-def postgres_outage(stack, capsys, gateway, senders, title, fault, restore, hold=2.0,
+def postgres_outage(stack, users, capsys, gateway, senders, title, fault, restore, hold=2.0,
                     **sender_settings):
     """The scenario of the three PostgreSQL faults: load and senders, fault()
     once both run, hold it hold seconds (at least until every client got
     a 503), restore(), then check and print."""
     pids = stack.fcgi_pids()
-    load = Load(stack)
+    load = Load(stack, users)
     drain = Drain(stack, gateway, senders, **sender_settings)
     load.start()
     steady(load)
@@ -485,22 +504,22 @@ def postgres_outage(stack, capsys, gateway, senders, title, fault, restore, hold
     report(stack, capsys, title, values)
 
 
-def test_postgres_stopped_under_load(stack, faults, capsys, gateway, senders):
-    postgres_outage(stack, capsys, gateway, senders, "PostgreSQL stopped (fast shutdown)",
+def test_postgres_stopped_under_load(stack, faults, users, capsys, gateway, senders):
+    postgres_outage(stack, users, capsys, gateway, senders, "PostgreSQL stopped (fast shutdown)",
                     lambda: stack.part("down", "postgres"), lambda: stack.part("up", "postgres"))
 
 
-def test_postgres_killed_under_load(stack, faults, capsys, gateway, senders):
+def test_postgres_killed_under_load(stack, faults, users, capsys, gateway, senders):
     def kill():
         pids = postgres_pids(stack)
         signal_all(pids, signal.SIGKILL)
         wait_until(lambda: gone(pids), timeout=30, what="PostgreSQL's processes gone")
 
-    postgres_outage(stack, capsys, gateway, senders, "PostgreSQL killed (SIGKILL: a crash)",
+    postgres_outage(stack, users, capsys, gateway, senders, "PostgreSQL killed (SIGKILL: a crash)",
                     kill, lambda: stack.part("up", "postgres"))
 
 
-def test_postgres_frozen_under_load(stack, faults, capsys, gateway, senders):
+def test_postgres_frozen_under_load(stack, faults, users, capsys, gateway, senders):
     frozen = []
 
     def freeze():
@@ -508,24 +527,21 @@ def test_postgres_frozen_under_load(stack, faults, capsys, gateway, senders):
         signal_all(frozen, signal.SIGSTOP)
 
     try:
-        postgres_outage(stack, capsys, gateway, senders,
+        postgres_outage(stack, users, capsys, gateway, senders,
                         "PostgreSQL frozen (SIGSTOP: a server that stopped answering)",
                         freeze, lambda: signal_all(frozen, signal.SIGCONT), hold=5.0)
     finally:
         signal_all(frozen, signal.SIGCONT)
 
 
-def test_call_waiting_on_a_lock_past_the_statement_timeout(stack, faults, capsys):
+def test_call_waiting_on_a_lock_past_the_statement_timeout(stack, faults, users, capsys):
     """Sessions of some clients held FOR UPDATE past the statement timeout:
     their requests are cancelled and answered 503 (and roll back); the other
     clients go on; once the rows are free, the processes that answered the
     503s serve 204s, none restarted."""
     pids = stack.fcgi_pids()
-    workers = int(subprocess.run([str(FCGI), "-c", str(stack.conf_path), "--get-config",
-                                  "workers"], capture_output=True, text=True,
-                                 check=True).stdout)
-    blocked = max(workers, 4)  # clients whose sessions are locked: enough to hold every worker
-    load = Load(stack, clients=CLIENTS + blocked)
+    blocked = max(workers(stack), 4)  # clients whose sessions are locked: enough for every worker
+    load = Load(stack, users, count=CLIENTS + blocked)
     hashes = ", ".join(f"decode('{stack.token_hash_hex(t)}', 'hex')"
                        for tokens in load.tokens[CLIENTS:] for t in tokens)
     since = stack.fcgi_log().stat().st_size
@@ -588,12 +604,12 @@ def test_call_waiting_on_a_lock_past_the_statement_timeout(stack, faults, capsys
     report(stack, capsys, "a call waiting on a lock past the statement timeout", values)
 
 
-def test_fcgi_killed_under_load(stack, faults, capsys):
+def test_fcgi_killed_under_load(stack, faults, users, capsys):
     """SIGKILL of the process(es) serving, twice in a row: the second time
     within a second of the first restart, so that the supervisor waits."""
     supervisor = stack.fcgi_supervisor_pid()
     since = stack.fcgi_log().stat().st_size
-    load = Load(stack).start()
+    load = Load(stack, users).start()
     steady(load)
     restarts = []  # (killed at, a new serving process seen at, processes killed)
     for _ in range(2):  # the second as soon as the first replacement runs
