@@ -49,10 +49,12 @@ typedef int supervise_serve_fn(void *arg, int ready_fd, bool reload);
  * SIGINT, as above.  Call it in the detached process, with no thread
  * running; ready_fd is daemon_detach's, told once the first serving
  * process serves.  Returns, in the supervisor only, its exit status: the
- * last serving process's after a stop (EXIT_SUCCESS after a clean one),
- * EXIT_FAILURE when the first one failed before it served (the start
- * failed: nothing is restarted) or a fork failed.  In a serving process it
- * never returns: the process exits with serve's status.
+ * last serving process's after a stop (EXIT_SUCCESS after a clean one, or
+ * when the stop came while none ran), EXIT_FAILURE when the first one
+ * could not be started or ended before it served (the start failed:
+ * nothing is restarted).  A later fork that fails is tried again, once a
+ * second.  In a serving process it never returns: the process exits with
+ * serve's status.
  */
 int supervise(supervise_serve_fn *serve, void *arg, int ready_fd) WARN_UNUSED;
 
