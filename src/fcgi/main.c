@@ -9,6 +9,10 @@
  * or SIGINT it marks the shutdown and shuts the listen socket down, which
  * wakes every worker blocked in accept; a worker busy with a request
  * finishes it first.
+ *
+ * main() loads the settings and opens the listening sockets; then the
+ * process serves (serve), or, detached with --daemon, supervises a child
+ * process that serves and starts another whenever one dies (supervise.h).
  */
 #include "config.h"
 
@@ -31,6 +35,7 @@
 #include "dispatch.h"
 #include "metrics.h"
 #include "statements.h"
+#include "supervise.h"
 
 static void usage(FILE *out)
 {
@@ -47,8 +52,10 @@ static void usage(FILE *out)
             "\n"
             "  -c, --config FILE       configuration file (also $STEPUP_CONFIG)\n"
             "      --daemon            stand-alone ('socket' set): detach once listening\n"
-            "                          (logs still go to standard error)\n"
-            "      --pid-file FILE     write the process id to FILE (removed at exit)\n"
+            "                          (logs still go to standard error), and start a new\n"
+            "                          serving process whenever one dies\n"
+            "      --pid-file FILE     write the process id to FILE (removed at exit); with\n"
+            "                          --daemon, the supervisor's\n"
             "      --init-config FILE  write a new configuration: every key documented,\n"
             "                          fresh random keys, mode 0600 (FILE must not exist)\n"
             "      --update-config FILE  change the keys given with --set, keep the rest\n"
@@ -137,13 +144,122 @@ static void wait_for_shutdown(const sigset_t *signals, struct settings_store *st
         if (sigwait(signals, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            (void)settings_store_reload(store, path);
+            (void)settings_store_reload(store, path, "SIGHUP");
             continue;
         }
         log_msg(LOG_INFO, NULL, "%s: finishing requests in flight, then exiting",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
         return;
     }
+}
+
+/* What main() prepares for the serving process: its settings and listening sockets. */
+struct service {
+    struct settings *settings; /* the start-up settings (main's) */
+    const char *config_path;
+    int listen_fd;             /* the responder's socket: 'socket', or the one on fd 0 */
+    int second_fd;             /* authorizer_socket's, or -1 */
+};
+
+/*
+ * Serve on the service's sockets (supervise_serve_fn): start the worker
+ * threads, tell ready_fd once they run, reload the settings on SIGHUP,
+ * and on SIGTERM or SIGINT let every worker finish its request and
+ * return the exit status.  reload: read the configuration file again
+ * before serving, as SIGHUP does (a replacement under the supervisor).
+ * The sockets stay open: they are main()'s.
+ */
+static int serve(void *arg, int ready_fd, bool reload)
+{
+    const struct service *sv = arg;
+    const struct settings *s = sv->settings;
+    int status = EXIT_FAILURE;
+
+    /* Every thread inherits this mask; only sigwait() sees these signals. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Workers 0..workers-1 accept on the listen socket, the rest (when
+     * authorizer_socket is set) on that second one. */
+    int second = sv->second_fd >= 0;
+    int nworkers = s->workers + (second ? s->authorizer_workers : 0);
+    struct worker *workers = calloc((size_t)nworkers, sizeof *workers);
+    pthread_t *threads = calloc((size_t)nworkers, sizeof *threads);
+    int started = 0, store_ready = 0;
+    struct settings_store store;
+    const char *route_names[METRICS_ROUTES_MAX];
+    struct metrics *metrics = NULL;
+    char err[512];
+    if (workers == NULL || threads == NULL)
+        goto out;
+    metrics = metrics_open(s->metrics_file, route_names,
+                           dispatch_route_names(route_names, ARRAY_LEN(route_names)), err,
+                           sizeof err);
+    if (metrics == NULL) {
+        log_msg(LOG_ERROR, NULL, "%s", err);
+        goto out;
+    }
+    if (settings_store_init(&store, sv->settings) != STEPUP_OK)
+        goto out;
+    store_ready = 1;
+    if (reload)
+        (void)settings_store_reload(&store, sv->config_path, "a new serving process");
+
+    struct db_options db_options;
+    config_db_options(&s->common, &db_options);
+    for (started = 0; started < nworkers; started++) {
+        struct worker *w = &workers[started];
+        w->id = started;
+        w->store = &store;
+        w->metrics = metrics;
+        w->db = db_new(&db_options, stepup_statements, stepup_nstatements);
+        if (w->db != NULL)
+            db_on_reconnect(w->db, count_reconnect, metrics);
+        int fd = started < s->workers ? sv->listen_fd : sv->second_fd;
+        if (w->db == NULL || FCGX_InitRequest(&w->fcgx, fd, 0) != 0 ||
+            pthread_create(&threads[started], NULL, worker_main, w) != 0) {
+            log_msg(LOG_ERROR, NULL, "cannot start worker %d", started);
+            db_free(w->db);
+            break;
+        }
+    }
+    if (started == nworkers) {
+        if (second)
+            log_msg(LOG_INFO, NULL, "serving with %d workers, and %d on %s", s->workers,
+                    s->authorizer_workers, s->authorizer_socket);
+        else
+            log_msg(LOG_INFO, NULL, "serving with %d workers", s->workers);
+        daemon_ready(ready_fd);
+        ready_fd = -1;
+        wait_for_shutdown(&signals, &store, sv->config_path);
+        status = EXIT_SUCCESS;
+    }
+
+    FCGX_ShutdownPending();
+    shutdown(sv->listen_fd, SHUT_RDWR); /* wakes every worker blocked in accept */
+    if (second)
+        shutdown(sv->second_fd, SHUT_RDWR);
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        FCGX_Free(&workers[i].fcgx, 1);
+        db_free(workers[i].db);
+    }
+    log_msg(LOG_INFO, NULL, "stopped");
+
+out:
+    free(threads);
+    free(workers);
+    metrics_close(metrics);
+    if (store_ready)
+        settings_store_destroy(&store);
+    if (ready_fd >= 0)
+        close(ready_fd); /* never ready: the starting process exits 1 */
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -215,96 +331,31 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
 
-    /* Every thread inherits this mask; only sigwait() sees these signals. */
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    /* Workers 0..workers-1 accept on the listen socket, the rest (when
-     * authorizer_socket is set) on that second one. */
-    int second = s.authorizer_socket != NULL && s.authorizer_socket[0] != '\0';
-    int nworkers = s.workers + (second ? s.authorizer_workers : 0);
-    struct worker *workers = calloc((size_t)nworkers, sizeof *workers);
-    pthread_t *threads = calloc((size_t)nworkers, sizeof *threads);
-    int listen_fd = -1, second_fd = -1, started = 0, store_ready = 0;
-    struct settings_store store;
-    const char *route_names[METRICS_ROUTES_MAX];
-    struct metrics *metrics = NULL;
-    if (workers == NULL || threads == NULL || FCGX_Init() != 0)
+    struct service sv = { .settings = &s, .config_path = config_path, .listen_fd = -1,
+                          .second_fd = -1 };
+    if (FCGX_Init() != 0)
         goto out;
-    metrics = metrics_open(s.metrics_file, route_names,
-                           dispatch_route_names(route_names, ARRAY_LEN(route_names)), err,
-                           sizeof err);
-    if (metrics == NULL) {
-        log_msg(LOG_ERROR, NULL, "%s", err);
+    sv.listen_fd = open_listen_socket(&s);
+    if (sv.listen_fd < 0)
         goto out;
-    }
-    if (settings_store_init(&store, &s) != STEPUP_OK)
-        goto out;
-    store_ready = 1;
-    listen_fd = open_listen_socket(&s);
-    if (listen_fd < 0)
-        goto out;
-    if (second && (second_fd = open_address(s.authorizer_socket, s.listen_backlog)) < 0)
+    if (s.authorizer_socket != NULL && s.authorizer_socket[0] != '\0' &&
+        (sv.second_fd = open_address(s.authorizer_socket, s.listen_backlog)) < 0)
         goto out;
 
-    struct db_options db_options;
-    config_db_options(&s.common, &db_options);
-    for (started = 0; started < nworkers; started++) {
-        struct worker *w = &workers[started];
-        w->id = started;
-        w->store = &store;
-        w->metrics = metrics;
-        w->db = db_new(&db_options, stepup_statements, stepup_nstatements);
-        if (w->db != NULL)
-            db_on_reconnect(w->db, count_reconnect, metrics);
-        int fd = started < s.workers ? listen_fd : second_fd;
-        if (w->db == NULL || FCGX_InitRequest(&w->fcgx, fd, 0) != 0 ||
-            pthread_create(&threads[started], NULL, worker_main, w) != 0) {
-            log_msg(LOG_ERROR, NULL, "cannot start worker %d", started);
-            db_free(w->db);
-            break;
-        }
-    }
-    if (started == nworkers) {
-        if (second)
-            log_msg(LOG_INFO, NULL, "serving with %d workers, and %d on %s", s.workers,
-                    s.authorizer_workers, s.authorizer_socket);
-        else
-            log_msg(LOG_INFO, NULL, "serving with %d workers", s.workers);
-        daemon_ready(ready_fd);
-        ready_fd = -1;
-        wait_for_shutdown(&signals, &store, config_path);
-        status = EXIT_SUCCESS;
-    }
-
-    FCGX_ShutdownPending();
-    shutdown(listen_fd, SHUT_RDWR); /* wakes every worker blocked in accept */
-    if (second_fd >= 0)
-        shutdown(second_fd, SHUT_RDWR);
-    for (int i = 0; i < started; i++) {
-        pthread_join(threads[i], NULL);
-        FCGX_Free(&workers[i].fcgx, 1);
-        db_free(workers[i].db);
-    }
-    log_msg(LOG_INFO, NULL, "stopped");
+    /* Detached, nothing would start a new one if it died: supervise.h. */
+    if (daemon_mode)
+        status = supervise(serve, &sv, ready_fd);
+    else
+        status = serve(&sv, ready_fd, false);
+    ready_fd = -1; /* told, or closed */
 
 out:
-    if (listen_fd > 0)
-        close(listen_fd);
-    if (second_fd >= 0)
-        close(second_fd);
-    if (is_unix_path(s.socket_path) && listen_fd >= 0)
+    if (sv.listen_fd > 0)
+        close(sv.listen_fd);
+    if (sv.second_fd >= 0)
+        close(sv.second_fd);
+    if (is_unix_path(s.socket_path) && sv.listen_fd >= 0)
         unlink(s.socket_path);
-    free(threads);
-    free(workers);
-    metrics_close(metrics);
-    if (store_ready)
-        settings_store_destroy(&store);
     settings_free(&s);
     if (ready_fd >= 0)
         close(ready_fd); /* never ready: the starting process exits 1 */

@@ -41,17 +41,17 @@ static void free_copy(struct settings_store *st, struct settings *copy)
     }
 }
 
-int settings_store_reload(struct settings_store *st, const char *path)
+int settings_store_reload(struct settings_store *st, const char *path, const char *why)
 {
     char err[512];
     struct settings *fresh = malloc(sizeof *fresh);
     if (fresh == NULL) {
-        log_msg(LOG_ERROR, NULL, "SIGHUP: out of memory; the settings stay as they were");
+        log_msg(LOG_ERROR, NULL, "%s: out of memory; the settings stay as they were", why);
         return STEPUP_ERR;
     }
     settings_defaults(fresh);
     if (settings_load(fresh, path, err, sizeof err) != STEPUP_OK) {
-        log_msg(LOG_ERROR, NULL, "SIGHUP: %s; the settings stay as they were", err);
+        log_msg(LOG_ERROR, NULL, "%s: %s; the settings stay as they were", why, err);
         settings_free(fresh);
         free(fresh);
         return STEPUP_ERR;
@@ -67,10 +67,10 @@ int settings_store_reload(struct settings_store *st, const char *path)
 
     log_set_threshold(fresh->common.log_level);
     if (later[0] != '\0')
-        log_msg(LOG_WARN, NULL, "SIGHUP: settings reloaded from %s, but %s keep their "
-                "start-up values until a restart", path, later);
+        log_msg(LOG_WARN, NULL, "%s: settings reloaded from %s, but %s keep their "
+                "start-up values until a restart", why, path, later);
     else
-        log_msg(LOG_INFO, NULL, "SIGHUP: settings reloaded from %s", path);
+        log_msg(LOG_INFO, NULL, "%s: settings reloaded from %s", why, path);
     return STEPUP_OK;
 }
 

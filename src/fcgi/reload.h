@@ -31,10 +31,11 @@ void settings_store_release(struct settings_store *st);
 
 /*
  * Parse path into a fresh copy; when it parsed, swap it in (and set the
- * log threshold), else keep the current one.  Logs either way.  STEPUP_OK
- * when the new settings are in force.
+ * log threshold), else keep the current one.  Logs either way, each line
+ * starting with why ("SIGHUP").  STEPUP_OK when the new settings are in
+ * force.
  */
-int settings_store_reload(struct settings_store *st, const char *path);
+int settings_store_reload(struct settings_store *st, const char *path, const char *why);
 
 /* Free a reloaded copy (not main()'s) and the lock; no worker may run. */
 void settings_store_destroy(struct settings_store *st);

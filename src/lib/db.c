@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,15 +361,61 @@ static int db_wait_socket(PGconn *conn, short events, long long deadline)
     }
 }
 
-/* Ask the server to cancel the statement running on the connection (logged when it cannot). */
+/* A cancel request on its way (db_cancel), owned by the thread that sends it. */
+struct db_cancel_request {
+    PGcancel *cancel;
+    char ref[CRYPTO_UUID_LEN + 1];
+};
+
+/* The thread of a cancel request: send it, log when it could not be, free it. */
+static void *db_cancel_send(void *arg)
+{
+    struct db_cancel_request *c = arg;
+    char err[256] = "";
+    if (!PQcancel(c->cancel, err, sizeof err))
+        log_msg(LOG_WARN, c->ref[0] != '\0' ? c->ref : NULL,
+                "database: cannot send the cancel request: %s", err);
+    PQfreeCancel(c->cancel);
+    free(c);
+    return NULL;
+}
+
+/*
+ * Ask the server to cancel the statement running on the connection,
+ * without waiting.  PQcancel connects to the server and then waits, with
+ * no time limit, until the server has read the request: a server that
+ * stopped answering (a paused machine, a stopped process: its kernel
+ * still accepts the connection) would hold the caller for as long as it
+ * is stopped.  So the request is sent by a detached thread of its own,
+ * which ends when the server reads it or the connection fails, and the
+ * caller waits for the statement's result only DB_CANCEL_GRACE_MS more.
+ * At most one such thread is stuck per connection the server stopped
+ * answering, since a new connection to it cannot be made (its
+ * connect_timeout).  Logged when it cannot be sent.
+ */
 static void db_cancel(struct db *db, const char *ref)
 {
-    char err[256] = "";
-    PGcancel *cancel = PQgetCancel(db->conn);
-    if (cancel == NULL || !PQcancel(cancel, err, sizeof err))
-        log_msg(LOG_WARN, ref, "database: cannot send the cancel request: %s",
-                err[0] != '\0' ? err : "no connection");
-    PQfreeCancel(cancel);
+    struct db_cancel_request *c = calloc(1, sizeof *c);
+    pthread_attr_t attr;
+    pthread_t thread;
+    if (c == NULL || (c->cancel = PQgetCancel(db->conn)) == NULL) {
+        log_msg(LOG_WARN, ref, "database: cannot make the cancel request: %s",
+                c == NULL ? "out of memory" : "no connection");
+        free(c);
+        return;
+    }
+    snprintf(c->ref, sizeof c->ref, "%s", ref != NULL ? ref : "");
+    bool started = pthread_attr_init(&attr) == 0;
+    if (started) {
+        started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&thread, &attr, db_cancel_send, c) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        log_msg(LOG_WARN, ref, "database: cannot start the thread of the cancel request");
+        PQfreeCancel(c->cancel);
+        free(c);
+    }
 }
 
 /*

@@ -100,9 +100,12 @@ int db_statement_sql(const struct db_statement *st, char *buf, size_t buflen) WA
  * attempt.  connect_timeout_seconds bounds each attempt per host (libpq's
  * connect_timeout, which conninfo may set itself; 0: libpq's default, no
  * limit).  statement_timeout_ms bounds each call: past it the call is
- * cancelled (a cancel request, which PgBouncer passes on too) and fails
- * with SQLSTATE 57014, and when the server does not answer the cancel
- * within DB_CANCEL_GRACE_MS the connection is dropped (0: no limit).
+ * cancelled (a cancel request, which PgBouncer passes on too, sent
+ * without waiting for the server to take it) and fails with SQLSTATE
+ * 57014, and when the server does not answer the cancel within
+ * DB_CANCEL_GRACE_MS the connection is dropped (0: no limit), so a call
+ * never lasts much longer than statement_timeout_ms + DB_CANCEL_GRACE_MS,
+ * even against a server that stopped answering.
  * prepare: the statements of db_new are prepared once per connection and
  * the session's search_path is pinned; false keeps no state in the
  * server's session at all (PgBouncer in transaction pooling mode, whose

@@ -326,20 +326,27 @@ class Stack:
                                  f"({p.returncode}):\n{p.stdout}\n{p.stderr}")
         return p
 
+    def fcgi_supervisor_pid(self):
+        """The pid of the stand-alone stepup-fcgi's supervisor (lighttpd,
+        apache-proxy: `--daemon`, whose pid file names it), None when the
+        web server runs stepup-fcgi (apache-fcgid)."""
+        standalone = self.state_dir / "run" / "fcgi" / "stepup-fcgi.pid"
+        return int(standalone.read_text().split()[0]) if standalone.exists() else None
+
     def fcgi_pids(self):
         """pids of the stepup-fcgi processes serving the stack: those the web
-        server spawned (Apache's mod_fcgid), or the stand-alone one
-        (lighttpd, apache-proxy)."""
-        run = self.state_dir / "run"
-        standalone = run / "fcgi" / "stepup-fcgi.pid"
-        if standalone.exists():
-            return [int(standalone.read_text().split()[0])]
-        server = run / "httpd" / "apache.pid"
+        server spawned (Apache's mod_fcgid), or the one the stand-alone
+        stepup-fcgi's supervisor runs (lighttpd, apache-proxy; none for the
+        moment while it starts a new one)."""
         children = {}
         for line in subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True,
                                    text=True).stdout.splitlines():
             pid, ppid, comm = line.split(None, 2)
             children.setdefault(int(ppid), []).append((int(pid), comm.strip()))
+        supervisor = self.fcgi_supervisor_pid()
+        if supervisor is not None:
+            return sorted(pid for pid, _ in children.get(supervisor, []))
+        server = self.state_dir / "run" / "httpd" / "apache.pid"
         found, todo = [], [int(server.read_text().split()[0])]
         while todo:
             for pid, comm in children.get(todo.pop(), []):

@@ -20,7 +20,10 @@
 #                 GET /metrics into the one file $HTTPD_RUN/stepup-metrics
 #                 that they map (metrics_file).
 # Stand-alone, its pid file is $FCGI_RUN/stepup-fcgi.pid and its log
-# $LOGDIR/stepup-fcgi.log.
+# $LOGDIR/stepup-fcgi.log.  It runs with --daemon: the pid file names its
+# supervisor, which holds the sockets and starts a new serving process
+# whenever one dies (stepup-fcgi(8)); `down` stops the supervisor, which
+# stops the process that serves.
 
 # The database as stepup-fcgi reaches it: PostgreSQL (under Patroni: both
 # nodes, taking whichever is the primary), or PgBouncer (STEPUP_PGBOUNCER=1).
