@@ -1,11 +1,12 @@
 -- api_wake_sender: tell the senders that a text is queued (NOTIFY stepup_outbox).
 --
 -- stepup-fcgi calls it in a transaction of its own, after the issue's
--- commit and after its answer has left (src/fcgi/dispatch.c), without
--- waiting for the result: a wake-up inside the issue's transaction would
--- serialise the issues' commits (PostgreSQL queues notifying commits one
--- by one), and one before the answer would delay every 204 by a round
--- trip.  The wake-up is only a hint, so its commit does not wait for the
+-- commit, from a thread of its own (src/fcgi/waker.c) and at most once
+-- every 10 ms for all the texts queued meanwhile: a wake-up inside the
+-- issue's transaction would serialise the issues' commits (PostgreSQL
+-- queues notifying commits one by one), one on the worker's connection
+-- would cost each issue a transaction more, and a sender woken claims
+-- every pending text anyway.  The wake-up is only a hint, so its commit does not wait for the
 -- WAL to reach the disk (synchronous_commit off, for this transaction
 -- only: set_config(..., true) lasts until its end): a crash loses at most
 -- the hint, and the sender finds the text at its next poll.  The payload

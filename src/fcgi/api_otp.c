@@ -19,6 +19,7 @@
 #include "response.h"
 #include "router.h"
 #include "statements.h"
+#include "waker.h"
 #include "../lib/validate.h"
 
 /* The secrets of one new challenge; wiped after use. */
@@ -102,16 +103,6 @@ static int code_hashes(const struct crypto_keyring *ring,
     return rc;
 }
 
-/*
- * A text was queued: wake the senders once the answer has left
- * (dispatch_after; sql/functions/45_api_wake_sender.sql says why not sooner).
- */
-static void wake_senders_later(struct request *r)
-{
-    r->worker->wake_senders = true;
-    memcpy(r->worker->wake_ref, r->ref, sizeof r->worker->wake_ref);
-}
-
 /* Answer an operation's outcome; replays are logged. */
 static void otp_reply(struct request *r, db_result *res)
 {
@@ -184,7 +175,7 @@ void otp_issue(struct request *r, const struct db_statement *statement, const ch
         return;
     otp_reply(r, res);
     if (!db_is_null(res, 0, "outbox_id"))
-        wake_senders_later(r);
+        waker_poke(r->worker->waker, r->ref); /* committed: the senders may claim it */
     db_result_free(res);
 }
 

@@ -7,14 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lib/log.h"
 #include "../lib/validate.h"
 #include "dispatch.h"
 #include "handlers.h"
 #include "metrics.h"
 #include "response.h"
 #include "router.h"
-#include "statements.h"
 
 /*
  * The outcomes of each endpoint beyond those every route shares (see
@@ -214,16 +212,4 @@ void dispatch(struct worker *w)
                              r.path);
     metrics_request(w->metrics, route_slot(&r), r.status, r.duration_us);
     request_release(&r);
-}
-
-void dispatch_after(struct worker *w)
-{
-    if (!w->wake_senders)
-        return;
-    w->wake_senders = false;
-    /* Sent without waiting: the next request's first statement reads its result. */
-    struct db_call call;
-    db_call_init(&call, &stmt_wake_sender);
-    if (db_send(w->db, w->wake_ref, &call) != STEPUP_OK)
-        log_msg(LOG_WARN, w->wake_ref, "could not wake the senders; they will find the text by polling");
 }

@@ -14,12 +14,6 @@
 void dispatch(struct worker *w);
 
 /*
- * What the last request left for after its answer (struct worker): call
- * once FastCGI has sent the answer, so no client waits for it.
- */
-void dispatch_after(struct worker *w);
-
-/*
  * The route names of the metrics' slots into names (at most max): the
  * route table's patterns in order, the gate's, and "unmatched" (see
  * request_route_name).  Returns how many.

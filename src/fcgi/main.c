@@ -35,6 +35,7 @@
 #include "dispatch.h"
 #include "metrics.h"
 #include "statements.h"
+#include "waker.h"
 #include "supervise.h"
 
 static void usage(FILE *out)
@@ -79,7 +80,6 @@ static void *worker_main(void *arg)
         w->settings = settings_store_acquire(w->store);
         dispatch(w);
         FCGX_Finish_r(&w->fcgx);
-        dispatch_after(w);
         w->settings = NULL;
         settings_store_release(w->store);
     }
@@ -192,6 +192,7 @@ static int serve(void *arg, int ready_fd, bool reload)
     pthread_t *threads = calloc((size_t)nworkers, sizeof *threads);
     int started = 0, store_ready = 0;
     struct settings_store store;
+    struct waker *waker = NULL;
     const char *route_names[METRICS_ROUTES_MAX];
     struct metrics *metrics = NULL;
     char err[512];
@@ -212,11 +213,15 @@ static int serve(void *arg, int ready_fd, bool reload)
 
     struct db_options db_options;
     config_db_options(&s->common, &db_options);
+    waker = waker_start(&db_options, count_reconnect, metrics);
+    if (waker == NULL)
+        goto out;
     for (started = 0; started < nworkers; started++) {
         struct worker *w = &workers[started];
         w->id = started;
         w->store = &store;
         w->metrics = metrics;
+        w->waker = waker;
         w->db = db_new(&db_options, stepup_statements, stepup_nstatements);
         if (w->db != NULL)
             db_on_reconnect(w->db, count_reconnect, metrics);
@@ -252,6 +257,7 @@ static int serve(void *arg, int ready_fd, bool reload)
     log_msg(LOG_INFO, NULL, "stopped");
 
 out:
+    waker_stop(waker); /* after the workers: it sends what they queued last */
     free(threads);
     free(workers);
     metrics_close(metrics);

@@ -22,6 +22,7 @@
 
 struct route;
 struct metrics;
+struct waker;
 
 struct settings_store;
 
@@ -31,13 +32,8 @@ struct worker {
     const struct settings *settings;  /* the store's current copy, for one request */
     struct db *db;
     struct metrics *metrics;          /* main()'s: the process counters (metrics.h) */
+    struct waker *waker;              /* main()'s: wakes the senders (waker.h); may be NULL */
     FCGX_Request fcgx;
-    /*
-     * Work a handler leaves for after its answer has left (dispatch_after):
-     * a text was queued, so wake the senders; the request-ref for the log.
-     */
-    bool wake_senders;
-    char wake_ref[CRYPTO_UUID_LEN + 1];
 };
 
 #define REQUEST_PATH_MAX 1024

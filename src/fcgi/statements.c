@@ -104,6 +104,6 @@ const struct db_statement *const stepup_statements[] = {
     &stmt_health, &stmt_authenticate, &stmt_login_lookup, &stmt_login_session,
     &stmt_login_failed, &stmt_logout,
     &stmt_issue_challenge, &stmt_issue_destination, &stmt_enrol_factor, &stmt_verify_challenge,
-    &stmt_factors, &stmt_gate, &stmt_wake_sender, &stmt_metrics,
+    &stmt_factors, &stmt_gate, &stmt_metrics,
 };
 const size_t stepup_nstatements = ARRAY_LEN(stepup_statements);

@@ -25,7 +25,7 @@ extern const struct db_statement stmt_issue_destination; /* api_issue_destinatio
 extern const struct db_statement stmt_verify_challenge; /* api_verify_challenge */
 extern const struct db_statement stmt_factors;         /* api_factors */
 extern const struct db_statement stmt_gate;            /* api_gate */
-extern const struct db_statement stmt_wake_sender;     /* NOTIFY stepup_outbox, after the answer */
+extern const struct db_statement stmt_wake_sender;     /* NOTIFY stepup_outbox (waker.c's own) */
 extern const struct db_statement stmt_metrics;         /* api_metrics */
 
 extern const struct db_statement *const stepup_statements[];

@@ -39,9 +39,6 @@ struct db {
     char sqlstate[6];
     int position;   /* of the last error in its statement, 0: unknown */
     bool transient; /* the last failure was one of the moment (db_last_error_transient) */
-    /* A call of db_send whose results are not read yet (NULL: none), and its request-ref. */
-    const struct db_statement *unread;
-    char unread_ref[CRYPTO_UUID_LEN + 1];
 };
 
 /* The SQL name of a type, as written in a cast. */
@@ -215,7 +212,6 @@ struct db *db_new(const struct db_options *o, const struct db_statement *const *
 
 static void db_disconnect(struct db *db)
 {
-    db->unread = NULL;
     if (db->conn != NULL) {
         PQfinish(db->conn);
         db->conn = NULL;
@@ -585,22 +581,6 @@ static bool db_peer_closed(struct db *db)
 }
 
 /*
- * Read the results of the call db_send left unread, so the connection is
- * free again; a failure is logged with the call's request-ref (db_check).
- * Usually they have arrived long before, and nothing waits.
- */
-static void db_read_unread(struct db *db)
-{
-    const struct db_statement *st = db->unread;
-    if (st == NULL || db->conn == NULL)
-        return;
-    db->unread = NULL;
-    PGresult *res = db_finish(db, db->unread_ref, st->name);
-    if (res != NULL)
-        PQclear(res);
-}
-
-/*
  * A new connection: conninfo, with the handle's connect_timeout (per host,
  * in libpq) unless conninfo sets its own (it is expanded after it).
  */
@@ -616,7 +596,6 @@ static PGconn *db_connect(const struct db *db)
 
 int db_ensure(struct db *db, char *errbuf, size_t errlen)
 {
-    db_read_unread(db);
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
         if (!db_peer_closed(db))
             return STEPUP_OK;
@@ -750,20 +729,6 @@ db_result *db_run(struct db *db, const char *ref, struct db_call *c)
     if (!db_send_call(db, ref, c))
         return db_check(db, ref, c->st->name, NULL);
     return db_finish(db, ref, c->st->name);
-}
-
-int db_send(struct db *db, const char *ref, struct db_call *c)
-{
-    db_call_complete(c, ref);
-    if (db_ensure(db, NULL, 0) != STEPUP_OK)
-        return STEPUP_ERR;
-    if (!db_send_call(db, ref, c)) {
-        (void)db_check(db, ref, c->st->name, NULL);
-        return STEPUP_ERR;
-    }
-    db->unread = c->st;
-    snprintf(db->unread_ref, sizeof db->unread_ref, "%s", ref != NULL ? ref : "-");
-    return STEPUP_OK;
 }
 
 int db_script(struct db *db, const char *ref, const char *sql)

@@ -167,15 +167,6 @@ bool db_connected(const struct db *db);
  */
 db_result *db_run(struct db *db, const char *ref, struct db_call *c) WARN_UNUSED;
 
-/*
- * Send a call whose every argument is set, and return without waiting for
- * its result: for a call nobody needs the result of (stepup-fcgi wakes
- * the senders this way once its answer has left).  The result is read
- * before the connection's next use, and a failure is logged then, with
- * ref.  STEPUP_ERR (logged) when the call could not be sent.
- */
-int db_send(struct db *db, const char *ref, struct db_call *c) WARN_UNUSED;
-
 /* Run a script of statements without parameters (stepupctl migrate only). */
 int db_script(struct db *db, const char *ref, const char *sql) WARN_UNUSED;
 

@@ -7,6 +7,7 @@ SIGHUP, and the sender role's privileges.
 Each test starts its own sender(s) against the session's database, pointed
 at the in-process fake gateway (see sender_fixtures.py)."""
 
+import concurrent.futures
 import re
 import subprocess
 import time
@@ -75,6 +76,29 @@ def test_notify_wakes_a_waiting_sender_at_once(stack, gateway, senders):
     gateway.wait_for(lambda reqs: len(reqs) == 1, timeout=5, message_ids=[outbox_id])
     assert time.monotonic() - t0 < 3
     flow.wait_status(outbox_id, "SENT")
+
+
+def test_a_burst_of_issues_wakes_the_sender_for_its_last_text_too(stack, gateway, senders):
+    """stepup-fcgi wakes the senders once for the texts queued within a few
+    milliseconds of each other (src/fcgi/waker.c): with a long poll
+    interval, texts issued at once on eight sessions all go out at once,
+    the last ones too, which a wake sent only for the first could leave
+    waiting for the sender's next poll."""
+    flow = Flow(stack)
+    tokens = [stack.session(flow.user) for _ in range(8)]
+    senders.start(poll_interval_ms=60000)
+    time.sleep(0.3)  # the sender is asleep in its wait now
+    before = {r["id"] for r in flow.rows()}
+    with concurrent.futures.ThreadPoolExecutor(len(tokens)) as pool:
+        answers = list(pool.map(lambda t: stack.issue(flow.programme.api_key, t), tokens))
+    t0 = time.monotonic()
+    assert [a.status for a in answers] == [204] * len(tokens), answers
+    ids = [r["id"] for r in flow.rows() if r["id"] not in before]
+    assert len(ids) == len(tokens)
+    gateway.wait_for(lambda reqs: len(reqs) == len(ids), timeout=5, message_ids=ids)
+    assert time.monotonic() - t0 < 3
+    for outbox_id in ids:
+        flow.wait_status(outbox_id, "SENT")
 
 
 def test_retry_then_success(stack, gateway, senders):
