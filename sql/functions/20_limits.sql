@@ -144,7 +144,10 @@ COMMENT ON FUNCTION stepup.limit_give(uuid, text, text) IS
 -- (a NULL subject, or a limit that is off, is skipped).  limit_name NULL
 -- when every limit took it; else the first limit that was reached, with
 -- the seconds until the request would be allowed, and no limit counted
--- it.  A counter row stays locked from the hit to the commit, so requests
+-- it.  counted_hits, counted_max and counted_seconds are the count after
+-- this request, the count allowed and the period of the last limit that
+-- counted it (NULL when none did): what a caller of one limit would read
+-- again (verify_failure).  A counter row stays locked from the hit to the commit, so requests
 -- of one subject (a user, a number) queue there, one after the other, and
 -- the count is exact; a sharded limit (over a whole programme) adds to its
 -- own shard after reading the others, so it may be passed by at most one
@@ -157,7 +160,9 @@ COMMENT ON FUNCTION stepup.limit_give(uuid, text, text) IS
 CREATE OR REPLACE FUNCTION stepup.limits_take(p_programme_id uuid, p_names text[],
                                               p_subjects text[], OUT limit_name text,
                                               OUT limit_count integer, OUT limit_seconds integer,
-                                              OUT retry_after integer)
+                                              OUT retry_after integer, OUT counted_hits integer,
+                                              OUT counted_max integer,
+                                              OUT counted_seconds integer)
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -203,9 +208,15 @@ BEGIN
             limit_count := v.max_count;
             limit_seconds := v.period_seconds;
             retry_after := stepup.limit_retry_after(v_window + make_interval(secs => v.period_seconds));
+            counted_hits := NULL;
+            counted_max := NULL;
+            counted_seconds := NULL;
             RETURN;
         END IF;
         v_taken := v_taken || i;
+        counted_hits := v_hits;
+        counted_max := v.max_count;
+        counted_seconds := v.period_seconds;
     END LOOP;
 END
 $$;
@@ -272,25 +283,21 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v record;
-    v_hits integer;
     v_earlier integer;
     v_seconds bigint;
 BEGIN
-    SELECT * INTO v FROM stepup.programme_limit(p_programme_id, 'verify-failures-per-user');
-    IF v.max_count IS NULL THEN
-        RETURN false;
-    END IF;
-    -- counted as every limit is (never refused here: reaching the limit
-    -- empties the counter), then read: reached, or passed after the
-    -- operator lowered the limit
-    PERFORM stepup.limits_take(p_programme_id, ARRAY['verify-failures-per-user'],
-                               ARRAY[p_user_id::text]);
-    SELECT c.hits INTO v_hits
-      FROM stepup.limit_counters c
-     WHERE c.programme_id = p_programme_id AND c.limit_name = 'verify-failures-per-user'
-       AND c.subject = p_user_id::text AND c.shard = 0
-       AND c.window_start = stepup.limit_window_start(v.period_seconds);
-    IF coalesce(v_hits, 0) < v.max_count THEN
+    -- counted as every limit is: reached (refused: passed, after the
+    -- operator lowered the limit; reaching it empties the counter), or
+    -- not yet; the limit off counts nothing
+    SELECT t.limit_name AS refused, t.limit_count, t.limit_seconds, t.counted_hits,
+           t.counted_max, t.counted_seconds
+      INTO v
+      FROM stepup.limits_take(p_programme_id, '{verify-failures-per-user}',
+                              ARRAY[p_user_id::text]) t;
+    IF v.refused IS NOT NULL THEN
+        v.counted_max := v.limit_count;
+        v.counted_seconds := v.limit_seconds;
+    ELSIF v.counted_max IS NULL OR v.counted_hits < v.counted_max THEN
         RETURN false;
     END IF;
 
@@ -298,8 +305,8 @@ BEGIN
       FROM stepup.lockouts o
      WHERE o.user_id = p_user_id AND o.limit_name = 'verify-failures-per-user'
        AND o.lifted_at IS NULL AND o.locked_at > now() - interval '1 day';
-    v_seconds := least(v.period_seconds::bigint << least(v_earlier, 20),
-                       greatest(v.period_seconds, 86400));
+    v_seconds := least(v.counted_seconds::bigint << least(v_earlier, 20),
+                       greatest(v.counted_seconds, 86400));
     INSERT INTO stepup.lockouts (programme_id, user_id, limit_name, locked_until)
     VALUES (p_programme_id, p_user_id, 'verify-failures-per-user',
             now() + make_interval(secs => v_seconds));

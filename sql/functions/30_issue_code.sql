@@ -14,7 +14,8 @@
 -- number (it changed between the two calls) the call is refused with an
 -- error, and nothing is written.
 --
--- Its audit events, with the request's context: challenge.superseded for
+-- Its audit events, with the request's context and the caller's identity
+-- (p_identity_id, which call_begin found): challenge.superseded for
 -- each challenge it supersedes (that challenge's id: the UPDATE returns
 -- them, so none costs a statement more), challenge.issued (purpose,
 -- channel, sandbox) and, when a text is queued, challenge.queued
@@ -27,7 +28,7 @@ CREATE OR REPLACE FUNCTION stepup.issue_code(p_session_id uuid, p_user_id uuid,
                                              p_sandbox_code_hash bytea, p_code_sealed bytea,
                                              p_key_id text, p_seal_key_id text,
                                              p_sealed_to text, p_request_ref text, p_client_addr inet,
-                                             p_user_agent text)
+                                             p_user_agent text, p_identity_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = stepup, pg_catalog, pg_temp
@@ -54,7 +55,7 @@ BEGIN
         PERFORM audit_event('challenge.superseded', p_programme_id, p_user_id => p_user_id,
                             p_session_id => p_session_id, p_challenge_id => v_id,
                             p_request_ref => p_request_ref, p_client_addr => p_client_addr,
-                            p_user_agent => p_user_agent,
+                            p_user_agent => p_user_agent, p_identity_id => p_identity_id,
                             p_detail => jsonb_build_object('purpose', p_purpose,
                                                            'superseded_by', p_challenge_id));
     END LOOP;
@@ -69,7 +70,7 @@ BEGIN
     PERFORM audit_event('challenge.issued', p_programme_id, p_user_id => p_user_id,
                         p_session_id => p_session_id, p_challenge_id => p_challenge_id,
                         p_request_ref => p_request_ref, p_client_addr => p_client_addr,
-                        p_user_agent => p_user_agent,
+                        p_user_agent => p_user_agent, p_identity_id => p_identity_id,
                         p_detail => jsonb_build_object('purpose', p_purpose, 'channel', p_channel,
                                                        'sandbox', v_prog.sandbox));
 
@@ -90,12 +91,12 @@ BEGIN
         PERFORM audit_event('challenge.queued', p_programme_id, p_user_id => p_user_id,
                             p_session_id => p_session_id, p_challenge_id => p_challenge_id,
                             p_request_ref => p_request_ref, p_client_addr => p_client_addr,
-                            p_user_agent => p_user_agent,
+                            p_user_agent => p_user_agent, p_identity_id => p_identity_id,
                             p_detail => jsonb_build_object('outbox_id', v_outbox));
     END IF;
     RETURN v_outbox;
 END
 $$;
 COMMENT ON FUNCTION stepup.issue_code(uuid, uuid, uuid, text, text, text, uuid, bytea, bytea, bytea,
-                                      text, text, text, text, inet, text) IS
+                                      text, text, text, text, inet, text, uuid) IS
     'Internal: supersedes, inserts the challenge and queues its text (outside sandbox); returns the outbox id.';

@@ -41,6 +41,7 @@ RETURNS TABLE (outcome text, replayed boolean, outbox_id uuid, limit_name text,
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan -- plans made once: README, The SQL
 AS $$
 DECLARE
     v_call record;
@@ -101,7 +102,8 @@ BEGIN
                                 p_code_sealed => p_code_sealed, p_key_id => p_key_id,
                                 p_seal_key_id => p_seal_key_id, p_sealed_to => p_sealed_to,
                                 p_request_ref => p_request_ref,
-                                p_client_addr => p_client_addr, p_user_agent => p_user_agent);
+                                p_client_addr => p_client_addr, p_user_agent => p_user_agent,
+                                p_identity_id => v_call.identity_id);
         INSERT INTO factors AS f (user_id, channel, status, mobile, mobile_kind, mobile_region)
         VALUES (v_call.user_id, p_channel, 'PENDING_VERIFICATION', v_user.mobile,
                 v_user.mobile_kind, v_user.mobile_region)

@@ -30,6 +30,7 @@ RETURNS TABLE (outcome text, user_id uuid, identity_id uuid, programme_id uuid)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan -- plans made once: README, The SQL
 AS $$
 DECLARE
     v_session record;

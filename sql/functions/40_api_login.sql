@@ -35,6 +35,7 @@ RETURNS TABLE (outcome text, user_id uuid, identity_id uuid, identity_type text,
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan -- plans made once: README, The SQL
 AS $$
 DECLARE
     v_programme uuid;
@@ -101,6 +102,7 @@ RETURNS TABLE (outcome text, session_id uuid)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan -- plans made once: README, The SQL
 AS $$
 DECLARE
     v_programme uuid;
@@ -166,6 +168,7 @@ RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan -- plans made once: README, The SQL
 AS $$
 DECLARE
     v_programme uuid;

@@ -11,6 +11,7 @@ RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan -- plans made once: README, The SQL
 AS $$
 DECLARE
     v_auth record;

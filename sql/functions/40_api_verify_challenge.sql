@@ -68,6 +68,7 @@ RETURNS TABLE (outcome text, replayed boolean, limit_name text, limit_count inte
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = stepup, pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan -- plans made once: README, The SQL
 AS $$
 DECLARE
     v_call record;
@@ -188,7 +189,8 @@ BEGIN
                                 p_challenge_id => v_ch.id, p_request_ref => p_request_ref,
                                 p_client_addr => p_client_addr, p_user_agent => p_user_agent,
                                 p_detail => jsonb_build_object('attempts', v_ch.attempts,
-                                                               'outcome', v_outcome));
+                                                               'outcome', v_outcome),
+                                p_identity_id => v_call.identity_id);
             PERFORM verify_failure(v_call.programme_id, v_call.user_id, v_call.session_id,
                                    v_ch.id, p_request_ref, p_client_addr, p_user_agent);
             IF v_outcome = 'CHALLENGE_LIMIT_EXCEEDED' THEN
@@ -197,7 +199,8 @@ BEGIN
                                     p_session_id => v_call.session_id, p_challenge_id => v_ch.id,
                                     p_request_ref => p_request_ref,
                                     p_client_addr => p_client_addr, p_user_agent => p_user_agent,
-                                    p_detail => jsonb_build_object('attempts', v_ch.attempts));
+                                    p_detail => jsonb_build_object('attempts', v_ch.attempts),
+                                    p_identity_id => v_call.identity_id);
             END IF;
         END IF;
     END IF;
@@ -209,14 +212,16 @@ BEGIN
                             p_user_agent => p_user_agent,
                             p_detail => jsonb_build_object('purpose', p_purpose,
                                                            'channel', p_channel,
-                                                           'attempts', v_ch.attempts));
+                                                           'attempts', v_ch.attempts),
+                            p_identity_id => v_call.identity_id);
         IF p_purpose = 'ENROLMENT' THEN
             PERFORM audit_event('factor.enrolled', v_call.programme_id,
                                 p_user_id => v_call.user_id, p_session_id => v_call.session_id,
                                 p_challenge_id => v_ch.id, p_request_ref => p_request_ref,
                                 p_client_addr => p_client_addr, p_user_agent => p_user_agent,
                                 p_detail => jsonb_build_object('channel', p_channel,
-                                                               'mobile_region', v_mobile_region));
+                                                               'mobile_region', v_mobile_region),
+                                p_identity_id => v_call.identity_id);
         END IF;
     ELSIF v_matched IS NOT false THEN
         -- refused before the code was compared (d-f), or matched too late (g)
@@ -226,7 +231,8 @@ BEGIN
                             p_user_agent => p_user_agent,
                             p_detail => jsonb_build_object('outcome', v_outcome,
                                                            'purpose', p_purpose,
-                                                           'channel', p_channel));
+                                                           'channel', p_channel),
+                            p_identity_id => v_call.identity_id);
     END IF;
 
     IF v_attempted IS NOT NULL THEN
