@@ -33,8 +33,8 @@ const struct setting_def config_common_defs[] = { /* as many as CONFIG_COMMON_CO
      "answer is given up after this long and the next one tried"},
     {"db_statement_timeout_ms", SETTING_INT, FIELD(db_statement_timeout_ms), 0, 3600000, "5000",
      "milliseconds (0..3600000; 0: no limit) a database call may take: past it the call is "
-     "cancelled (stepup-fcgi answers 503) and, if the server does not answer the cancel within "
-     "a second, the connection is dropped and made again (a server that vanished)"},
+     "cancelled (stepup-fcgi answers 503, at most a second later if the server does not answer "
+     "the cancel) and its connection is made again for the next call"},
     {"db_prepared_statements", SETTING_INT, FIELD(db_prepared_statements), 0, 1, "1",
      "1: prepare each call once per connection and pin the session's search_path; 0: keep no "
      "state in the server's session (every call sent with its text, as an unnamed statement), "

@@ -418,18 +418,23 @@ static void db_cancel(struct db *db, const char *ref)
  * The results of what was just sent on the connection, every one read:
  * the last, which is the one that tells (as PQexec's), or NULL when there
  * was none.  The wait lasts at most the statement timeout; past it the
- * statement is cancelled (its result is then the server's error 57014),
- * and when the server does not answer the cancel within
- * DB_CANCEL_GRACE_MS either, the connection is dropped and NULL returned
- * with the error noted (transient: the server may be unreachable).
+ * statement is cancelled (its result is then the server's error 57014,
+ * which db_check notes), and when the server does not answer the cancel
+ * within DB_CANCEL_GRACE_MS either, NULL is returned with the error
+ * noted (transient: the server may be unreachable).  Either way the
+ * connection is dropped afterwards (db_finish): a cancel request names a
+ * server process, not a statement, and one sent by a thread of its own
+ * (db_cancel) may reach the server late, after the statement it was for,
+ * and cancel the next call's instead (seen: a request answered 503 in
+ * 10 ms, right after a timeout on its connection).
  */
-static PGresult *db_await(struct db *db, const char *ref, const char *what)
+static PGresult *db_await(struct db *db, const char *ref, const char *what, bool *cancelled)
 {
     long long deadline = db->statement_timeout_ms > 0 ?
                              stepup_now_ms() + db->statement_timeout_ms : 0;
-    bool cancelled = false;
     PGresult *last = NULL, *next;
 
+    *cancelled = false;
     for (;;) {
         /* Read what has arrived; PQgetResult does not block while not busy. */
         while (!PQisBusy(db->conn)) {
@@ -447,24 +452,21 @@ static PGresult *db_await(struct db *db, const char *ref, const char *what)
         }
         if (ready < 0)
             break;
-        if (!cancelled) {
+        if (!*cancelled) {
             log_msg(LOG_WARN, ref, "database: %s ran past db_statement_timeout_ms (%d ms): "
                     "cancelling it", what, db->statement_timeout_ms);
             db_cancel(db, ref);
-            cancelled = true;
+            *cancelled = true;
             deadline = stepup_now_ms() + DB_CANCEL_GRACE_MS;
             continue;
         }
         PQclear(last);
         snprintf(db->error, sizeof db->error, "%s ran past db_statement_timeout_ms (%d ms) and "
-                 "the server did not answer its cancel: connection dropped", what,
-                 db->statement_timeout_ms);
+                 "the server did not answer its cancel", what, db->statement_timeout_ms);
         snprintf(db->sqlstate, sizeof db->sqlstate, "57014");
         db->position = 0;
         db->transient = true;
         log_msg(LOG_ERROR, ref, "database: %s", db->error);
-        db_disconnect(db);
-        db->lost = true;
         return NULL;
     }
     while ((next = PQgetResult(db->conn)) != NULL) {
@@ -478,14 +480,22 @@ static db_result *db_check(struct db *db, const char *ref, const char *what, PGr
 
 /*
  * The outcome of what was just sent (db_await, then db_check): its result
- * when it succeeded, else NULL with the failure noted and logged.
+ * when it succeeded, else NULL with the failure noted and logged.  After
+ * a cancel the connection is dropped, whatever the outcome (db_await
+ * says why), and the next call makes a new one.
  */
 static db_result *db_finish(struct db *db, const char *ref, const char *what)
 {
-    PGresult *res = db_await(db, ref, what);
-    if (db->conn == NULL)
-        return NULL; /* dropped past its statement timeout: db_await said why */
-    return db_check(db, ref, what, res);
+    bool cancelled;
+    PGresult *res = db_await(db, ref, what, &cancelled);
+    if (!cancelled)
+        return db_check(db, ref, what, res);
+    db_result *out = res != NULL ? db_check(db, ref, what, res) : NULL;
+    db_disconnect(db);
+    db->lost = true;
+    if (out == NULL)
+        db->transient = true;
+    return out;
 }
 
 /*

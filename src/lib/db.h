@@ -102,10 +102,12 @@ int db_statement_sql(const struct db_statement *st, char *buf, size_t buflen) WA
  * limit).  statement_timeout_ms bounds each call: past it the call is
  * cancelled (a cancel request, which PgBouncer passes on too, sent
  * without waiting for the server to take it) and fails with SQLSTATE
- * 57014, and when the server does not answer the cancel within
- * DB_CANCEL_GRACE_MS the connection is dropped (0: no limit), so a call
- * never lasts much longer than statement_timeout_ms + DB_CANCEL_GRACE_MS,
- * even against a server that stopped answering.
+ * 57014, or, when the server does not answer the cancel within
+ * DB_CANCEL_GRACE_MS, fails all the same (0: no limit); so a call never
+ * lasts much longer than statement_timeout_ms + DB_CANCEL_GRACE_MS, even
+ * against a server that stopped answering.  The connection of a
+ * cancelled call is dropped, and the next call makes a new one: a cancel
+ * that reached the server late would cancel whatever ran there next.
  * prepare: the statements of db_new are prepared once per connection and
  * the session's search_path is pinned; false keeps no state in the
  * server's session at all (PgBouncer in transaction pooling mode, whose
