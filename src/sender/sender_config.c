@@ -28,7 +28,15 @@ static const struct setting_def sender_defs[] = {
     {"poll_interval_ms", SETTING_INT, FIELD(poll_interval_ms), 10, 3600000, "5000",
      "longest idle wait (10..3600000 ms) before looking at the outbox without a NOTIFY"},
     {"batch_size", SETTING_INT, FIELD(batch_size), 1, 1000, "20",
-     "messages claimed at once (1..1000)"},
+     "most messages one claim takes (1..1000, at most sends_in_flight); the sender claims again "
+     "as soon as that many of its sends_in_flight are free, so the pipeline stays full"},
+    {"sends_in_flight", SETTING_INT, FIELD(sends_in_flight), 1, 1000, "128",
+     "messages one sender has in flight at once (1..1000): claimed and not yet recorded, across "
+     "its providers (a connection to the gateway each over HTTP/1.1, a program each for exec). "
+     "128 keeps a gateway that answers in 200 ms busy at over 500 messages/s (500 x 0.2 s = 100 "
+     "at once), within the concurrency HTTP gateways commonly allow one client; lower it to what "
+     "your gateway's contract allows (its 429 answers are retried). A sender killed with SIGKILL "
+     "may send at most this many messages twice"},
     {"lease_seconds", SETTING_INT, FIELD(lease_seconds), 1, 86400, "300",
      "how long a claim lasts (1..86400 s); a killed sender's messages are retried after it. "
      "At least twice the longest send (http_timeout_ms, exec_timeout_ms) plus 2 s: a send is "
@@ -132,6 +140,21 @@ void sender_config_free(struct sender_config *c)
 int sender_config_send_timeout_ms(const struct sender_config *c)
 {
     return c->http_timeout_ms > c->exec_timeout_ms ? c->http_timeout_ms : c->exec_timeout_ms;
+}
+
+int sender_config_provider_timeout_ms(const struct sender_config *c, const char *provider)
+{
+    if (strcmp(provider, "http") == 0)
+        return c->http_timeout_ms;
+    if (strcmp(provider, "exec") == 0)
+        return c->exec_timeout_ms;
+    return 0;
+}
+
+long long sender_config_start_window_ms(const struct sender_config *c, const char *provider)
+{
+    return (long long)c->lease_seconds * 1000 - sender_config_provider_timeout_ms(c, provider) -
+           SENDER_LEASE_MARGIN_MS;
 }
 
 bool sender_status_in(const int *list, size_t n, int code)
@@ -254,6 +277,11 @@ int sender_config_check(struct sender_config *c, char *err, size_t errlen)
     }
     if (strcmp(c->provider, "exec") == 0 && c->exec_program[0] == '\0') {
         snprintf(err, errlen, "provider is exec but exec_program is not set");
+        return STEPUP_ERR;
+    }
+    if (c->batch_size > c->sends_in_flight) {
+        snprintf(err, errlen, "batch_size must not exceed sends_in_flight (a claim takes at most "
+                 "the free send slots)");
         return STEPUP_ERR;
     }
     if (c->backoff_base_ms > c->backoff_max_ms) {
