@@ -413,15 +413,15 @@ int sender_pump(struct sender *s, bool may_claim, bool (*stop_requested)(void), 
     size_t batch = (size_t)c->batch_size;
     /* what a claim would find free once the results are recorded */
     size_t room = s->n_slots > s->n_sending ? s->n_slots - s->n_sending : 0;
-    bool claim = may_claim && now >= s->next_claim_at && room >= batch;
+    bool record = s->n_results > 0 &&
+                  (s->record_failed || s->n_sending == 0 || s->n_results >= batch ||
+                   now - s->oldest_result_at >= SENDER_RECORD_DELAY_MS);
+    /* a whole batch, or whatever the results about to be recorded free */
+    bool claim = may_claim && now >= s->next_claim_at && (room >= batch || (record && room > 0));
 
     *claimed = 0;
-    if (s->n_results > 0 &&
-        (claim || s->record_failed || s->n_sending == 0 || s->n_results >= batch ||
-         now - s->oldest_result_at >= SENDER_RECORD_DELAY_MS)) {
-        if (record_results(s) != STEPUP_OK)
-            return STEPUP_ERR;
-    }
+    if ((record || claim) && s->n_results > 0 && record_results(s) != STEPUP_OK)
+        return STEPUP_ERR;
     if (!claim)
         return STEPUP_OK;
     if (sender_flush(s) != STEPUP_OK) /* releases that failed earlier */
@@ -440,7 +440,7 @@ void sender_wait(struct sender *s, int max_ms)
     int wait_ms = max_ms;
     bool drained = s->next_claim_at > now;
 
-    if (s->n_results > 0) {
+    if (s->n_results > 0 && !s->record_failed) { /* after a failure: the next turn, no sooner */
         long long left = s->oldest_result_at + SENDER_RECORD_DELAY_MS - now;
         if (left < wait_ms)
             wait_ms = left > 0 ? (int)left : 0;

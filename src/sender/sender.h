@@ -8,11 +8,12 @@
  * A sender has sends_in_flight slots.  A message holds one from its claim
  * until its result is recorded, so a sender never holds more claims than
  * that: the most messages a SIGKILL can leave sent but unrecorded (and so
- * sent twice).  A claim takes at most batch_size messages, and only when
- * that many slots are free (so claims stay batched while the pipeline stays
- * full); results are recorded before the next claim, and otherwise once
- * batch_size of them wait, the oldest has waited SENDER_RECORD_DELAY_MS, or
- * no send is left in flight.
+ * sent twice).  Results are recorded in one call once batch_size of them
+ * wait, the oldest has waited SENDER_RECORD_DELAY_MS, no send is left in
+ * flight, or a claim follows (every result is recorded before the next
+ * claim).  A claim takes at most batch_size messages: when that many slots
+ * are free, or when recording frees some (so claims stay batched while a
+ * slot never idles much longer than SENDER_RECORD_DELAY_MS).
  *
  * Leases are never renewed: a message is handed to its provider only while
  * its claim is younger than sender_config_start_window_ms (lease less that
@@ -36,7 +37,7 @@
 #include "provider.h"
 
 /* The longest a result waits for others to be recorded with (ms). */
-#define SENDER_RECORD_DELAY_MS 20
+#define SENDER_RECORD_DELAY_MS 10
 /* While sends are in flight and the outbox had no more, how often NOTIFYs are looked for (ms). */
 #define SENDER_NOTIFY_CHECK_MS 50
 /* Do not claim again sooner than this after a claim came back short (ms). */

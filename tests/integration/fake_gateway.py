@@ -9,6 +9,7 @@ In a test (in-process, a thread)::
     gw.rule(status=500, times=2, message_id=mid)   # the next 2 requests for mid: 500
     gw.rule(delay=1.5)              # every request: wait 1.5 s, then 200
     gw.requests()                   # [{"to", "text", "messageId", "at", "status", ...}]
+    gw.max_concurrent(ids)          # the most of those messages' requests it held at once
     gw.wait_for(lambda reqs: len(reqs) >= 3, timeout=10)
     gw.reset(); gw.stop()
 
@@ -16,7 +17,9 @@ Rules are tried in the order given; the first that matches a request (by
 messageId and/or number) and has uses left decides the answer: its status
 (2xx answers carry {"messageId": "gw-N"}), after its delay.  Without a
 matching rule: 200 at once.  Every request is recorded when it arrives,
-before any delay, with the status it is about to get.
+before any delay, with the status it is about to get; "answered" is set
+once its answer has been written.  A request is held from its arrival
+("at") until then.
 
 Stand-alone (for trying a sender by hand)::
 
@@ -56,6 +59,7 @@ class _Rule:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 512  # a sender opens up to sends_in_flight connections at once
 
     def handle_error(self, request, client_address):
         # A client that goes away mid-request (a sender killed by a test) is
@@ -120,6 +124,19 @@ class FakeGateway:
             self._rules.clear()
             self._requests.clear()
 
+    def max_concurrent(self, message_ids=None):
+        """The most requests (of the given messageIds) held at once: arrived
+        and not yet answered (one still held counts as held until now)."""
+        events = []
+        for r in self.requests(message_ids):
+            events.append((r["at"], 1))
+            events.append((r.get("answered", float("inf")), -1))
+        held = most = 0
+        for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # an answer before an arrival
+            held += step
+            most = max(most, held)
+        return most
+
     # -- what arrived ----------------------------------------------------
     def requests(self, message_ids=None, to=None):
         """Copies of the recorded requests, oldest first (optionally only
@@ -149,6 +166,10 @@ class FakeGateway:
                 self._lock.wait(min(left, 0.05))
 
     # -- used by the handler ---------------------------------------------
+    def _answered(self, msg):
+        with self._lock:
+            msg["answered"] = time.time()
+
     def _arrived(self, msg):
         """Record msg; return (status, delay) for it."""
         with self._lock:
@@ -211,12 +232,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._control(raw)
         msg = self._message(raw)
         status, delay = self.gw._arrived(msg)
-        if delay:
-            time.sleep(delay)
-        if 200 <= status <= 299:
-            self._answer(status, {"messageId": f"gw-{msg['seq']}", "status": "queued"})
-        else:
-            self._answer(status, {"error": f"fake gateway answers {status}"})
+        try:
+            if delay:
+                time.sleep(delay)
+            if 200 <= status <= 299:
+                self._answer(status, {"messageId": f"gw-{msg['seq']}", "status": "queued"})
+            else:
+                self._answer(status, {"error": f"fake gateway answers {status}"})
+        finally:
+            self.gw._answered(msg)
 
     def _control(self, raw):
         if self.command == "DELETE":

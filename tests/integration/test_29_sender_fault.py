@@ -2,11 +2,13 @@
 killed with SIGKILL and restarted several times.
 
 Every message must be delivered and end SENT.  A message may reach the
-gateway twice only where a kill landed during its send: a sender sends one
-message at a time, so at most one send is in flight at each kill, and the
-duplicates must number no more than the kills.  Each duplicate must also be
-explained by the database: its interrupted attempt is recorded as LOST,
-made by one of the killed processes.
+gateway twice only where a kill landed during its send: a sender holds at
+most sends_in_flight messages (claimed, and not yet recorded), so a kill
+interrupts at most that many sends.  Each duplicate must be explained by
+the database: its interrupted attempt is recorded as LOST, made by one of
+the killed processes, and no killed process has more LOST attempts than
+sends_in_flight; so the duplicates number at most sends_in_flight per
+kill.
 
 The messages are inserted with SQL (sealed in Python with the outbox key,
 as stepup-fcgi seals them) rather than issued over HTTP, to keep the test
@@ -20,8 +22,10 @@ from sender_fixtures import Flow, gateway, senders, wait_until  # noqa: F401 (fi
 
 MESSAGES = 10000
 KILLS = 6
-SETTINGS = dict(batch_size=50, lease_seconds=4, http_timeout_ms=1000, exec_timeout_ms=1000,
-                max_attempts=20, poll_interval_ms=100, log_level="warn")
+IN_FLIGHT = 8
+SETTINGS = dict(sends_in_flight=IN_FLIGHT, batch_size=IN_FLIGHT, lease_seconds=4,
+                http_timeout_ms=1000, exec_timeout_ms=1000, max_attempts=20,
+                poll_interval_ms=100, log_level="warn")
 
 
 def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, senders):
@@ -35,10 +39,10 @@ def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, sender
                            " WHERE programme_id = :'p' AND status <> 'SENT'", p=flow.programme.id)
         return int(n)
 
-    # 2 ms per request at the gateway: a kill often lands during a send
-    # (the case that may double a message), and the run lasts long enough
-    # for every kill.
-    gateway.rule(delay=0.002)
+    # 20 ms per request at the gateway, 8 in flight: a kill nearly always
+    # lands during sends (the case that may double messages), and the run
+    # lasts long enough for every kill.
+    gateway.rule(delay=0.02)
     rng = random.Random()
     steady = senders.start(name="fault-steady", **SETTINGS)
     victim = senders.start(name="fault-victim-0", **SETTINGS)
@@ -61,7 +65,9 @@ def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, sender
     doubled = {mid: n for mid, n in per_id.items() if n > 1}
     extra = sum(n - 1 for n in doubled.values())
     assert len(killed) >= 3, f"only {len(killed)} kills landed before the outbox was empty"
-    assert extra <= len(killed), f"{extra} duplicate sends for {len(killed)} kills: {doubled}"
+    assert extra <= IN_FLIGHT * len(killed), \
+        f"{extra} duplicate sends for {len(killed)} kills of {IN_FLIGHT} in flight: {doubled}"
+    assert gateway.max_concurrent(ids) <= 2 * IN_FLIGHT, gateway.max_concurrent(ids)
 
     # In the database: all SENT and scrubbed; LOST attempts only by killed
     # processes, and one behind every duplicate.
@@ -75,9 +81,14 @@ def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, sender
                           p=flow.programme.id)
     assert {status for _, status, _ in attempts} <= {"LOST"}, attempts[:10]
     lost = {}
+    lost_by = Counter()
     for outbox_id, _, sender in attempts:
-        assert any(m in sender for m in killed), f"LOST attempt by a process never killed: {sender}"
+        marker = [m for m in killed if m in sender]
+        assert marker, f"LOST attempt by a process never killed: {sender}"
         lost[outbox_id] = sender
+        lost_by[marker[0]] += 1
+    # a kill interrupts at most the sends in flight: never more claims held than that
+    assert max(lost_by.values(), default=0) <= IN_FLIGHT, lost_by
     for mid in doubled:
         assert mid in lost, f"message {mid} was sent twice without a LOST attempt"
     sent_counts = stack.psql("SELECT count(*) FROM stepup.sms_attempts a"
@@ -89,5 +100,6 @@ def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, sender
     total = time.monotonic() - started
     print(f"fault test: insert {inserted - started:.1f} s, {len(killed)} kills in "
           f"{kills_done - inserted:.1f} s, drained after {drained - inserted:.1f} s; "
-          f"{len(lost)} LOST attempts, {extra} duplicate sends; total {total:.1f} s")
+          f"{len(lost)} LOST attempts ({dict(lost_by)}), {extra} duplicate sends; "
+          f"total {total:.1f} s")
     assert total < 120, f"the fault test took {total:.0f} s"
