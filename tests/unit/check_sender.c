@@ -51,8 +51,8 @@ START_TEST(sender_defaults)
     ck_assert_msg(load(KEY) == STEPUP_OK, "%s", err);
     ck_assert_str_eq(cfg.common.db_conninfo, "dbname=stepup");
     ck_assert_str_eq(cfg.provider, "log");
-    ck_assert_int_eq(cfg.batch_size, 20);
-    ck_assert_int_eq(cfg.sends_in_flight, 128);
+    ck_assert_int_eq(cfg.batch_size, 64);
+    ck_assert_int_eq(cfg.sends_in_flight, 256);
     ck_assert_int_le(cfg.batch_size, cfg.sends_in_flight);
     ck_assert_int_eq(cfg.lease_seconds, 300);
     ck_assert_int_eq(cfg.max_attempts, 5);
@@ -130,6 +130,7 @@ static const struct bad_case bad_cases[] = {
     {"sends_in_flight = 0\n", "1..1000"},
     {"sends_in_flight = 1001\n", "1..1000"},
     {"sends_in_flight = 10\n", "batch_size must not exceed sends_in_flight"},
+    {"sends_in_flight = 63\n", "batch_size must not exceed sends_in_flight"},
     {"batch_size = 65\nsends_in_flight = 64\n", "batch_size must not exceed sends_in_flight"},
     {"poll_interval_ms = 5\n", "10..3600000"},
     {"provider = log\nprovider = http\n", "duplicate key"},
