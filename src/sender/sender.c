@@ -420,6 +420,13 @@ int sender_pump(struct sender *s, bool may_claim, bool (*stop_requested)(void), 
     bool claim = may_claim && now >= s->next_claim_at && (room >= batch || (record && room > 0));
 
     *claimed = 0;
+    /*
+     * While sends are in flight, only over a live connection: a reconnect
+     * can block for as long as connect_timeout says, and the loop must
+     * keep ending sends at their timeouts.  It waits until they have ended.
+     */
+    if (s->n_sending > 0 && !db_connected(s->db))
+        return STEPUP_OK;
     if ((record || claim) && s->n_results > 0 && record_results(s) != STEPUP_OK)
         return STEPUP_ERR;
     if (!claim)
@@ -440,7 +447,8 @@ void sender_wait(struct sender *s, int max_ms)
     int wait_ms = max_ms;
     bool drained = s->next_claim_at > now;
 
-    if (s->n_results > 0 && !s->record_failed) { /* after a failure: the next turn, no sooner */
+    /* after a failure, or with the database away: the next turn, no sooner */
+    if (s->n_results > 0 && !s->record_failed && db_connected(s->db)) {
         long long left = s->oldest_result_at + SENDER_RECORD_DELAY_MS - now;
         if (left < wait_ms)
             wait_ms = left > 0 ? (int)left : 0;
@@ -455,7 +463,7 @@ void sender_wait(struct sender *s, int max_ms)
     struct pollfd wake = { .fd = s->wake_fd, .events = POLLIN };
     providers_wait(s->providers, &wake, s->wake_fd >= 0 ? 1 : 0, wait_ms, send_ended, s);
     /* a NOTIFY (it does not wake this wait: the next one is at most SENDER_NOTIFY_CHECK_MS away) */
-    if (drained && db_wait_notify(s->db, 0, NULL) == 1)
+    if (drained && db_connected(s->db) && db_wait_notify(s->db, 0, NULL) == 1)
         sender_notified(s);
 }
 

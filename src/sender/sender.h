@@ -23,7 +23,9 @@
  *
  * Results the database did not take (it went away) are kept and written by
  * sender_flush before anything new is claimed, together with releases that
- * failed the same way.
+ * failed the same way.  While sends are in flight the database is used
+ * only over a live connection: reconnecting (which may block) waits until
+ * they have ended, so that the loop keeps ending each at its timeout.
  */
 #ifndef STEPUP_SENDER_SENDER_H
 #define STEPUP_SENDER_SENDER_H
