@@ -8,6 +8,7 @@ In a test (in-process, a thread)::
     gw.url                          # http://127.0.0.1:PORT/sms
     gw.rule(status=500, times=2, message_id=mid)   # the next 2 requests for mid: 500
     gw.rule(delay=1.5)              # every request: wait 1.5 s, then 200
+    gw.rule(delay=0.01, jitter=0.02)  # every request: wait 10 to 30 ms (uniformly), then 200
     gw.requests()                   # [{"to", "text", "messageId", "at", "status", ...}]
     gw.max_concurrent(ids)          # the most of those messages' requests it held at once
     gw.wait_for(lambda reqs: len(reqs) >= 3, timeout=10)
@@ -26,12 +27,13 @@ Stand-alone (for trying a sender by hand)::
     python3 fake_gateway.py [--port N]
 
 prints each request as a JSON line; POST /_control with {"status": 500,
-"delay": 0.5, "times": 3, "messageId": "..."} adds a rule, DELETE /_control
+"delay": 0.5, "jitter": 0.1, "times": 3, "messageId": "..."} adds a rule, DELETE /_control
 clears them.
 """
 
 import argparse
 import json
+import random
 import sys
 import threading
 import time
@@ -40,9 +42,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class _Rule:
-    def __init__(self, status, delay, times, message_id, to):
+    def __init__(self, status, delay, times, message_id, to, jitter=0.0):
         self.status = status
         self.delay = delay
+        self.jitter = jitter
         self.times = times  # None: forever
         self.message_id = message_id
         self.to = to
@@ -109,10 +112,10 @@ class FakeGateway:
     def url(self):
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def rule(self, status=200, delay=0.0, times=None, message_id=None, to=None):
+    def rule(self, status=200, delay=0.0, times=None, message_id=None, to=None, jitter=0.0):
         """Add an answering rule (see the module docstring)."""
         with self._lock:
-            self._rules.append(_Rule(status, delay, times, message_id, to))
+            self._rules.append(_Rule(status, delay, times, message_id, to, jitter))
 
     def clear_rules(self):
         with self._lock:
@@ -178,7 +181,7 @@ class FakeGateway:
                 if r.matches(msg):
                     if r.times is not None:
                         r.times -= 1
-                    status, delay = r.status, r.delay
+                    status, delay = r.status, r.delay + random.uniform(0, r.jitter)
                     break
             self._count += 1
             msg["seq"] = self._count
@@ -249,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             doc = json.loads(raw or b"{}")
             self.gw.rule(status=int(doc.get("status", 200)), delay=float(doc.get("delay", 0)),
                          times=doc.get("times"), message_id=doc.get("messageId"),
-                         to=doc.get("to"))
+                         to=doc.get("to"), jitter=float(doc.get("jitter", 0)))
         self._answer(200, {"ok": True})
 
     do_POST = _send
