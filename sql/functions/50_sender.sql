@@ -15,7 +15,10 @@
 --   3. sender_record: writes the attempt and moves the message on (SENT,
 --      back to PENDING for a retry after a back-off, or DEAD).  The record
 --      applies only while the lease is still the caller's (same owner, same
---      attempt number): the attempt counter is the fencing token.
+--      attempt number): the attempt counter is the fencing token.  A sender
+--      has many sends in flight and records their results in batches:
+--      sender_record_batch applies sender_record to each result of an
+--      array, in one call and one transaction.
 --   4. sender_release (SIGTERM): the rows it claimed but did not send go back
 --      to PENDING, as if never claimed.
 -- sender_next_due tells an idle sender how long it may sleep.
@@ -32,7 +35,8 @@
 -- Delivery guarantee: a message is sent exactly once unless its sender dies
 -- (SIGKILL, power loss, lost database) between handing it to the gateway
 -- and recording the result; then it is sent again when the lease runs out
--- (at least once).
+-- (at least once).  A sender holds at most sends_in_flight claims (claimed
+-- and not yet recorded), so one death doubles at most that many messages.
 --
 -- Audit events (stepup.audit_event), each of the message's challenge (its
 -- programme, user, session and id) and with the attempt in its detail:
@@ -254,6 +258,51 @@ COMMENT ON FUNCTION stepup.sender_record(uuid, text, integer, text, text, intege
     'stepup-sender: records an attempt and moves its message on (OK), unless the lease was lost (STALE).';
 GRANT EXECUTE ON FUNCTION stepup.sender_record(uuid, text, integer, text, text, integer, integer, integer, text,
                                            text, integer) TO stepup_sender;
+
+-- ---------------------------------------------------------------------------
+-- sender_record_batch: the results of many attempts, in one call and one
+-- transaction: sender_record, the one rule, applied to each element of
+-- p_results in order (a JSON array of objects with the members id,
+-- attempt, status, provider, duration_ms, http_status, exit_code, error,
+-- provider_message_id and retry_after_ms, each sender_record's argument
+-- of that name; null or absent for SQL NULL), so that every attempt gets
+-- its row, its audit event and its count in GET /metrics exactly as one
+-- call each would give it.  Returns the position (from 1) of each result
+-- whose lease had been lost (sender_record said 'STALE'); an error
+-- records none of them.
+CREATE OR REPLACE FUNCTION stepup.sender_record_batch(p_owner text, p_results jsonb)
+RETURNS TABLE (stale integer)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = stepup, pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'sender_record_batch: p_results must be a JSON array' USING ERRCODE = '22023';
+    END IF;
+    FOR r IN
+        SELECT x.*, e.n
+          FROM jsonb_array_elements(p_results) WITH ORDINALITY AS e (item, n),
+               jsonb_to_record(e.item) AS x (id uuid, attempt integer, status text, provider text,
+                                             duration_ms integer, http_status integer,
+                                             exit_code integer, error text,
+                                             provider_message_id text, retry_after_ms integer)
+         ORDER BY e.n
+    LOOP
+        IF sender_record(r.id, p_owner, r.attempt, r.status, r.provider, r.duration_ms,
+                         r.http_status, r.exit_code, r.error, r.provider_message_id,
+                         r.retry_after_ms) <> 'OK' THEN
+            stale := r.n;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stepup.sender_record_batch(text, jsonb) IS
+    'stepup-sender: records many attempts at once (sender_record for each); returns the positions of the STALE ones.';
+GRANT EXECUTE ON FUNCTION stepup.sender_record_batch(text, jsonb) TO stepup_sender;
 
 -- ---------------------------------------------------------------------------
 -- sender_release: give back messages p_owner claimed and did not send (on

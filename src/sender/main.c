@@ -4,20 +4,31 @@
  *   stepup-sender -c FILE [--daemon] [--pid-file FILE]
  *   stepup-sender --describe-config
  *
- * The loop: write what the database did not take earlier; claim a batch
- * and deliver it (sender.c); when the batch was not full, sleep on the
+ * The loop (sender.c does each step): record the results of the sends
+ * that ended; claim as many messages as there are free send slots (of
+ * sends_in_flight) and hand each to its provider; then, while sends are in
+ * flight, wait for them (the providers' descriptors, and a signalfd for
+ * the signals); with nothing in flight and the outbox empty, sleep on the
  * database connection (LISTEN stepup_outbox) until a NOTIFY, the next
  * message due for a retry, or poll_interval_ms - whichever comes first.
  * A lost notification therefore costs at most one poll interval.
  *
  * Signals only set flags.  SIGTERM, SIGINT and SIGHUP are blocked except
- * while the loop sleeps (ppoll) and at the check before each send, so they
- * arrive exactly where the loop looks at the flags:
- *   SIGTERM/SIGINT  the send in flight finishes and is recorded, the rest
- *                   of the batch is released, exit 0;
- *   SIGHUP          the file is parsed into a fresh configuration, which
- *                   replaces the running one only if it loaded, passed its
- *                   checks and its providers opened.
+ * while the idle loop sleeps (ppoll), at the top of each turn and at the
+ * check before each send, so they arrive exactly where the loop looks at
+ * the flags.  While sends are in flight, a signalfd of the three is among
+ * the descriptors the wait watches: a signal ends the wait, and the next
+ * check lets it in.
+ *   SIGTERM/SIGINT  no more claims; the claimed messages not yet handed
+ *                   over are released (PENDING, untouched); the sends in
+ *                   flight finish (each within its timeout) and are
+ *                   recorded; exit 0;
+ *   SIGHUP          no more claims until the sends in flight have finished
+ *                   and been recorded (the old providers serve them to the
+ *                   end); then the file is parsed into a fresh
+ *                   configuration, which replaces the running one only if
+ *                   it loaded, passed its checks and its providers opened,
+ *                   and claiming resumes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
@@ -42,7 +54,7 @@
 #include "sender_config.h"
 
 #define CHANNEL "stepup_outbox"
-#define MIN_WAIT_MS 20      /* do not spin when due rows are locked by another sender */
+#define MAX_TURN_MS 1000    /* the longest wait with sends in flight (pruning, sealing) */
 #define PRUNE_INTERVAL_S 60 /* how often the ended rate-limit counters are deleted */
 #define PRUNE_BATCH 10000   /* at most this many at a time */
 #define PRUNE_ROUNDS 10     /* batches in a row while they come back full */
@@ -54,14 +66,14 @@ static volatile sig_atomic_t reload_flag;
 static sigset_t handled_signals;
 static sigset_t wait_mask;
 
-/* SIGTERM, SIGINT: finish the send in flight, give the rest back, exit. */
+/* SIGTERM, SIGINT: finish the sends in flight, give the rest back, exit. */
 static void on_stop(int sig)
 {
     (void)sig;
     stop_flag = 1;
 }
 
-/* SIGHUP: reload the configuration between batches. */
+/* SIGHUP: reload the configuration once nothing is in flight. */
 static void on_reload(int sig)
 {
     (void)sig;
@@ -86,8 +98,9 @@ static void usage(FILE *out)
             "       stepup-sender -c FILE --check-config | --get-config KEY\n"
             "       stepup-sender --describe-config\n"
             "\n"
-            "Delivers the texts of stepup's SMS outbox.  SIGTERM: finish the send in flight,\n"
-            "give back the rest, exit.  SIGHUP: reload FILE (kept only if it is valid).\n"
+            "Delivers the texts of stepup's SMS outbox.  SIGTERM: finish the sends in flight,\n"
+            "give back the rest, exit.  SIGHUP: reload FILE (kept only if it is valid) once\n"
+            "the sends in flight have finished.\n"
             "\n"
             "  -c, --config FILE    configuration (or $STEPUP_SENDER_CONFIG)\n"
             "      --daemon         detach once started (logs still go to standard error)\n"
@@ -134,9 +147,11 @@ static struct db *open_db(const struct sender_config *c)
 
 /*
  * SIGHUP: parse the file into a fresh configuration and open its providers;
- * swap both in only if everything worked (between batches: nothing is
- * claimed).  New db_* settings get a new connection (which also takes any
- * result the old one could not write).
+ * swap both in only if everything worked.  Called with nothing in flight
+ * (the loop stops claiming and lets the sends finish first), so the old
+ * providers close with no send of theirs under way and the send slots can
+ * be made again for a new sends_in_flight.  New db_* settings get a new
+ * connection (which also takes any result the old one could not write).
  */
 static void reload(struct sender *s, struct sender_config **config, struct providers *providers,
                    struct sealer *sealer, const char *path)
@@ -164,18 +179,23 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
         return;
     }
     /* Results waiting for the database are written on the new connection. */
+    struct db *db = NULL;
     struct db_options was, now;
     config_db_options(&(*config)->common, &was);
     config_db_options(&fresh->common, &now);
     if (!db_options_equal(&was, &now)) {
-        struct db *db = open_db(fresh);
-        if (db == NULL) {
-            log_msg(LOG_ERROR, NULL, "SIGHUP: out of memory; keeping the running configuration");
-            sealer_close(&fresh_sealer);
-            providers_close(&opened);
-            free_config(fresh);
-            return;
-        }
+        db = open_db(fresh);
+        if (db == NULL)
+            goto no_memory;
+    }
+    const struct sender_config *old = s->config;
+    s->config = fresh;
+    if (sender_init_slots(s) != STEPUP_OK) { /* nothing in flight: the old slots stay */
+        s->config = old;
+        db_free(db);
+        goto no_memory;
+    }
+    if (db != NULL) {
         db_free(s->db);
         s->db = db;
     }
@@ -189,8 +209,15 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
     s->providers = providers;
     log_set_threshold(fresh->common.log_level);
     log_set_target(fresh->common.log_target, fresh->common.syslog_facility); /* one thread */
-    log_msg(LOG_INFO, NULL, "SIGHUP: configuration reloaded from %s (default provider %s)", path,
-            fresh->provider);
+    log_msg(LOG_INFO, NULL, "SIGHUP: configuration reloaded from %s (default provider %s, "
+            "%d sends in flight)", path, fresh->provider, fresh->sends_in_flight);
+    return;
+
+no_memory:
+    log_msg(LOG_ERROR, NULL, "SIGHUP: out of memory; keeping the running configuration");
+    sealer_close(&fresh_sealer);
+    providers_close(&opened);
+    free_config(fresh);
 }
 
 /*
@@ -234,7 +261,7 @@ int main(int argc, char **argv)
 
     const char *pid_file = NULL;
     bool daemon_mode = false;
-    int opt, status = EXIT_FAILURE, ready_fd = -1;
+    int opt, status = EXIT_FAILURE, ready_fd = -1, wake_fd = -1;
     struct sender_config *config = NULL;
     struct providers providers;
     struct sender s;
@@ -318,9 +345,17 @@ int main(int argc, char **argv)
     sa.sa_handler = on_reload;
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Readable while one of them waits: the wait with sends in flight watches it. */
+    wake_fd = signalfd(-1, &handled_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (wake_fd < 0)
+        log_msg(LOG_WARN, NULL, "signalfd: %s; a signal waits for the sends under way to end, or "
+                "%d ms", strerror(errno), MAX_TURN_MS);
 
     s.config = config;
     s.providers = &providers;
+    s.wake_fd = wake_fd;
+    if (sender_init_slots(&s) != STEPUP_OK)
+        goto out;
     if (sender_init_owner(&s) != STEPUP_OK) {
         log_msg(LOG_ERROR, NULL, "cannot draw random bits");
         goto out;
@@ -332,36 +367,49 @@ int main(int argc, char **argv)
     }
     daemon_ready(ready_fd);
     ready_fd = -1;
-    log_msg(LOG_INFO, NULL, "started as %s: default provider %s, batch %d, lease %d s, "
-            "poll %d ms", s.owner, config->provider, config->batch_size, config->lease_seconds,
-            config->poll_interval_ms);
+    log_msg(LOG_INFO, NULL, "started as %s: default provider %s, %d sends in flight, batch %d, "
+            "lease %d s, poll %d ms", s.owner, config->provider, config->sends_in_flight,
+            config->batch_size, config->lease_seconds, config->poll_interval_ms);
 
     long long pruned_at = 0; /* stepup_now_ms() of the last pruning */
-    while (!stop_requested()) {
-        prune_limits(s.db, &pruned_at);
-        sealer_tick(&sealer, s.db);
-        if (reload_flag) {
+    for (;;) {
+        bool stopping = stop_requested();
+        if (!stopping) {
+            prune_limits(s.db, &pruned_at);
+            sealer_tick(&sealer, s.db);
+        }
+        /* A reload waits until the old providers have nothing under way. */
+        if (reload_flag && !stopping && sender_sending(&s) == 0) {
             reload_flag = 0;
             reload(&s, &config, &providers, &sealer, config_path);
         }
-        int wait_ms = config->poll_interval_ms;
         int claimed = 0;
-        if (sender_flush(&s) == STEPUP_OK &&
-            sender_run_batch(&s, stop_requested, &claimed) == STEPUP_OK) {
-            if (stop_flag)
-                break;
-            if (claimed >= config->batch_size)
+        int rc = sender_pump(&s, !stopping && !reload_flag, stop_requested, &claimed);
+        if (stop_flag && sender_sending(&s) == 0)
+            break;
+        if (sender_sending(&s) > 0) {
+            int max_ms = MAX_TURN_MS;
+            if (sealer_due_ms(&sealer) < max_ms)
+                max_ms = sealer_due_ms(&sealer);
+            sender_wait(&s, max_ms); /* a signal ends it (signalfd) */
+            continue;
+        }
+        /* Nothing in flight: sleep until a NOTIFY, the next due message or the poll. */
+        int wait_ms = config->poll_interval_ms;
+        if (rc == STEPUP_OK) {
+            int due = sender_claim_due_ms(&s);
+            if (reload_flag || stop_flag || due < 0)
                 continue; /* more may be due */
-            int due = -1;
-            if (outbox_next_due(s.db, &due) == STEPUP_OK && due >= 0 && due < wait_ms)
+            if (due < wait_ms)
                 wait_ms = due;
-            if (claimed == 0 && wait_ms < MIN_WAIT_MS)
-                wait_ms = MIN_WAIT_MS;
         }
         if (sealer_due_ms(&sealer) < wait_ms)
             wait_ms = sealer_due_ms(&sealer);
         /* 1: notified, 0: timeout or signal, STEPUP_ERR: the database is away (it waited) */
-        if (db_wait_notify(s.db, wait_ms, &wait_mask) == STEPUP_ERR)
+        int woke = db_wait_notify(s.db, wait_ms, &wait_mask);
+        if (woke == 1)
+            sender_notified(&s);
+        else if (woke == STEPUP_ERR)
             log_msg(LOG_DEBUG, NULL, "database unavailable; retrying");
     }
 
@@ -377,6 +425,8 @@ int main(int argc, char **argv)
 out:
     if (ready_fd >= 0)
         close(ready_fd);
+    if (wake_fd >= 0)
+        close(wake_fd);
     sealer_close(&sealer);
     sender_free(&s);
     db_free(s.db);

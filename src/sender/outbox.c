@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "../lib/log.h"
 #include "outbox.h"
 
@@ -15,15 +17,12 @@ static const struct db_arg_def claim_args[] = {
 static const struct db_statement claim_st = {
     .name = "sender_claim", .function = "stepup.sender_claim", DB_ARGS(claim_args),
 };
-static const struct db_arg_def record_args[] = {
-    { "p_id", DB_UUID }, { "p_owner", DB_TEXT }, { "p_attempt", DB_INT }, { "p_status", DB_TEXT },
-    { "p_provider", DB_TEXT }, { "p_duration_ms", DB_INT }, { "p_http_status", DB_INT },
-    { "p_exit_code", DB_INT }, { "p_error", DB_TEXT }, { "p_provider_message_id", DB_TEXT },
-    { "p_retry_after_ms", DB_INT },
+static const struct db_arg_def record_batch_args[] = {
+    { "p_owner", DB_TEXT }, { "p_results", DB_JSONB },
 };
-static const struct db_statement record_st = {
-    .name = "sender_record", .function = "stepup.sender_record", .result = "recorded",
-    DB_ARGS(record_args),
+static const struct db_statement record_batch_st = {
+    .name = "sender_record_batch", .function = "stepup.sender_record_batch",
+    DB_ARGS(record_batch_args),
 };
 static const struct db_arg_def release_args[] = {
     { "p_owner", DB_TEXT }, { "p_ids", DB_UUID_ARRAY },
@@ -43,7 +42,7 @@ static const struct db_statement prune_limits_st = {
 };
 
 const struct db_statement *const outbox_statements[] = {
-    &claim_st, &record_st, &release_st, &next_due_st, &prune_limits_st,
+    &claim_st, &record_batch_st, &release_st, &next_due_st, &prune_limits_st,
 };
 const size_t outbox_nstatements = ARRAY_LEN(outbox_statements);
 
@@ -115,33 +114,82 @@ done:
     return rc;
 }
 
-int outbox_record(struct db *db, const char *owner, const struct outbox_result *r, bool *stale)
+/* Add a member that is a number, or null when it is absent (below 0; exit codes: -1). */
+static int add_int(struct json_object *o, const char *key, int v, bool present)
+{
+    struct json_object *n = present ? json_object_new_int(v) : NULL;
+    if (present && n == NULL)
+        return STEPUP_ERR;
+    return json_object_object_add(o, key, n) == 0 ? STEPUP_OK : STEPUP_ERR;
+}
+
+/* Add a member that is a string, or null when it is "". */
+static int add_text(struct json_object *o, const char *key, const char *v)
+{
+    struct json_object *s = v != NULL && v[0] != '\0' ? json_object_new_string(v) : NULL;
+    if (v != NULL && v[0] != '\0' && s == NULL)
+        return STEPUP_ERR;
+    return json_object_object_add(o, key, s) == 0 ? STEPUP_OK : STEPUP_ERR;
+}
+
+/* The results as sender_record_batch's JSON array (NULL: out of memory). */
+static struct json_object *results_json(const struct outbox_result *r, size_t n)
+{
+    struct json_object *a = json_object_new_array_ext((int)n);
+    if (a == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *o = json_object_new_object();
+        if (o == NULL || json_object_array_add(a, o) != 0) {
+            json_object_put(o);
+            goto failed;
+        }
+        if (add_text(o, "id", r[i].id) != STEPUP_OK ||
+            add_int(o, "attempt", r[i].attempt, true) != STEPUP_OK ||
+            add_text(o, "status", r[i].status) != STEPUP_OK ||
+            add_text(o, "provider", r[i].provider) != STEPUP_OK ||
+            add_int(o, "duration_ms", r[i].duration_ms, true) != STEPUP_OK ||
+            add_int(o, "http_status", r[i].http_status, r[i].http_status >= 0) != STEPUP_OK ||
+            add_int(o, "exit_code", r[i].exit_code, r[i].exit_code != -1) != STEPUP_OK ||
+            add_text(o, "error", r[i].error) != STEPUP_OK ||
+            add_text(o, "provider_message_id", r[i].message_id) != STEPUP_OK ||
+            add_int(o, "retry_after_ms", r[i].retry_after_ms, true) != STEPUP_OK)
+            goto failed;
+    }
+    return a;
+
+failed:
+    json_object_put(a);
+    return NULL;
+}
+
+int outbox_record_batch(struct db *db, const char *owner, const struct outbox_result *results,
+                        size_t n, bool *stale)
 {
     struct db_call call;
+    struct json_object *doc;
 
-    db_call_init(&call, &record_st);
-    db_arg_text(&call, "p_id", r->id);
+    for (size_t i = 0; i < n; i++)
+        stale[i] = false;
+    if (n == 0)
+        return STEPUP_OK;
+    doc = results_json(results, n);
+    if (doc == NULL) {
+        log_msg(LOG_ERROR, NULL, "out of memory writing %zu results", n);
+        return STEPUP_ERR;
+    }
+    db_call_init(&call, &record_batch_st);
     db_arg_text(&call, "p_owner", owner);
-    db_arg_int(&call, "p_attempt", r->attempt);
-    db_arg_text(&call, "p_status", r->status);
-    db_arg_text(&call, "p_provider", r->provider);
-    db_arg_int(&call, "p_duration_ms", r->duration_ms);
-    if (r->http_status >= 0)
-        db_arg_int(&call, "p_http_status", r->http_status);
-    else
-        db_arg_null(&call, "p_http_status");
-    if (r->exit_code != -1)
-        db_arg_int(&call, "p_exit_code", r->exit_code);
-    else
-        db_arg_null(&call, "p_exit_code");
-    db_arg_text(&call, "p_error", r->error[0] != '\0' ? r->error : NULL);
-    db_arg_text(&call, "p_provider_message_id", r->message_id[0] != '\0' ? r->message_id : NULL);
-    db_arg_int(&call, "p_retry_after_ms", r->retry_after_ms);
-
+    db_arg_text(&call, "p_results", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
     db_result *res = db_run(db, NULL, &call);
+    json_object_put(doc);
     if (res == NULL)
         return STEPUP_ERR;
-    *stale = strcmp(db_get(res, 0, "recorded"), "OK") != 0;
+    for (int row = 0; row < db_rows(res); row++) {
+        int k = atoi(db_get(res, row, "stale"));
+        if (k >= 1 && (size_t)k <= n)
+            stale[k - 1] = true;
+    }
     db_result_free(res);
     return STEPUP_OK;
 }

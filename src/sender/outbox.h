@@ -27,7 +27,7 @@ struct outbox_row {
     char *body_template;
     unsigned char sealed[OUTBOX_SEALED_MAX];
     size_t sealed_len;    /* 0 when the stored value was unusable */
-    int attempt;          /* to quote to outbox_record */
+    int attempt;          /* to quote to outbox_record_batch */
     char provider[16];    /* the programme's sms_provider; "" for the default */
     char key_id[CRYPTO_KEYNAME_MAX + 2]; /* of the outbox_key it was sealed with; "": before key ids */
 };
@@ -47,7 +47,7 @@ int outbox_claim(struct db *db, const char *owner, int limit, int lease_seconds,
                  int max_attempts, struct outbox_batch *out) WARN_UNUSED;
 void outbox_batch_free(struct outbox_batch *b);
 
-/* The result of one attempt, for sender_record. */
+/* The result of one attempt, for sender_record_batch. */
 struct outbox_result {
     char id[CRYPTO_UUID_LEN + 1];
     int attempt;
@@ -62,13 +62,14 @@ struct outbox_result {
 };
 
 /*
- * Record r for owner (sender_record).  STEPUP_OK with *stale set when the
- * lease had been lost (the attempt is recorded, the message left to its
- * new owner); STEPUP_ERR (logged) when the call failed: keep r and try
- * again.
+ * Record n results for owner in one call and one transaction
+ * (sender_record_batch, which applies sender_record's rule to each in
+ * turn).  STEPUP_OK with stale[i] set for each result whose lease had
+ * been lost (sender_record said STALE); STEPUP_ERR (logged) when the call
+ * failed: none of them was recorded; keep them all and try again.
  */
-int outbox_record(struct db *db, const char *owner, const struct outbox_result *r,
-                  bool *stale) WARN_UNUSED;
+int outbox_record_batch(struct db *db, const char *owner, const struct outbox_result *results,
+                        size_t n, bool *stale) WARN_UNUSED;
 
 /* Give back the n messages ids[] owner claimed and did not send (sender_release). */
 int outbox_release(struct db *db, const char *owner, const char (*ids)[CRYPTO_UUID_LEN + 1],

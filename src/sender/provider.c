@@ -2,6 +2,8 @@
  * provider.c - the set of open providers and the choice per message.  See
  * provider.h.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/log.h"
@@ -33,6 +35,13 @@ int providers_open(struct providers *ps, const struct sender_config *c)
 {
     memset(ps, 0, sizeof *ps);
     ps->default_name = c->provider;
+    /* the extra descriptors of providers_wait, and one per send at most */
+    ps->cap_fds = (size_t)c->sends_in_flight + PROVIDERS_EXTRA_FDS;
+    ps->fds = calloc(ps->cap_fds, sizeof *ps->fds);
+    if (ps->fds == NULL) {
+        log_msg(LOG_ERROR, NULL, "out of memory");
+        return STEPUP_ERR;
+    }
     if (open_one(&ps->log, &provider_log_ops, c) != STEPUP_OK)
         goto failed;
     if (c->http_url[0] != '\0' && open_one(&ps->http, &provider_http_ops, c) != STEPUP_OK)
@@ -60,6 +69,67 @@ void providers_close(struct providers *ps)
     close_one(&ps->exec);
     close_one(&ps->http);
     close_one(&ps->log);
+    free(ps->fds);
+    ps->fds = NULL;
+    ps->cap_fds = 0;
+}
+
+/* The open providers, for the loops below. */
+static size_t open_providers(struct providers *ps, struct provider *out[3])
+{
+    size_t n = 0;
+    struct provider *all[] = { &ps->http, &ps->exec, &ps->log };
+    for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+        if (all[i]->ops != NULL)
+            out[n++] = all[i];
+    }
+    return n;
+}
+
+size_t providers_under_way(const struct providers *ps)
+{
+    size_t n = 0;
+    const struct provider *all[] = { &ps->http, &ps->exec, &ps->log };
+    for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+        if (all[i]->ops != NULL && all[i]->ops->under_way != NULL)
+            n += all[i]->ops->under_way(all[i]->state);
+    }
+    return n;
+}
+
+void providers_wait(struct providers *ps, struct pollfd *extra, size_t n, int timeout_ms,
+                    provider_done_fn *done, void *arg)
+{
+    struct provider *open[3];
+    size_t nopen = open_providers(ps, open), nfds = 0;
+    struct provider *waiter = NULL;
+
+    if (n > PROVIDERS_EXTRA_FDS)
+        n = PROVIDERS_EXTRA_FDS;
+    memcpy(ps->fds, extra, n * sizeof *extra);
+    nfds = n;
+    for (size_t i = 0; i < nopen; i++) {
+        const struct provider_ops *ops = open[i]->ops;
+        if (ops->watch != NULL)
+            nfds += ops->watch(open[i]->state, ps->fds + nfds, ps->cap_fds - nfds, &timeout_ms);
+        if (ops->wait != NULL)
+            waiter = open[i];
+    }
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    for (size_t i = 0; i < nfds; i++)
+        ps->fds[i].revents = 0;
+    if (waiter != NULL) {
+        waiter->ops->wait(waiter->state, ps->fds, nfds, timeout_ms);
+    } else if (poll(ps->fds, nfds, timeout_ms) < 0 && errno != EINTR) {
+        log_msg(LOG_WARN, NULL, "poll: %s", strerror(errno));
+    }
+    for (size_t i = 0; i < n; i++)
+        extra[i].revents = ps->fds[i].revents;
+    for (size_t i = 0; i < nopen; i++) {
+        if (open[i]->ops->collect != NULL)
+            open[i]->ops->collect(open[i]->state, done, arg);
+    }
 }
 
 struct provider *providers_pick(struct providers *ps, const char *name)

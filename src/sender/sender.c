@@ -1,7 +1,10 @@
 /*
- * sender.c - delivering a batch.  See sender.h.
+ * sender.c - the sends in flight: claiming, starting, ending, recording.  See
+ * sender.h.
  */
 #define _GNU_SOURCE
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,21 +46,31 @@ static int uuid_bytes(const char *text, unsigned char out[16])
     return crypto_hex_decode(hex, out, 16);
 }
 
-/* Keep a result for sender_flush (copied).  On a lack of memory it is dropped, logged. */
-static void keep_unrecorded(struct sender *s, const struct outbox_result *r)
+/* Room for one more result (grown; on a lack of memory false, logged). */
+static bool results_room(struct sender *s)
 {
-    if (s->n_unrecorded == s->cap_unrecorded) {
-        size_t cap = s->cap_unrecorded != 0 ? 2 * s->cap_unrecorded : 16;
-        struct outbox_result *a = realloc(s->unrecorded, cap * sizeof *a);
-        if (a == NULL) {
-            log_msg(LOG_ERROR, NULL, "out of memory: the result of message %s is lost "
-                    "(it will be tried again when its lease runs out)", r->id);
-            return;
-        }
-        s->unrecorded = a;
-        s->cap_unrecorded = cap;
+    if (s->n_results < s->cap_results)
+        return true;
+    size_t cap = s->cap_results != 0 ? 2 * s->cap_results : 64;
+    struct outbox_result *a = realloc(s->results, cap * sizeof *a);
+    if (a == NULL)
+        return false;
+    s->results = a;
+    s->cap_results = cap;
+    return true;
+}
+
+/* Keep a result until it is recorded.  On a lack of memory it is dropped, logged. */
+static void keep_result(struct sender *s, const struct outbox_result *r)
+{
+    if (!results_room(s)) {
+        log_msg(LOG_ERROR, NULL, "out of memory: the result of message %s is lost "
+                "(it will be tried again when its lease runs out)", r->id);
+        return;
     }
-    s->unrecorded[s->n_unrecorded++] = *r;
+    if (s->n_results == 0)
+        s->oldest_result_at = stepup_now_ms();
+    s->results[s->n_results++] = *r;
 }
 
 /* Keep ids to release for sender_flush. */
@@ -82,20 +95,6 @@ static void keep_unreleased(struct sender *s, const char (*ids)[CRYPTO_UUID_LEN 
     s->n_unreleased += n;
 }
 
-/* Record r now, or keep it for later. */
-static void record(struct sender *s, const struct outbox_result *r)
-{
-    bool stale = false;
-    if (outbox_record(s->db, s->owner, r, &stale) != STEPUP_OK) {
-        keep_unrecorded(s, r);
-        return;
-    }
-    if (stale)
-        log_msg(LOG_WARN, NULL, "message %s: the lease of attempt %d was lost before its result "
-                "was recorded; the message was left to the sender that took it over", r->id,
-                r->attempt);
-}
-
 /* Release the given claimed rows now, or keep them for later. */
 static void release(struct sender *s, const char (*ids)[CRYPTO_UUID_LEN + 1], size_t n)
 {
@@ -109,31 +108,54 @@ static void release(struct sender *s, const char (*ids)[CRYPTO_UUID_LEN + 1], si
     log_msg(LOG_INFO, NULL, "released %d unsent message%s", released, released == 1 ? "" : "s");
 }
 
+/* The most results one call records. */
+#define RECORD_BATCH_MAX 256
+
+/*
+ * Record the results that wait, in calls of at most RECORD_BATCH_MAX.
+ * STEPUP_OK when none is left; STEPUP_ERR when the database did not take
+ * them (they stay, for the next try).
+ */
+static int record_results(struct sender *s)
+{
+    bool stale[RECORD_BATCH_MAX];
+    size_t done = 0;
+    int rc = STEPUP_OK;
+
+    while (done < s->n_results) {
+        size_t n = s->n_results - done;
+        if (n > RECORD_BATCH_MAX)
+            n = RECORD_BATCH_MAX;
+        if (outbox_record_batch(s->db, s->owner, s->results + done, n, stale) != STEPUP_OK) {
+            rc = STEPUP_ERR;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (stale[i])
+                log_msg(LOG_WARN, NULL, "message %s: the lease of attempt %d was lost before its "
+                        "result was recorded; the message was left to the sender that took it "
+                        "over", s->results[done + i].id, s->results[done + i].attempt);
+        }
+        done += n;
+    }
+    if (done > 0) { /* memmove with a NULL array is undefined even for 0 bytes */
+        memmove(s->results, s->results + done, (s->n_results - done) * sizeof *s->results);
+        s->n_results -= done;
+        s->oldest_result_at = stepup_now_ms();
+    }
+    s->record_failed = rc != STEPUP_OK;
+    return rc;
+}
+
 bool sender_has_unflushed(const struct sender *s)
 {
-    return s->n_unrecorded > 0 || s->n_unreleased > 0;
+    return s->n_results > 0 || s->n_unreleased > 0;
 }
 
 int sender_flush(struct sender *s)
 {
-    size_t done = 0;
-    while (done < s->n_unrecorded) {
-        bool stale = false;
-        if (outbox_record(s->db, s->owner, &s->unrecorded[done], &stale) != STEPUP_OK)
-            break;
-        if (stale)
-            log_msg(LOG_WARN, NULL, "message %s: recorded late, after its lease was lost",
-                    s->unrecorded[done].id);
-        done++;
-    }
-    if (done > 0) { /* memmove with a NULL array is undefined even for 0 bytes */
-        memmove(s->unrecorded, s->unrecorded + done,
-                (s->n_unrecorded - done) * sizeof *s->unrecorded);
-        s->n_unrecorded -= done;
-    }
-    if (s->n_unrecorded > 0)
+    if (record_results(s) != STEPUP_OK)
         return STEPUP_ERR;
-
     if (s->n_unreleased > 0) {
         int released = 0;
         if (outbox_release(s->db, s->owner, s->unreleased, s->n_unreleased, &released) != STEPUP_OK)
@@ -194,31 +216,90 @@ failed:
     return rc;
 }
 
+/* Free a slot's row and mark it free. */
+static void free_slot(struct sender *s, struct sender_slot *slot)
+{
+    free(slot->row.to);
+    free(slot->row.body_template);
+    crypto_wipe(&slot->row, sizeof slot->row);
+    slot->busy = false;
+    s->n_sending--;
+}
+
 /*
- * Deliver one claimed row: open its code, fill in the text, send it with
- * its provider, and set r to what is to be recorded.
+ * A send ended (provider_done_fn; tag is its slot): decide what becomes of
+ * the message, log it, keep the result for recording, free the slot.
  */
-static void deliver(struct sender *s, const struct outbox_row *row, struct outbox_result *r)
+static void send_ended(void *arg, void *tag, const struct provider_outcome *out)
+{
+    struct sender *s = arg;
+    struct sender_slot *slot = tag;
+    const struct sender_config *c = s->config;
+    const struct outbox_row *row = &slot->row;
+    struct outbox_result r;
+    char masked[32];
+
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "%s", row->id);
+    r.attempt = row->attempt;
+    snprintf(r.provider, sizeof r.provider, "%s", slot->provider);
+    r.duration_ms = (int)(stepup_now_ms() - slot->started);
+    r.http_status = out->http_status;
+    r.exit_code = out->exit_code;
+    snprintf(r.error, sizeof r.error, "%s", out->error);
+    snprintf(r.message_id, sizeof r.message_id, "%s", out->message_id);
+    text_mask_number(row->to, masked, sizeof masked);
+
+    enum attempt_status st = retry_decide(out->result, row->attempt, c->max_attempts);
+    r.status = attempt_status_name(st);
+    if (st == ATTEMPT_RETRY) {
+        uint32_t rnd = 0;
+        if (retry_random(&rnd) != STEPUP_OK)
+            rnd = 0;
+        r.retry_after_ms = retry_backoff_ms(row->attempt, c->backoff_base_ms, c->backoff_max_ms,
+                                            rnd);
+    }
+
+    if (st == ATTEMPT_SENT)
+        log_msg(LOG_INFO, NULL, "message %s to %s: attempt %d via %s: SENT in %d ms%s%s", r.id,
+                masked, r.attempt, r.provider, r.duration_ms,
+                r.message_id[0] != '\0' ? ", gateway id " : "", r.message_id);
+    else if (st == ATTEMPT_RETRY)
+        log_msg(LOG_WARN, NULL, "message %s to %s: attempt %d via %s failed: %s; retry in %d ms",
+                r.id, masked, r.attempt, r.provider, r.error, r.retry_after_ms);
+    else
+        log_msg(LOG_ERROR, NULL, "message %s to %s: attempt %d via %s failed: %s; %s", r.id,
+                masked, r.attempt, r.provider, r.error,
+                st == ATTEMPT_DEAD ? "no attempts left: DEAD" : "permanent failure: DEAD");
+    keep_result(s, &r);
+    free_slot(s, slot);
+}
+
+/*
+ * Hand one claimed row, moved into a free slot, to its provider: open its
+ * code, fill in the text, start the send, wipe both.  A send that could not
+ * start, or ended at once, is decided here.
+ */
+static void start_send(struct sender *s, struct sender_slot *slot)
 {
     const struct sender_config *c = s->config;
+    const struct outbox_row *row = &slot->row;
     struct provider_outcome out;
     unsigned char code[CRYPTO_OTP_DIGITS + 1];
     char *text = NULL;
-    char masked[32];
     struct provider *prov = providers_pick(s->providers, row->provider);
-    const char *prov_name = row->provider[0] != '\0' ? row->provider : c->provider;
-    long long started = stepup_now_ms();
+    enum provider_start started = PROVIDER_FINISHED;
 
     provider_outcome_init(&out);
-    memset(r, 0, sizeof *r);
-    snprintf(r->id, sizeof r->id, "%s", row->id);
-    r->attempt = row->attempt;
-    snprintf(r->provider, sizeof r->provider, "%s", prov_name);
-    text_mask_number(row->to, masked, sizeof masked);
+    slot->busy = true;
+    s->n_sending++;
+    slot->started = stepup_now_ms();
+    snprintf(slot->provider, sizeof slot->provider, "%s",
+             row->provider[0] != '\0' ? row->provider : c->provider);
 
     if (prov == NULL) {
         snprintf(out.error, sizeof out.error, "provider %s is not configured in this sender",
-                 prov_name);
+                 slot->provider);
         goto decide;
     }
     if (open_code(&c->common.outbox_key, row, code, out.error, sizeof out.error) != STEPUP_OK)
@@ -229,72 +310,85 @@ static void deliver(struct sender *s, const struct outbox_row *row, struct outbo
         snprintf(out.error, sizeof out.error, "out of memory");
         goto decide;
     }
-
     struct provider_message m = { .id = row->id, .to = row->to, .text = text,
                                   .code = (const char *)code };
-    prov->ops->send(prov->state, &m, &out);
+    started = prov->ops->start(prov->state, &m, slot, &out);
 
 decide:
     text_free_secret(text);
     crypto_wipe(code, sizeof code);
-    r->duration_ms = (int)(stepup_now_ms() - started);
-    r->http_status = out.http_status;
-    r->exit_code = out.exit_code;
-    snprintf(r->error, sizeof r->error, "%s", out.error);
-    snprintf(r->message_id, sizeof r->message_id, "%s", out.message_id);
-
-    enum attempt_status st = retry_decide(out.result, row->attempt, c->max_attempts);
-    r->status = attempt_status_name(st);
-    if (st == ATTEMPT_RETRY) {
-        uint32_t rnd = 0;
-        if (retry_random(&rnd) != STEPUP_OK)
-            rnd = 0;
-        r->retry_after_ms = retry_backoff_ms(row->attempt, c->backoff_base_ms, c->backoff_max_ms,
-                                             rnd);
-    }
-
-    if (st == ATTEMPT_SENT)
-        log_msg(LOG_INFO, NULL, "message %s to %s: attempt %d via %s: SENT in %d ms%s%s", r->id,
-                masked, r->attempt, r->provider, r->duration_ms,
-                r->message_id[0] != '\0' ? ", gateway id " : "", r->message_id);
-    else if (st == ATTEMPT_RETRY)
-        log_msg(LOG_WARN, NULL, "message %s to %s: attempt %d via %s failed: %s; retry in %d ms",
-                r->id, masked, r->attempt, r->provider, r->error, r->retry_after_ms);
-    else
-        log_msg(LOG_ERROR, NULL, "message %s to %s: attempt %d via %s failed: %s; %s", r->id,
-                masked, r->attempt, r->provider, r->error,
-                st == ATTEMPT_DEAD ? "no attempts left: DEAD" : "permanent failure: DEAD");
+    if (started == PROVIDER_FINISHED)
+        send_ended(s, slot, &out);
 }
 
-int sender_run_batch(struct sender *s, bool (*stop_requested)(void), int *claimed)
+/* A free slot (there is one: claims never take more than are free). */
+static struct sender_slot *free_slot_of(struct sender *s)
+{
+    for (size_t i = 0; i < s->n_slots; i++) {
+        if (!s->slots[i].busy)
+            return &s->slots[i];
+    }
+    return NULL;
+}
+
+/* Slots neither sending nor holding a result that waits to be recorded. */
+static size_t free_slots(const struct sender *s)
+{
+    size_t used = s->n_sending + s->n_results;
+    return used < s->n_slots ? s->n_slots - used : 0;
+}
+
+/*
+ * Claim up to limit rows and hand each to its provider while its lease
+ * allows and no stop is asked for; give back the rest.
+ */
+static int claim_and_start(struct sender *s, size_t limit, bool (*stop_requested)(void),
+                           int *claimed)
 {
     const struct sender_config *c = s->config;
     struct outbox_batch batch;
-    long long claimed_at = stepup_now_ms();
-    long long budget_ms = (long long)c->lease_seconds * 1000 - sender_config_send_timeout_ms(c) -
-                          SENDER_LEASE_MARGIN_MS;
+    long long claimed_at = stepup_now_ms(); /* the lease began no sooner */
 
-    *claimed = 0;
-    if (outbox_claim(s->db, s->owner, c->batch_size, c->lease_seconds, c->max_attempts,
-                     &batch) != STEPUP_OK)
+    if (outbox_claim(s->db, s->owner, (int)limit, c->lease_seconds, c->max_attempts, &batch) !=
+        STEPUP_OK)
         return STEPUP_ERR;
     *claimed = (int)batch.count;
+    if (batch.count < limit) {
+        /* the outbox has no more due now: look again when the next one is due */
+        int due = -1, wait_ms = c->poll_interval_ms;
+        if (outbox_next_due(s->db, &due) == STEPUP_OK && due >= 0 && due < wait_ms)
+            wait_ms = due;
+        if (wait_ms < SENDER_MIN_CLAIM_WAIT_MS)
+            wait_ms = SENDER_MIN_CLAIM_WAIT_MS;
+        s->next_claim_at = stepup_now_ms() + wait_ms;
+    }
     if (batch.count > 0)
         log_msg(LOG_DEBUG, NULL, "claimed %zu message%s", batch.count, batch.count == 1 ? "" : "s");
 
     size_t i;
+    bool out_of_time = false;
     for (i = 0; i < batch.count; i++) {
+        struct outbox_row *row = &batch.rows[i];
+        const char *prov = row->provider[0] != '\0' ? row->provider : c->provider;
         if (stop_requested())
             break;
-        if (stepup_now_ms() - claimed_at > budget_ms) {
-            log_msg(LOG_INFO, NULL, "the lease would run out before the next send could time out: "
-                    "giving back the rest of the batch");
+        if (stepup_now_ms() - claimed_at > sender_config_start_window_ms(c, prov)) {
+            out_of_time = true;
             break;
         }
-        struct outbox_result r;
-        deliver(s, &batch.rows[i], &r);
-        record(s, &r);
+        struct sender_slot *slot = free_slot_of(s);
+        if (slot == NULL) { /* not expected: give the rest back */
+            log_msg(LOG_ERROR, NULL, "bug: no free send slot");
+            break;
+        }
+        slot->row = *row; /* the slot owns its strings now */
+        row->to = NULL;
+        row->body_template = NULL;
+        start_send(s, slot);
     }
+    if (out_of_time)
+        log_msg(LOG_INFO, NULL, "the lease would run out before the next send could time out: "
+                "giving back the rest of the claim");
     if (i < batch.count) {
         size_t n = batch.count - i;
         char (*ids)[CRYPTO_UUID_LEN + 1] = calloc(n, sizeof *ids);
@@ -312,12 +406,116 @@ int sender_run_batch(struct sender *s, bool (*stop_requested)(void), int *claime
     return STEPUP_OK;
 }
 
+int sender_pump(struct sender *s, bool may_claim, bool (*stop_requested)(void), int *claimed)
+{
+    const struct sender_config *c = s->config;
+    long long now = stepup_now_ms();
+    size_t batch = (size_t)c->batch_size;
+    /* what a claim would find free once the results are recorded */
+    size_t room = s->n_slots > s->n_sending ? s->n_slots - s->n_sending : 0;
+    bool record = s->n_results > 0 &&
+                  (s->record_failed || s->n_sending == 0 || s->n_results >= batch ||
+                   now - s->oldest_result_at >= SENDER_RECORD_DELAY_MS);
+    /* a whole batch, or whatever the results about to be recorded free */
+    bool claim = may_claim && now >= s->next_claim_at && (room >= batch || (record && room > 0));
+
+    *claimed = 0;
+    /*
+     * While sends are in flight, only over a live connection: a reconnect
+     * can block for as long as connect_timeout says, and the loop must
+     * keep ending sends at their timeouts.  It waits until they have ended.
+     */
+    if (s->n_sending > 0 && !db_connected(s->db))
+        return STEPUP_OK;
+    if ((record || claim) && s->n_results > 0 && record_results(s) != STEPUP_OK)
+        return STEPUP_ERR;
+    if (!claim)
+        return STEPUP_OK;
+    if (sender_flush(s) != STEPUP_OK) /* releases that failed earlier */
+        return STEPUP_ERR;
+    size_t limit = free_slots(s);
+    if (limit > batch)
+        limit = batch;
+    if (limit == 0)
+        return STEPUP_OK;
+    return claim_and_start(s, limit, stop_requested, claimed);
+}
+
+void sender_wait(struct sender *s, int max_ms)
+{
+    long long now = stepup_now_ms();
+    int wait_ms = max_ms;
+    bool drained = s->next_claim_at > now;
+
+    /* after a failure, or with the database away: the next turn, no sooner */
+    if (s->n_results > 0 && !s->record_failed && db_connected(s->db)) {
+        long long left = s->oldest_result_at + SENDER_RECORD_DELAY_MS - now;
+        if (left < wait_ms)
+            wait_ms = left > 0 ? (int)left : 0;
+    }
+    if (drained) {
+        long long left = s->next_claim_at - now;
+        if (left < wait_ms)
+            wait_ms = (int)left;
+        if (wait_ms > SENDER_NOTIFY_CHECK_MS)
+            wait_ms = SENDER_NOTIFY_CHECK_MS;
+    }
+    struct pollfd wake = { .fd = s->wake_fd, .events = POLLIN };
+    providers_wait(s->providers, &wake, s->wake_fd >= 0 ? 1 : 0, wait_ms, send_ended, s);
+    /* a NOTIFY (it does not wake this wait: the next one is at most SENDER_NOTIFY_CHECK_MS away) */
+    if (drained && db_connected(s->db) && db_wait_notify(s->db, 0, NULL) == 1)
+        sender_notified(s);
+}
+
+size_t sender_sending(const struct sender *s)
+{
+    return s->n_sending;
+}
+
+int sender_claim_due_ms(const struct sender *s)
+{
+    long long left = s->next_claim_at - stepup_now_ms();
+    if (left <= 0)
+        return -1;
+    return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+void sender_notified(struct sender *s)
+{
+    s->next_claim_at = 0;
+}
+
+int sender_init_slots(struct sender *s)
+{
+    size_t n = (size_t)s->config->sends_in_flight;
+    if (s->n_sending > 0)
+        return STEPUP_ERR; /* only with nothing in flight */
+    if (s->slots != NULL && s->n_slots == n)
+        return STEPUP_OK;
+    struct sender_slot *slots = calloc(n, sizeof *slots);
+    if (slots == NULL) {
+        log_msg(LOG_ERROR, NULL, "out of memory");
+        return STEPUP_ERR;
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->n_slots = n;
+    return STEPUP_OK;
+}
+
 void sender_free(struct sender *s)
 {
-    free(s->unrecorded);
+    for (size_t i = 0; i < s->n_slots; i++) {
+        if (s->slots[i].busy)
+            free_slot(s, &s->slots[i]);
+    }
+    free(s->slots);
+    free(s->results);
     free(s->unreleased);
-    s->unrecorded = NULL;
+    s->slots = NULL;
+    s->results = NULL;
     s->unreleased = NULL;
-    s->n_unrecorded = s->cap_unrecorded = 0;
+    s->n_slots = s->n_sending = 0;
+    s->n_results = s->cap_results = 0;
     s->n_unreleased = s->cap_unreleased = 0;
 }

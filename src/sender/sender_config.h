@@ -30,6 +30,7 @@ struct sender_config {
     char *provider; /* default provider: http, exec or log */
     int poll_interval_ms;
     int batch_size;
+    int sends_in_flight;
     int lease_seconds;
     int max_attempts;
     int backoff_base_ms;
@@ -64,6 +65,21 @@ int sender_config_send_timeout_ms(const struct sender_config *c);
 /* Headroom kept between the end of a send's timeout and the end of its lease. */
 #define SENDER_LEASE_MARGIN_MS 2000
 
+/*
+ * The timeout of a send through the named provider (http, exec; 0 for log,
+ * which finishes at once, and for a name that is none of them).
+ */
+int sender_config_provider_timeout_ms(const struct sender_config *c, const char *provider);
+
+/*
+ * How long after its claim began a message may still be handed to the
+ * named provider: its lease (lease_seconds) less that send's timeout less
+ * SENDER_LEASE_MARGIN_MS, so that the send ends, sent or aborted, while
+ * the lease still holds by the margin.  Leases are never renewed: a
+ * message whose window has passed is given back unsent.
+ */
+long long sender_config_start_window_ms(const struct sender_config *c, const char *provider);
+
 /* Every default (the key is zero: a loaded file must set it). */
 void sender_config_defaults(struct sender_config *c);
 
@@ -83,7 +99,8 @@ int sender_config_set(struct sender_config *c, const char *key, const char *valu
  * Check what a single key's bounds cannot: the provider names, the HTTP
  * method and body type, the status lists, that a provider in use is
  * configured (http_url, exec_program), that each header is "Name: value",
- * that backoff_base_ms <= backoff_max_ms, and that the lease lasts at
+ * that batch_size <= sends_in_flight (a claim never takes more messages
+ * than there are free send slots), that backoff_base_ms <= backoff_max_ms, and that the lease lasts at
  * least twice the longest send plus SENDER_LEASE_MARGIN_MS (sends start
  * only while the lease outlives their timeout by the margin, so that leaves
  * a window of at least one timeout).  Fills the derived fields.

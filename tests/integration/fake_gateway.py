@@ -8,7 +8,9 @@ In a test (in-process, a thread)::
     gw.url                          # http://127.0.0.1:PORT/sms
     gw.rule(status=500, times=2, message_id=mid)   # the next 2 requests for mid: 500
     gw.rule(delay=1.5)              # every request: wait 1.5 s, then 200
+    gw.rule(delay=0.01, jitter=0.02)  # every request: wait 10 to 30 ms (uniformly), then 200
     gw.requests()                   # [{"to", "text", "messageId", "at", "status", ...}]
+    gw.max_concurrent(ids)          # the most of those messages' requests it held at once
     gw.wait_for(lambda reqs: len(reqs) >= 3, timeout=10)
     gw.reset(); gw.stop()
 
@@ -16,19 +18,22 @@ Rules are tried in the order given; the first that matches a request (by
 messageId and/or number) and has uses left decides the answer: its status
 (2xx answers carry {"messageId": "gw-N"}), after its delay.  Without a
 matching rule: 200 at once.  Every request is recorded when it arrives,
-before any delay, with the status it is about to get.
+before any delay, with the status it is about to get; "answered" is set
+once its answer has been written.  A request is held from its arrival
+("at") until then.
 
 Stand-alone (for trying a sender by hand)::
 
     python3 fake_gateway.py [--port N]
 
 prints each request as a JSON line; POST /_control with {"status": 500,
-"delay": 0.5, "times": 3, "messageId": "..."} adds a rule, DELETE /_control
+"delay": 0.5, "jitter": 0.1, "times": 3, "messageId": "..."} adds a rule, DELETE /_control
 clears them.
 """
 
 import argparse
 import json
+import random
 import sys
 import threading
 import time
@@ -37,9 +42,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class _Rule:
-    def __init__(self, status, delay, times, message_id, to):
+    def __init__(self, status, delay, times, message_id, to, jitter=0.0):
         self.status = status
         self.delay = delay
+        self.jitter = jitter
         self.times = times  # None: forever
         self.message_id = message_id
         self.to = to
@@ -56,6 +62,7 @@ class _Rule:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 512  # a sender opens up to sends_in_flight connections at once
 
     def handle_error(self, request, client_address):
         # A client that goes away mid-request (a sender killed by a test) is
@@ -105,10 +112,10 @@ class FakeGateway:
     def url(self):
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def rule(self, status=200, delay=0.0, times=None, message_id=None, to=None):
+    def rule(self, status=200, delay=0.0, times=None, message_id=None, to=None, jitter=0.0):
         """Add an answering rule (see the module docstring)."""
         with self._lock:
-            self._rules.append(_Rule(status, delay, times, message_id, to))
+            self._rules.append(_Rule(status, delay, times, message_id, to, jitter))
 
     def clear_rules(self):
         with self._lock:
@@ -119,6 +126,19 @@ class FakeGateway:
         with self._lock:
             self._rules.clear()
             self._requests.clear()
+
+    def max_concurrent(self, message_ids=None):
+        """The most requests (of the given messageIds) held at once: arrived
+        and not yet answered (one still held counts as held until now)."""
+        events = []
+        for r in self.requests(message_ids):
+            events.append((r["at"], 1))
+            events.append((r.get("answered", float("inf")), -1))
+        held = most = 0
+        for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # an answer before an arrival
+            held += step
+            most = max(most, held)
+        return most
 
     # -- what arrived ----------------------------------------------------
     def requests(self, message_ids=None, to=None):
@@ -149,6 +169,10 @@ class FakeGateway:
                 self._lock.wait(min(left, 0.05))
 
     # -- used by the handler ---------------------------------------------
+    def _answered(self, msg):
+        with self._lock:
+            msg["answered"] = time.time()
+
     def _arrived(self, msg):
         """Record msg; return (status, delay) for it."""
         with self._lock:
@@ -157,7 +181,7 @@ class FakeGateway:
                 if r.matches(msg):
                     if r.times is not None:
                         r.times -= 1
-                    status, delay = r.status, r.delay
+                    status, delay = r.status, r.delay + random.uniform(0, r.jitter)
                     break
             self._count += 1
             msg["seq"] = self._count
@@ -211,12 +235,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._control(raw)
         msg = self._message(raw)
         status, delay = self.gw._arrived(msg)
-        if delay:
-            time.sleep(delay)
-        if 200 <= status <= 299:
-            self._answer(status, {"messageId": f"gw-{msg['seq']}", "status": "queued"})
-        else:
-            self._answer(status, {"error": f"fake gateway answers {status}"})
+        try:
+            if delay:
+                time.sleep(delay)
+            if 200 <= status <= 299:
+                self._answer(status, {"messageId": f"gw-{msg['seq']}", "status": "queued"})
+            else:
+                self._answer(status, {"error": f"fake gateway answers {status}"})
+        finally:
+            self.gw._answered(msg)
 
     def _control(self, raw):
         if self.command == "DELETE":
@@ -225,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             doc = json.loads(raw or b"{}")
             self.gw.rule(status=int(doc.get("status", 200)), delay=float(doc.get("delay", 0)),
                          times=doc.get("times"), message_id=doc.get("messageId"),
-                         to=doc.get("to"))
+                         to=doc.get("to"), jitter=float(doc.get("jitter", 0)))
         self._answer(200, {"ok": True})
 
     do_POST = _send

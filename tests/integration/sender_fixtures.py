@@ -16,6 +16,8 @@ fake gateway:
                                  is stopped with SIGTERM and must exit 0
     Flow(stack)                  a non-sandbox programme and user: issue(),
                                  rows(), row(id), attempts(id), insert(n)
+    OutboxLock(stack, seconds)   the outbox locked for a while: a claim waits
+                                 (sender_waiting_for_lock tells when)
 """
 
 import atexit
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, GB_MOBILE, seal_code
+from conftest import BUILD, GB_MOBILE, PG_BIN, seal_code
 from fake_gateway import FakeGateway
 
 SENDER_BIN = BUILD / "src" / "sender" / "stepup-sender"
@@ -322,6 +324,54 @@ class Flow:
                "SELECT pg_notify('stepup_outbox', 'bulk');\n")
         self.stack.psql(sql)
         return ids
+
+
+def all_sent(flow):
+    """True when every message of the flow's programme is SENT."""
+    return all(r["status"] == "SENT" for r in flow.rows())
+
+
+class OutboxLock:
+    """The outbox locked (LOCK TABLE ... IN EXCLUSIVE MODE, as the
+    superuser) for `seconds`, by a psql of its own: a sender's claim
+    (SELECT ... FOR UPDATE) waits for it, so a test can make a claim come
+    back late.  Returns once the lock is held."""
+
+    def __init__(self, stack, seconds):
+        env = stack.subprocess_env(PGUSER=stack.pg_superuser, PGAPPNAME="outbox-lock")
+        self.proc = subprocess.Popen(
+            [str(PG_BIN / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env)
+        self.proc.stdin.write("BEGIN;\nLOCK TABLE stepup.sms_outbox IN EXCLUSIVE MODE;\n"
+                              f"SELECT pg_sleep({seconds});\nCOMMIT;\n")
+        self.proc.stdin.close()
+        wait_until(lambda: self.proc.poll() is not None or stack.psql(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE a.application_name = 'outbox-lock' AND l.granted"
+            "   AND l.relation = 'stepup.sms_outbox'::regclass AND l.mode = 'ExclusiveLock'",
+            superuser=True) == [["1"]], timeout=10, what="the outbox locked")
+        assert self.proc.poll() is None, self.proc.stderr.read()
+
+    def wait(self):
+        assert self.proc.wait(timeout=60) == 0, self.proc.stderr.read()
+
+
+def sender_waiting_for_lock(stack, sender):
+    """True once the sender's connection waits for a lock (its claim)."""
+    rows = stack.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = :'a'"
+                      " AND wait_event_type = 'Lock'", superuser=True,
+                      a=f"sender-{sender.name}")
+    return rows == [["1"]]
+
+
+def write_script(stack, name, body):
+    """An executable shell script under $state/sender-tests (for the exec provider)."""
+    path = stack.state_dir / "sender-tests" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
 
 
 def code_in(text):

@@ -14,7 +14,7 @@ import time
 
 from conftest import BUILD, GB_MOBILE, MT_MOBILE, PG_BIN, ROOT
 from sender_fixtures import (SENDER_BIN, Flow, code_in, gateway, senders,  # noqa: F401 (fixtures)
-                             wait_until)
+                             wait_until, write_script)
 
 
 def assert_scrubbed(row):
@@ -237,14 +237,6 @@ def test_unconfigured_provider_is_retried_then_dead(stack, gateway, senders):
     row = flow.wait_status(outbox_id, "DEAD")
     assert "provider exec is not configured" in row["last_error"]
     assert [a["status"] for a in flow.attempts(outbox_id)] == ["RETRY", "DEAD"]
-
-
-def write_script(stack, name, body):
-    path = stack.state_dir / "sender-tests" / name
-    path.parent.mkdir(exist_ok=True)
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(0o755)
-    return path
 
 
 def test_exec_provider(stack, gateway, senders):

@@ -1,40 +1,69 @@
-"""stepup-sender and its signals: SIGTERM with messages in flight finishes
-the send under way, gives the rest back and exits 0 (nothing lost, nothing
-doubled); a sender killed with SIGKILL loses nothing either (its lease runs
-out, the attempt is recorded as LOST, and the message is sent again)."""
+"""stepup-sender and its signals: SIGTERM with sends in flight lets them
+finish and be recorded, gives back what was claimed and not handed over,
+and exits 0 (nothing lost, nothing doubled); a sender killed with SIGKILL
+loses nothing either (its lease runs out, the attempt is recorded as LOST,
+and the message is sent again)."""
 
 import time
 
-from sender_fixtures import Flow, gateway, senders, wait_until  # noqa: F401 (fixtures)
+from sender_fixtures import (Flow, OutboxLock, all_sent, gateway, sender_waiting_for_lock,  # noqa: F401
+                             senders, wait_until)
 
 
-def test_sigterm_finishes_the_send_in_flight_and_releases_the_rest(stack, gateway, senders):
+def test_sigterm_with_sends_in_flight_records_them_and_leaves_the_rest(stack, gateway, senders):
+    """SIGTERM while 4 sends are in flight: the 4 finish and are recorded
+    SENT, the other 16 were never claimed and stay PENDING, untouched; the
+    sender exits 0 within the gateway's time, and another sender delivers
+    the rest, each once."""
     flow = Flow(stack)
-    ids = flow.insert(6)
+    ids = flow.insert(20)
     gateway.rule(delay=1.5)
-    s = senders.start(batch_size=10, lease_seconds=30, http_timeout_ms=5000)
-    # The first send is in flight (the gateway holds it for 1.5 s).
-    [first] = gateway.wait_for(lambda reqs: len(reqs) == 1, message_ids=ids)
+    s = senders.start(sends_in_flight=4, batch_size=4, lease_seconds=30, http_timeout_ms=5000)
+    first = gateway.wait_for(lambda reqs: len(reqs) == 4, message_ids=ids)
+    time.sleep(0.2)
+    assert len(gateway.requests(message_ids=ids)) == 4, "more than 4 in flight"
     t0 = time.monotonic()
     assert s.terminate(timeout=20) == 0
     elapsed = time.monotonic() - t0
-    assert elapsed < 5, f"SIGTERM took {elapsed:.1f} s"
-    log = s.log()
-    assert "released 5 unsent messages" in log and "stopped" in log, log[-2000:]
+    assert elapsed < 4, f"SIGTERM took {elapsed:.1f} s"
+    assert "stopped" in s.log()
 
     rows = {r["id"]: r for r in flow.rows()}
-    assert rows[first["messageId"]]["status"] == "SENT", "the send in flight was not finished"
-    rest = [rows[i] for i in ids if i != first["messageId"]]
-    assert [r["status"] for r in rest] == ["PENDING"] * 5
+    in_flight = {r["messageId"] for r in first}
+    assert all(rows[i]["status"] == "SENT" for i in in_flight), "a send in flight was not recorded"
+    rest = [rows[i] for i in ids if i not in in_flight]
+    assert [r["status"] for r in rest] == ["PENDING"] * 16
     assert all(r["attempts"] == 0 and r["lease_owner"] == "" and r["has_sealed"] for r in rest)
-    assert len(gateway.requests(message_ids=ids)) == 1
+    assert len(gateway.requests(message_ids=ids)) == 4
 
-    # Another sender delivers the rest, each exactly once.
     gateway.reset()
     senders.start()
-    wait_until(lambda: all(r["status"] == "SENT" for r in flow.rows()), what="all sent")
-    reqs = gateway.requests(message_ids=ids)
-    assert sorted(r["messageId"] for r in reqs) == sorted(r["id"] for r in rest)
+    wait_until(lambda: all_sent(flow), what="all sent")
+    assert sorted(r["messageId"] for r in gateway.requests(message_ids=ids)) == \
+        sorted(r["id"] for r in rest)
+
+
+def test_sigterm_during_a_claim_gives_the_claim_back(stack, gateway, senders):
+    """SIGTERM while the sender waits for its claim: once the claim comes
+    back, nothing of it is handed over; every message goes back to PENDING
+    untouched (attempt returned) and the sender exits 0."""
+    flow = Flow(stack)
+    ids = flow.insert(6)
+    lock = OutboxLock(stack, 2)
+    s = senders.start(lease_seconds=30, http_timeout_ms=5000)
+    wait_until(lambda: sender_waiting_for_lock(stack, s), timeout=5, what="the claim waiting")
+    s.signal(15)
+    lock.wait()
+    assert s.proc.wait(timeout=20) == 0
+    log = s.log()
+    assert "released 6 unsent messages" in log and "stopped" in log, log[-2000:]
+    rows = flow.rows()
+    assert [r["status"] for r in rows] == ["PENDING"] * 6
+    assert all(r["attempts"] == 0 and r["lease_owner"] == "" and r["has_sealed"] for r in rows)
+    assert gateway.requests(message_ids=ids) == []
+    senders.start()
+    wait_until(lambda: all_sent(flow), what="all sent")
+    assert sorted(r["messageId"] for r in gateway.requests(message_ids=ids)) == sorted(ids)
 
 
 def test_sigkill_loses_nothing(stack, gateway, senders):
@@ -43,7 +72,7 @@ def test_sigkill_loses_nothing(stack, gateway, senders):
     went out twice (at-least-once: the gateway had it) but is SENT once."""
     flow = Flow(stack)
     [outbox_id] = flow.insert(1)
-    gateway.rule(delay=3, times=1)
+    gateway.rule(delay=3, times=1, message_id=outbox_id)
     s = senders.start(lease_seconds=4, http_timeout_ms=1000, exec_timeout_ms=1000)
     gateway.wait_for(lambda reqs: len(reqs) == 1, message_ids=[outbox_id])
     s.kill()
@@ -61,8 +90,10 @@ def test_sigkill_loses_nothing(stack, gateway, senders):
 def test_two_senders_share_the_work_without_doubles(stack, gateway, senders):
     flow = Flow(stack)
     ids = flow.insert(300)
-    a = senders.start(batch_size=7)
-    b = senders.start(batch_size=7)
+    # 7 in flight each, 10 ms a request: neither can hold the whole outbox
+    gateway.rule(delay=0.01)
+    a = senders.start(batch_size=7, sends_in_flight=7)
+    b = senders.start(batch_size=7, sends_in_flight=7)
     wait_until(lambda: all(r["status"] == "SENT" for r in flow.rows()), timeout=60,
                what="all sent")
     reqs = gateway.requests(message_ids=ids)

@@ -2,17 +2,23 @@
 killed with SIGKILL and restarted several times.
 
 Every message must be delivered and end SENT.  A message may reach the
-gateway twice only where a kill landed during its send: a sender sends one
-message at a time, so at most one send is in flight at each kill, and the
-duplicates must number no more than the kills.  Each duplicate must also be
-explained by the database: its interrupted attempt is recorded as LOST,
-made by one of the killed processes.
+gateway twice only where a kill landed during its send: a sender holds at
+most sends_in_flight messages (claimed, and not yet recorded), so a kill
+interrupts at most that many sends.  Each victim is frozen (SIGSTOP) just
+before its SIGKILL, and the messages the database shows it holding then
+must number at most sends_in_flight, and include every message sent
+twice.  Each duplicate must be explained by
+the database: its interrupted attempt is recorded as LOST, made by one of
+the killed processes, and no killed process has more LOST attempts than
+sends_in_flight; so the duplicates number at most sends_in_flight per
+kill.
 
 The messages are inserted with SQL (sealed in Python with the outbox key,
 as stepup-fcgi seals them) rather than issued over HTTP, to keep the test
 well under two minutes on two cores."""
 
 import random
+import signal
 import time
 from collections import Counter
 
@@ -20,8 +26,10 @@ from sender_fixtures import Flow, gateway, senders, wait_until  # noqa: F401 (fi
 
 MESSAGES = 10000
 KILLS = 6
-SETTINGS = dict(batch_size=50, lease_seconds=4, http_timeout_ms=1000, exec_timeout_ms=1000,
-                max_attempts=20, poll_interval_ms=100, log_level="warn")
+IN_FLIGHT = 8
+SETTINGS = dict(sends_in_flight=IN_FLIGHT, batch_size=IN_FLIGHT // 2, lease_seconds=4,
+                http_timeout_ms=1000, exec_timeout_ms=1000, max_attempts=20,
+                poll_interval_ms=100, log_level="warn")
 
 
 def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, senders):
@@ -35,18 +43,33 @@ def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, sender
                            " WHERE programme_id = :'p' AND status <> 'SENT'", p=flow.programme.id)
         return int(n)
 
-    # 2 ms per request at the gateway: a kill often lands during a send
-    # (the case that may double a message), and the run lasts long enough
-    # for every kill.
-    gateway.rule(delay=0.002)
+    # 5 to 35 ms per request at the gateway, 8 in flight: a kill nearly
+    # always lands during sends (the case that may double messages), the
+    # sends end one by one rather than in waves (so a sender that claimed
+    # before recording would be caught holding more than 8), and the run
+    # lasts long enough for every kill.
+    gateway.rule(delay=0.005, jitter=0.03)
     rng = random.Random()
     steady = senders.start(name="fault-steady", **SETTINGS)
     victim = senders.start(name="fault-victim-0", **SETTINGS)
     killed = []  # owner markers (":pid:") of the killed processes
+    held_at_kills = set()  # the messages each victim held (claimed, unrecorded) when killed
+    held_counts = []
     while len(killed) < KILLS and unsent() > 0:
         time.sleep(rng.uniform(0.3, 0.8))
-        victim.kill()
+        # Frozen, the victim's claims are what the database shows: at most
+        # sends_in_flight, and the only messages the kill may double.
+        victim.signal(signal.SIGSTOP)
+        try:
+            held = {row[0] for row in stack.psql(
+                "SELECT id FROM stepup.sms_outbox WHERE status = 'SENDING'"
+                "   AND lease_owner LIKE :'m'", m=f"%{victim.owner_marker}%")}
+        finally:
+            victim.kill()
         killed.append(victim.owner_marker)
+        assert len(held) <= IN_FLIGHT, f"a sender held {len(held)} claims, {IN_FLIGHT} in flight"
+        held_at_kills |= held
+        held_counts.append(len(held))
         victim = senders.start(name=f"fault-victim-{len(killed)}", **SETTINGS)
     kills_done = time.monotonic()
 
@@ -61,7 +84,11 @@ def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, sender
     doubled = {mid: n for mid, n in per_id.items() if n > 1}
     extra = sum(n - 1 for n in doubled.values())
     assert len(killed) >= 3, f"only {len(killed)} kills landed before the outbox was empty"
-    assert extra <= len(killed), f"{extra} duplicate sends for {len(killed)} kills: {doubled}"
+    assert extra <= IN_FLIGHT * len(killed), \
+        f"{extra} duplicate sends for {len(killed)} kills of {IN_FLIGHT} in flight: {doubled}"
+    assert set(doubled) <= held_at_kills, \
+        f"sent twice though no killed sender held them: {set(doubled) - held_at_kills}"
+    assert gateway.max_concurrent(ids) <= 2 * IN_FLIGHT, gateway.max_concurrent(ids)
 
     # In the database: all SENT and scrubbed; LOST attempts only by killed
     # processes, and one behind every duplicate.
@@ -75,9 +102,14 @@ def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, sender
                           p=flow.programme.id)
     assert {status for _, status, _ in attempts} <= {"LOST"}, attempts[:10]
     lost = {}
+    lost_by = Counter()
     for outbox_id, _, sender in attempts:
-        assert any(m in sender for m in killed), f"LOST attempt by a process never killed: {sender}"
+        marker = [m for m in killed if m in sender]
+        assert marker, f"LOST attempt by a process never killed: {sender}"
         lost[outbox_id] = sender
+        lost_by[marker[0]] += 1
+    # a kill interrupts at most the sends in flight: never more claims held than that
+    assert max(lost_by.values(), default=0) <= IN_FLIGHT, lost_by
     for mid in doubled:
         assert mid in lost, f"message {mid} was sent twice without a LOST attempt"
     sent_counts = stack.psql("SELECT count(*) FROM stepup.sms_attempts a"
@@ -89,5 +121,7 @@ def test_two_senders_10000_messages_one_killed_repeatedly(stack, gateway, sender
     total = time.monotonic() - started
     print(f"fault test: insert {inserted - started:.1f} s, {len(killed)} kills in "
           f"{kills_done - inserted:.1f} s, drained after {drained - inserted:.1f} s; "
-          f"{len(lost)} LOST attempts, {extra} duplicate sends; total {total:.1f} s")
+          f"held at the kills {held_counts}, {len(lost)} LOST attempts ({dict(lost_by)}), "
+          f"{extra} duplicate sends; "
+          f"total {total:.1f} s")
     assert total < 120, f"the fault test took {total:.0f} s"

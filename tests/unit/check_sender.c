@@ -51,7 +51,9 @@ START_TEST(sender_defaults)
     ck_assert_msg(load(KEY) == STEPUP_OK, "%s", err);
     ck_assert_str_eq(cfg.common.db_conninfo, "dbname=stepup");
     ck_assert_str_eq(cfg.provider, "log");
-    ck_assert_int_eq(cfg.batch_size, 20);
+    ck_assert_int_eq(cfg.batch_size, 64);
+    ck_assert_int_eq(cfg.sends_in_flight, 256);
+    ck_assert_int_le(cfg.batch_size, cfg.sends_in_flight);
     ck_assert_int_eq(cfg.lease_seconds, 300);
     ck_assert_int_eq(cfg.max_attempts, 5);
     ck_assert_str_eq(cfg.http_method, "POST");
@@ -125,6 +127,11 @@ static const struct bad_case bad_cases[] = {
     {"backoff_base_ms = 10\nbackoff_max_ms = 5\n", "backoff_base_ms"},
     {"lease_seconds = 31\n", "lease_seconds must be at least twice"},
     {"batch_size = 0\n", "1..1000"},
+    {"sends_in_flight = 0\n", "1..1000"},
+    {"sends_in_flight = 1001\n", "1..1000"},
+    {"sends_in_flight = 10\n", "batch_size must not exceed sends_in_flight"},
+    {"sends_in_flight = 63\n", "batch_size must not exceed sends_in_flight"},
+    {"batch_size = 65\nsends_in_flight = 64\n", "batch_size must not exceed sends_in_flight"},
     {"poll_interval_ms = 5\n", "10..3600000"},
     {"provider = log\nprovider = http\n", "duplicate key"},
     {"http_body = \"{\\\"a\\\": 1}\" x\n", "after the closing quote"},
@@ -157,6 +164,45 @@ START_TEST(config_lease_fits_send)
     ck_assert_msg(load(KEY "lease_seconds = 4\nhttp_timeout_ms = 1000\nexec_timeout_ms = 500\n") ==
                   STEPUP_OK, "%s", err);
     ck_assert_int_eq(sender_config_send_timeout_ms(&cfg), 1000);
+}
+END_TEST
+
+START_TEST(config_sends_in_flight)
+{
+    /* as many in flight as claimed at once, and one at a time */
+    ck_assert_msg(load(KEY "batch_size = 64\nsends_in_flight = 64\n") == STEPUP_OK, "%s", err);
+    ck_assert_int_eq(cfg.sends_in_flight, 64);
+    sender_config_free(&cfg);
+    ck_assert_msg(load(KEY "batch_size = 1\nsends_in_flight = 1\n") == STEPUP_OK, "%s", err);
+    ck_assert_int_eq(cfg.sends_in_flight, 1);
+}
+END_TEST
+
+START_TEST(config_start_window)
+{
+    /*
+     * A message may be handed over while its claim is younger than the
+     * lease less that send's timeout less the 2 s margin: each provider's
+     * own timeout, none for log, which ends at once.
+     */
+    ck_assert_msg(load(KEY "lease_seconds = 40\nhttp_timeout_ms = 15000\n"
+                           "exec_timeout_ms = 5000\n") == STEPUP_OK, "%s", err);
+    ck_assert_int_eq(sender_config_provider_timeout_ms(&cfg, "http"), 15000);
+    ck_assert_int_eq(sender_config_provider_timeout_ms(&cfg, "exec"), 5000);
+    ck_assert_int_eq(sender_config_provider_timeout_ms(&cfg, "log"), 0);
+    ck_assert_int_eq(sender_config_provider_timeout_ms(&cfg, "pigeon"), 0);
+    ck_assert_int_eq((int)sender_config_start_window_ms(&cfg, "http"), 40000 - 15000 - 2000);
+    ck_assert_int_eq((int)sender_config_start_window_ms(&cfg, "exec"), 40000 - 5000 - 2000);
+    ck_assert_int_eq((int)sender_config_start_window_ms(&cfg, "log"), 40000 - 2000);
+    sender_config_free(&cfg);
+    /* the shortest lease accepted leaves a window of one timeout at least */
+    ck_assert_msg(load(KEY "lease_seconds = 6\nhttp_timeout_ms = 2000\nexec_timeout_ms = 1000\n") ==
+                  STEPUP_OK, "%s", err);
+    ck_assert_int_eq((int)sender_config_start_window_ms(&cfg, "http"), 2000);
+    ck_assert_int_ge(sender_config_start_window_ms(&cfg, "http"), cfg.http_timeout_ms);
+    sender_config_free(&cfg);
+    ck_assert_int_eq(load(KEY "lease_seconds = 5\nhttp_timeout_ms = 2000\nexec_timeout_ms = 1000\n"),
+                     STEPUP_ERR);
 }
 END_TEST
 
@@ -286,6 +332,8 @@ static Suite *sender_suite(void)
     tcase_add_loop_test(tc, config_bad, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, config_missing_key);
     tcase_add_test(tc, config_lease_fits_send);
+    tcase_add_test(tc, config_sends_in_flight);
+    tcase_add_test(tc, config_start_window);
     tcase_add_test(tc, describe_table);
     suite_add_tcase(s, tc);
 

@@ -93,7 +93,8 @@ STEPUP_PACKAGE_PROBES=(
     # libcurl4-openssl-dev (stepup-sender's http provider): its headers live
     # under a multiarch directory, so it has no probe and dpkg is asked.
 )
-# valgrind (tools/test --valgrind), wrk (tools/bench) and clang-14,
+# valgrind (tools/test --valgrind), wrk (tools/bench), nginx-light and
+# libnginx-mod-http-echo (tools/sender-bench's gateways) and clang-14,
 # libclang-rt-14-dev and libfuzzer-14-dev (tools/test --fuzz) are asked for
 # by the scripts that need them: not in the default list.
 STEPUP_PACKAGES=(build-essential autoconf automake libtool pkg-config libfcgi-dev libpq-dev
