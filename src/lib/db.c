@@ -31,6 +31,9 @@ struct db {
     void *notice_arg;
     void (*reconnected)(void *arg);
     void *reconnected_arg;
+    void (*waiting)(void *arg); /* db_on_wait's */
+    void *waiting_arg;
+    int waiting_interval_ms;
     int retry_seconds;
     long long last_attempt; /* monotonic ms of a connect that failed; 0 when none */
     bool lost;           /* a connection was lost since the last good connect */
@@ -295,6 +298,13 @@ void db_on_reconnect(struct db *db, void (*fn)(void *arg), void *arg)
     db->reconnected_arg = arg;
 }
 
+void db_on_wait(struct db *db, void (*fn)(void *arg), void *arg, int interval_ms)
+{
+    db->waiting = fn;
+    db->waiting_arg = arg;
+    db->waiting_interval_ms = interval_ms > 0 ? interval_ms : 1;
+}
+
 /* libpq's notice receiver: hand the notice to the handle's function, if any. */
 static void db_receive_notice(void *arg, const PGresult *res)
 {
@@ -334,9 +344,10 @@ static bool sqlstate_transient(const char *state)
 /*
  * Wait until the connection's socket is ready for events, or until
  * deadline (stepup_now_ms; 0: none) has passed: 1 ready, 0 timed out, -1
- * no socket or poll failed.
+ * no socket or poll failed.  The handle's db_on_wait function is called
+ * every interval meanwhile.
  */
-static int db_wait_socket(PGconn *conn, short events, long long deadline)
+static int db_wait_socket(struct db *db, short events, long long deadline)
 {
     for (;;) {
         int timeout = -1;
@@ -346,7 +357,9 @@ static int db_wait_socket(PGconn *conn, short events, long long deadline)
                 return 0;
             timeout = left > INT_MAX ? INT_MAX : (int)left;
         }
-        struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
+        if (db->waiting != NULL && (timeout < 0 || timeout > db->waiting_interval_ms))
+            timeout = db->waiting_interval_ms;
+        struct pollfd pfd = { .fd = PQsocket(db->conn), .events = events };
         if (pfd.fd < 0)
             return -1;
         int n = poll(&pfd, 1, timeout);
@@ -354,6 +367,8 @@ static int db_wait_socket(PGconn *conn, short events, long long deadline)
             return 1;
         if (n < 0 && errno != EINTR)
             return -1;
+        if (n == 0 && db->waiting != NULL)
+            db->waiting(db->waiting_arg);
     }
 }
 
@@ -444,7 +459,7 @@ static PGresult *db_await(struct db *db, const char *ref, const char *what, bool
             PQclear(last);
             last = next;
         }
-        int ready = db_wait_socket(db->conn, POLLIN, deadline);
+        int ready = db_wait_socket(db, POLLIN, deadline);
         if (ready > 0) {
             if (PQconsumeInput(db->conn))
                 continue;

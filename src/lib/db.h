@@ -153,6 +153,15 @@ void db_on_notice(struct db *db, void (*fn)(void *arg, const char *severity, con
 void db_on_reconnect(struct db *db, void (*fn)(void *arg), void *arg);
 
 /*
+ * Call fn(arg) every interval_ms while a call waits for the server's
+ * answer, in the thread that waits, so that work of the caller's that must
+ * not stall meanwhile goes on: stepup-sender drives its HTTP sends, whose
+ * answers would otherwise wait unread while the database is slow, and be
+ * taken for timeouts (then sent again).  fn must not use db.
+ */
+void db_on_wait(struct db *db, void (*fn)(void *arg), void *arg, int interval_ms);
+
+/*
  * Connect (and prepare) if not connected.  STEPUP_OK when usable; on
  * failure the reason is logged and, if errbuf is given, copied there.
  */

@@ -58,6 +58,8 @@
 #define PRUNE_INTERVAL_S 60 /* how often the ended rate-limit counters are deleted */
 #define PRUNE_BATCH 10000   /* at most this many at a time */
 #define PRUNE_ROUNDS 10     /* batches in a row while they come back full */
+/* While a database call waits, the sends in flight are driven this often (ms). */
+#define DRIVE_INTERVAL_MS 10
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -132,14 +134,25 @@ static void free_config(struct sender_config *c)
     config_release(&sender_config_table, c);
 }
 
-/* A new database handle for c, listening on the outbox channel (connects lazily). */
-static struct db *open_db(const struct sender_config *c)
+/* db_on_wait's function: the sends in flight go on while the database is awaited. */
+static void drive_sends(void *providers)
+{
+    providers_drive(providers);
+}
+
+/*
+ * A new database handle for c, listening on the outbox channel (connects
+ * lazily), that drives the sends of providers (which must outlive it)
+ * while it waits for the server.
+ */
+static struct db *open_db(const struct sender_config *c, struct providers *providers)
 {
     struct db_options o;
     config_db_options(&c->common, &o);
     struct db *db = db_new(&o, outbox_statements, outbox_nstatements);
     if (db == NULL)
         return NULL;
+    db_on_wait(db, drive_sends, providers, DRIVE_INTERVAL_MS);
     if (db_listen(db, CHANNEL) != STEPUP_OK)
         log_msg(LOG_WARN, NULL, "database not reachable yet: will keep trying");
     return db;
@@ -184,7 +197,7 @@ static void reload(struct sender *s, struct sender_config **config, struct provi
     config_db_options(&(*config)->common, &was);
     config_db_options(&fresh->common, &now);
     if (!db_options_equal(&was, &now)) {
-        db = open_db(fresh);
+        db = open_db(fresh, providers);
         if (db == NULL)
             goto no_memory;
     }
@@ -360,7 +373,7 @@ int main(int argc, char **argv)
         log_msg(LOG_ERROR, NULL, "cannot draw random bits");
         goto out;
     }
-    s.db = open_db(config);
+    s.db = open_db(config, &providers);
     if (s.db == NULL) {
         log_msg(LOG_ERROR, NULL, "out of memory");
         goto out;

@@ -97,6 +97,16 @@ size_t providers_under_way(const struct providers *ps)
     return n;
 }
 
+void providers_drive(struct providers *ps)
+{
+    struct provider *open[3];
+    size_t nopen = open_providers(ps, open);
+    for (size_t i = 0; i < nopen; i++) {
+        if (open[i]->ops->drive != NULL)
+            open[i]->ops->drive(open[i]->state);
+    }
+}
+
 void providers_wait(struct providers *ps, struct pollfd *extra, size_t n, int timeout_ms,
                     provider_done_fn *done, void *arg)
 {

@@ -101,6 +101,13 @@ struct provider_ops {
     void (*wait)(void *state, struct pollfd *extra, size_t n, int timeout_ms);
     /* Move the sends on; done(arg, tag, outcome) for each that ended. */
     void (*collect)(void *state, provider_done_fn *done, void *arg);
+    /*
+     * Move the sends on without reporting any (collect reports them later):
+     * for a sender busy elsewhere, so that what its sends receive is read
+     * in time and their timeouts measure the gateway, not the sender.  NULL:
+     * its sends need no driving.
+     */
+    void (*drive)(void *state);
     /* How many sends are under way. */
     size_t (*under_way)(const void *state);
     void (*close)(void *state);
@@ -147,6 +154,13 @@ void providers_wait(struct providers *ps, struct pollfd *extra, size_t n, int ti
 
 /* Sends under way across the open providers. */
 size_t providers_under_way(const struct providers *ps);
+
+/*
+ * Move every open provider's sends on without reporting any (their drive):
+ * the sender calls it while it waits for the database (db_on_wait), so a
+ * slow database does not turn answered sends into timeouts.
+ */
+void providers_drive(struct providers *ps);
 
 /* Reset an outcome to "nothing happened yet". */
 void provider_outcome_init(struct provider_outcome *out);

@@ -19,7 +19,10 @@
  * curl_multi_poll (which also watches the sender's other descriptors: its
  * signals, the exec provider's pipes), collect runs curl_multi_perform and
  * reads what ended.  A transfer that outlives http_timeout_ms is aborted by
- * libcurl in collect.  The body holds the code: it is wiped when its
+ * libcurl in collect.  While the sender waits for the database, drive runs
+ * the transfers on (db_on_wait), so that an answer that came is read in
+ * time: a slow database must not make an answered send look timed out,
+ * and be sent again.  The body holds the code: it is wiped when its
  * transfer ends, and errors never quote it (each transfer keeps the code
  * until then to scrub error texts).
  */
@@ -329,6 +332,18 @@ static void http_collect(void *state, provider_done_fn *done, void *arg)
     }
 }
 
+/* Run the transfers on; collect reports those that ended (curl queues them). */
+static void http_drive(void *state)
+{
+    struct http_state *st = state;
+    int running = 0;
+    if (st->busy == 0)
+        return;
+    CURLMcode mrc = curl_multi_perform(st->multi, &running);
+    if (mrc != CURLM_OK)
+        log_msg(LOG_WARN, NULL, "http provider: curl_multi_perform: %s", curl_multi_strerror(mrc));
+}
+
 static size_t http_under_way(const void *state)
 {
     const struct http_state *st = state;
@@ -337,5 +352,6 @@ static size_t http_under_way(const void *state)
 
 const struct provider_ops provider_http_ops = {
     .name = "http", .open = http_open, .start = http_start, .wait = http_wait,
-    .collect = http_collect, .under_way = http_under_way, .close = http_close,
+    .collect = http_collect, .drive = http_drive, .under_way = http_under_way,
+    .close = http_close,
 };
