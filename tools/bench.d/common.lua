@@ -56,6 +56,12 @@ function init(args)
          i = i + 1
       end
    end
+   -- wrk calls request() once in thread 0's environment, before the run,
+   -- to check what it returns (script_verify_request): in once mode that
+   -- call gets a token of its own, which is never sent
+   if once and tid == 0 and #tokens > 0 then
+      table.insert(tokens, 1, "wrk-checks-the-first-request")
+   end
    -- round and round: each thread starts at its own place
    next_token = once and 1 or (1 + math.floor(tid * #tokens / nthreads))
 end

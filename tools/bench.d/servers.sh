@@ -53,6 +53,34 @@ own_file() {
     if is_root; then chown "$1:" "$2"; fi
 }
 
+# wait_ports PORT...: wait (at most 2 minutes) until no socket of this
+# machine has one of these ports as its local port.  They are in the range
+# the kernel hands out to outgoing connections too (32768-60999), and a
+# connection of other work that used one blocks a server's bind() until
+# it has left TIME_WAIT (a minute).  A port some server listens on
+# already (a part of this stack that runs) is not waited for.
+wait_ports() {
+    local port deadline=$((SECONDS + 120)) said=0 busy
+    while :; do
+        busy=
+        for port in "$@"; do
+            local sockets
+            sockets=$(ss -Htan "sport = :$port" 2>/dev/null || true)
+            if [ -n "$sockets" ] && ! grep -q '^LISTEN' <<<"$sockets"; then
+                busy=$port
+                break
+            fi
+        done
+        [ -n "$busy" ] || return 0
+        [ $SECONDS -lt $deadline ] || return 0 # bind() will say what is wrong
+        if [ $said = 0 ]; then
+            say "port $busy is held by another program's connection (ss -tan 'sport = :$busy'): waiting for it to close"
+            said=1
+        fi
+        sleep 2
+    done
+}
+
 # --- the stacks (tools/stack) -----------------------------------------------
 
 # stack_env NAME: the environment tools/stack needs for stack NAME (main or
@@ -68,12 +96,24 @@ stack_env() {
 # benchmark, durable (PG_OPTIONS), without its sender (tools/bench starts
 # its own) or demo; its messages go to the run's log.
 stack() {
-    local name=$1 httpd=$2
+    local name=$1 httpd=$2 try mark
     shift 2
-    # shellcheck disable=SC2046 # stack_env's words are NAME=VALUE pairs
-    env $(stack_env "$name" "$httpd") STEPUP_PG_OPTIONS="$PG_OPTIONS" \
-        "$ROOT/tools/stack" "$@" >>"$RUN_DIR/stack.log" 2>&1 ||
-        { tail -n 20 "$RUN_DIR/stack.log" >&2; die "tools/stack $* failed for the $name stack (log: $RUN_DIR/stack.log)"; }
+    # The ports are in the range the kernel also hands out to outgoing
+    # connections, and other work on the machine may hold one for a
+    # moment: a server that finds its port taken is started again.
+    for try in 1 2 3 4 5 6; do
+        [ "${1:-}" != up ] ||
+            wait_ports "$(bench_port "$name-pg")" "$(bench_port "$name-http")" $(( $(bench_port "$name-http") + 1 ))
+        mark=$(wc -l <"$RUN_DIR/stack.log" 2>/dev/null || echo 0)
+        # shellcheck disable=SC2046 # stack_env's words are NAME=VALUE pairs
+        env $(stack_env "$name" "$httpd") STEPUP_PG_OPTIONS="$PG_OPTIONS" \
+            "$ROOT/tools/stack" "$@" >>"$RUN_DIR/stack.log" 2>&1 && return 0
+        tail -n +$((mark + 1)) "$RUN_DIR/stack.log" | grep -q -i 'address already in use' || break
+        say "a port of the $name stack is taken: trying again in 5 s"
+        sleep 5
+    done
+    tail -n 20 "$RUN_DIR/stack.log" >&2
+    die "tools/stack $* failed for the $name stack (log: $RUN_DIR/stack.log)"
 }
 
 # use_stack NAME: point the helpers below (psql, stepupctl, the URL) at it.
@@ -203,6 +243,7 @@ baseline_up() {
     socket=$BENCH_DIR/$name/run/fcgi/bench-$name.sock
     BASELINES_UP+=("$name")
     baseline_state "$name"
+    wait_ports "$(bench_port "$name-http")"
     args=(--socket "$socket" --workers "$WORKERS" --pid-file "$(responder_pidfile "$name")")
     if [ "$name" = reference ]; then
         args+=(--db "host=127.0.0.1 port=$(bench_port main-pg) dbname=stepup user=stepup_app application_name=bench-reference connect_timeout=3")
@@ -235,6 +276,7 @@ gateway_up() {
         "$ROOT/tools/bench.d/nginx-gateway.conf.in" >"$dir/nginx.conf"
     if is_root; then chown -R "$STEPUP_WEB_USER:" "$dir"; fi
     ensure_traversable "$dir"
+    wait_ports "$(bench_port gateway-instant)" "$(bench_port gateway-slow)"
     as_user "$STEPUP_WEB_USER" /usr/sbin/nginx -c "$dir/nginx.conf" -p "$dir" \
         >>"$dir/log/nginx-start.log" 2>&1 || { cat "$dir/log/nginx-start.log" >&2; die "nginx did not start"; }
     wait_pid_file "$dir/run/nginx.pid" nginx || die "nginx did not start"
