@@ -46,7 +46,7 @@ programme() {
 # password, whose scrypt hash stepupctl made once (STEPUP_SCRYPT_LOG2N).
 bench_db() {
     local env=$CUR_STATE/bench.env
-    sql_super -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+    PGOPTIONS="-c client_min_messages=warning" sql_super -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
               -c "ALTER SYSTEM SET pg_stat_statements.track = 'none'" \
               -c "SELECT pg_reload_conf()" >/dev/null || die "cannot set up pg_stat_statements"
     PGOPTIONS="-c client_min_messages=warning" sql -f "$D/sql/data.sql" -f "$D/sql/reference.sql" \
@@ -164,7 +164,8 @@ ref_challenges() {
 growth_generate() {
     local plan prog
     prog=$(programme bench-history)
-    plan=$(sql -c "SELECT challenges || ' ' || users || ' ' || months || ' ' || (finished_at IS NOT NULL)
+    plan=$(sql -c "SELECT challenges || ' ' || users || ' ' || months || ' '
+                          || CASE WHEN finished_at IS NULL THEN 'f' ELSE 't' END
                      FROM bench.growth_plan")
     if [ -n "$plan" ] && [ "$plan" != "$GROWTH_CHALLENGES $GROWTH_USERS $GROWTH_MONTHS t" ] &&
        [ "$plan" != "$GROWTH_CHALLENGES $GROWTH_USERS $GROWTH_MONTHS f" ]; then

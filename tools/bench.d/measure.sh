@@ -113,6 +113,30 @@ outbox_clear() {
              WHERE status IN ('PENDING', 'SENDING')" >/dev/null || die "cannot clear the outbox"
 }
 
+# The audit events no seal covers yet.
+unsealed_events() {
+    sql -c "SELECT count(*) FROM stepup.audit_log
+             WHERE xact_id >= coalesce((SELECT xact_to FROM stepup.audit_seals
+                                         ORDER BY seal_no DESC LIMIT 1), '0'::xid8)"
+}
+
+# sealer_catch_up URL: the sealing sender alone, until the audit events of
+# the rows before are sealed (at most 10 minutes), so that a delivery row
+# seals only its own texts' events, as a sender does in production.
+sealer_catch_up() {
+    local deadline=$((SECONDS + 600)) n
+    outbox_clear
+    sender_config "$CUR_STATE/bench-sender-seal.conf" "$1" 1
+    n=$(unsealed_events)
+    progress "delivery: the sealer first seals the $n audit events of the rows before"
+    sender_start 1 "$CUR_STATE/bench-sender-seal.conf"
+    while [ "$n" -gt 100 ] && [ $SECONDS -lt $deadline ]; do
+        sleep 2
+        n=$(unsealed_events)
+    done
+    senders_stop
+}
+
 # measure_delivery KEY URL SENDERS LIMIT GATEWAY_MS: TEXTS texts queued
 # (copies of the templates), then SENDERS senders started on the http
 # provider posting to URL; timed until every text has ended or LIMIT

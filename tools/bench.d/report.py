@@ -31,9 +31,9 @@ ENDPOINTS = [
     ("issue", "POST /stepup/challenges/otp/SMS", "a challenge issued and its text queued (204)"),
     ("verify_wrong", "POST .../verify, wrong code", "a wrong code counted on a pending challenge (409)"),
     ("verify_right", "POST .../verify, right code", "a fresh pending challenge verified, the session stepped up (204)"),
-    ("login", "POST /login_with_password", "a password checked (scrypt) and a session opened (200)"),
-    ("logout", "POST /logout", "a fresh session ended (204)"),
     ("gate", "GET /legacy/ via the gate", "the FastCGI Authorizer lets a stepped-up session through to a page (200)"),
+    ("logout", "POST /logout", "a fresh session ended (204)"),
+    ("login", "POST /login_with_password", "a password checked (scrypt) and a session opened (200)"),
 ]
 # Each endpoint's baseline B (the reference responder) and C (pgbench).
 REFERENCE = {"issue": "reference_issue", "verify_wrong": "reference_verify_wrong",
@@ -447,8 +447,8 @@ baselines measured beside them, never against another run's.
 | kernel | {kernel} ({os}) |
 | PostgreSQL | {postgresql}: {pg_settings} |
 | web servers | {web_servers} |
-| load generator | {wrk}, 2 threads, {seconds} s a row after a warm-up; pgbench {pgbench} |
-| stepup | commit {commit}; stepup-fcgi with {workers} worker threads, stand-alone on a unix socket |
+| load generator | {wrk}, 2 threads, {seconds} s a row after a warm-up; pgbench {pgbench}, 2 threads, prepared statements |
+| stepup | commit {commit}; stepup-fcgi with {workers} worker threads, stand-alone on a unix socket; login's password hash: scrypt {scrypt} |
 | load average | {load_start} at the start, {load_end} at the end |
 | wall time | {wall_seconds} s |
 
