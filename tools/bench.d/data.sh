@@ -51,26 +51,26 @@ bench_db() {
               -c "SELECT pg_reload_conf()" >/dev/null || die "cannot set up pg_stat_statements"
     PGOPTIONS="-c client_min_messages=warning" sql -f "$D/sql/data.sql" -f "$D/sql/reference.sql" \
         -f "$D/sql/growth.sql" >/dev/null || die "cannot load tools/bench.d/sql/*.sql"
+    MAIN_KEY= SANDBOX_KEY= PASSWORD= PASSWORD_HASH=
+    # shellcheck disable=SC1090
+    if [ -f "$env" ]; then . "$env"; fi
     MAIN_PROG=$(programme bench-main)
     SANDBOX_PROG=$(programme bench-sandbox --sandbox)
-    if [ -f "$env" ]; then
-        # shellcheck disable=SC1090
-        . "$env"
-    else
-        MAIN_KEY=$(ctl apikey create --programme "$MAIN_PROG" | json_get apiKey)
-        SANDBOX_KEY=$(ctl apikey create --programme "$SANDBOX_PROG" | json_get apiKey)
+    [ -n "$MAIN_KEY" ] || MAIN_KEY=$(ctl apikey create --programme "$MAIN_PROG" | json_get apiKey)
+    [ -n "$SANDBOX_KEY" ] || SANDBOX_KEY=$(ctl apikey create --programme "$SANDBOX_PROG" | json_get apiKey)
+    if [ -z "$PASSWORD_HASH" ]; then
         PASSWORD=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
         STEPUP_SCRYPT_LOG2N=$SCRYPT_LOG2N ctl user create --programme "$MAIN_PROG" \
             --email scrypt@bench.example.com --password "$PASSWORD" >/dev/null ||
             die "stepupctl user create failed"
         PASSWORD_HASH=$(sql -c "SELECT password_hash FROM stepup.users
                                  WHERE email = 'scrypt@bench.example.com'")
-        (
-            umask 077
-            printf 'MAIN_KEY=%q\nSANDBOX_KEY=%q\nPASSWORD=%q\nPASSWORD_HASH=%q\n' \
-                "$MAIN_KEY" "$SANDBOX_KEY" "$PASSWORD" "$PASSWORD_HASH" >"$env"
-        )
     fi
+    (
+        umask 077
+        printf 'MAIN_PROG=%q\nSANDBOX_PROG=%q\nMAIN_KEY=%q\nSANDBOX_KEY=%q\nPASSWORD=%q\nPASSWORD_HASH=%q\n' \
+            "$MAIN_PROG" "$SANDBOX_PROG" "$MAIN_KEY" "$SANDBOX_KEY" "$PASSWORD" "$PASSWORD_HASH" >"$env"
+    )
     SCRYPT_PARAMS=$(sed -n 's/^\$scrypt\$\([^$]*\)\$.*/\1/p' <<<"$PASSWORD_HASH")
     local have
     have=$(sql -c "SELECT count(*) FROM stepup.users WHERE programme_id = '$MAIN_PROG'")
@@ -82,7 +82,7 @@ bench_db() {
     fi
     # The e-mail addresses login uses, in a scattered order.
     awk -v n="$USERS" 'BEGIN { for (i = 0; i < n; i++) printf "bm-%d@bench.example.com\n", 1 + (i * 7919) % n }' \
-        >"$RUN_DIR/emails.txt"
+        >"$RUN_DIR/emails-$CUR.txt"
 }
 
 # sessions SET PROGRAMME TAG COUNT [STEPPED]: COUNT new sessions of token

@@ -13,8 +13,9 @@ bench_port() {
     case $1 in
         main-pg) echo $((PORT_BASE + 1)) ;;
         growth-pg) echo $((PORT_BASE + 2)) ;;
-        main-http) echo $((PORT_BASE + 10)) ;;    # and +11: apache-proxy's gate (TCP)
+        main-http) echo $((PORT_BASE + 10)) ;;    # and +11: stepup-fcgi's gate for Apache (TCP)
         growth-http) echo $((PORT_BASE + 12)) ;;  # and +13
+        apache-http) echo $((PORT_BASE + 14)) ;;
         noop-http) echo $((PORT_BASE + 20)) ;;
         reference-http) echo $((PORT_BASE + 21)) ;;
         gateway-instant) echo $((PORT_BASE + 30)) ;;
@@ -28,6 +29,7 @@ STACKS_UP=()        # names of stacks (main, growth) brought up
 BASELINES_UP=()     # names of baselines (noop, reference) brought up
 SENDER_PIDFILES=()  # pid files of the senders started
 GATEWAY_UP=0
+APACHE_UP=0
 CHILD=              # the pid of the load generator (wrk, pgbench, curl) running now
 KEEP_STACK=0        # --keep: leave the main stack running
 
@@ -116,12 +118,16 @@ stack() {
     die "tools/stack $* failed for the $name stack (log: $RUN_DIR/stack.log)"
 }
 
-# use_stack NAME: point the helpers below (psql, stepupctl, the URL) at it.
+# use_stack NAME: point the helpers below (psql, stepupctl, the URL) at it,
+# and take its programmes, keys and password (bench_db keeps them in its
+# bench.env).
 use_stack() {
     CUR=$1
     CUR_STATE=$BENCH_DIR/$1
     CUR_PG_PORT=$(bench_port "$1-pg")
     CUR_URL=http://127.0.0.1:$(bench_port "$1-http")
+    # shellcheck disable=SC1091
+    if [ -f "$CUR_STATE/bench.env" ]; then . "$CUR_STATE/bench.env"; fi
 }
 
 stack_up() { # NAME HTTPD [PART...]
@@ -262,6 +268,36 @@ baseline_down() {
     stop_pid_file "$(responder_pidfile "$1")" "$(responder_comm "$1")"
 }
 
+# --- Apache in front of the main stack's stepup-fcgi --------------------------
+
+# apache_httpd up|down: Apache from httpd-conf/apache-proxy.conf.in (through
+# tools/stack's httpd part), in a state directory of its own and on a port
+# of its own, in front of the main stack's stand-alone stepup-fcgi (its
+# unix socket, and its TCP address for the gate), while lighttpd stays in
+# front of it too: the rows of the two web servers alternate, each
+# endpoint behind lighttpd and then behind Apache, so that the machine's
+# other work weighs on both alike.  stepup-fcgi must have been started for
+# apache-proxy (authorizer_socket set).
+apache_httpd() {
+    local action=$1
+    [ "$action" = down ] || APACHE_UP=1
+    (
+        export STEPUP_STATE_DIR=$BENCH_DIR/apache STEPUP_HTTP_PORT=$(bench_port apache-http)
+        export STEPUP_HTTPD=apache-proxy STEPUP_BUILD_DIR=$BUILD
+        export STEPUP_AUTHORIZER_PORT=$(( $(bench_port main-http) + 1 ))
+        PROG="bench (apache)"
+        # shellcheck source=tools/lib/stack/base.sh
+        . "$ROOT/tools/lib/stack/base.sh"
+        # shellcheck source=tools/lib/stack/httpd.sh
+        . "$ROOT/tools/lib/stack/httpd.sh"
+        FCGI_SOCKET=$BENCH_DIR/main/run/fcgi/stepup-fcgi.sock
+        case $action in
+            up) prepare_state && install_legacy_app && apache_up && wait_healthy ;;
+            down) part_httpd_down || true ;;
+        esac
+    ) >>"$RUN_DIR/stack.log" 2>&1
+}
+
 # --- the SMS gateways (nginx) ------------------------------------------------
 
 GATEWAY_DIR() { echo "$BENCH_DIR/gateway"; }
@@ -354,6 +390,7 @@ teardown() {
     fi
     [ ${#SENDER_PIDFILES[@]} -eq 0 ] || senders_stop
     [ "$GATEWAY_UP" = 0 ] || gateway_down
+    [ "$APACHE_UP" = 0 ] || apache_httpd down
     local name
     for name in "${BASELINES_UP[@]}"; do [ -z "$name" ] || baseline_down "$name"; done
     for name in "${GROWTH_PIDS[@]}"; do kill -TERM "$name" 2>/dev/null; done
