@@ -103,10 +103,14 @@ sessions() {
 }
 
 # The sessions FROM..TO of SET that have had no challenge yet (numbers).
+# A subquery per session, so that each is found by its primary key: as a
+# join, PostgreSQL may believe the statistics of a big sessions table (no
+# session without a challenge) and scan it, trying every number against
+# every session that has none.
 sessions_unissued() {
     sql -c "SELECT n FROM generate_series($2, $3) n
-              JOIN stepup.sessions s ON s.id = bench.id('s', '$1', n)
-             WHERE s.challenges_issued = 0"
+             WHERE (SELECT s.challenges_issued FROM stepup.sessions s
+                     WHERE s.id = bench.id('s', '$1', n)) = 0"
 }
 
 # issue_each SET FROM TO KEY: one challenge for every session FROM..TO of
