@@ -85,6 +85,9 @@ STEPUP_PACKAGE_PROBES=(
     "etcd-server|/usr/bin/etcd"
     "valgrind|/usr/bin/valgrind"
     "wrk|/usr/bin/wrk"
+    # tools/bench: the loopback SMS gateways of its delivery rows
+    "nginx-light|/usr/sbin/nginx"
+    "libnginx-mod-http-echo|/usr/lib/nginx/modules/ngx_http_echo_module.so"
     # tools/test --fuzz: clang with libFuzzer and its sanitizer runtimes
     # (a glob: the runtimes live under clang's full version number).
     "clang-14|/usr/bin/clang-14 /usr/bin/clang++-14"
@@ -93,10 +96,10 @@ STEPUP_PACKAGE_PROBES=(
     # libcurl4-openssl-dev (stepup-sender's http provider): its headers live
     # under a multiarch directory, so it has no probe and dpkg is asked.
 )
-# valgrind (tools/test --valgrind), wrk (tools/bench), nginx-light and
-# libnginx-mod-http-echo (tools/sender-bench's gateways) and clang-14,
-# libclang-rt-14-dev and libfuzzer-14-dev (tools/test --fuzz) are asked for
-# by the scripts that need them: not in the default list.
+# valgrind (tools/test --valgrind), wrk, nginx-light and
+# libnginx-mod-http-echo (tools/bench and tools/sender-bench) and clang-14,
+# libclang-rt-14-dev and libfuzzer-14-dev (tools/test --fuzz) are asked
+# for by the scripts that need them: not in the default list.
 STEPUP_PACKAGES=(build-essential autoconf automake libtool pkg-config libfcgi-dev libpq-dev
                  libjson-c-dev libssl-dev check libsubunit-dev libphonenumber-dev libcurl4-openssl-dev lighttpd
                  apache2 libapache2-mod-fcgid mandoc man-db binutils
