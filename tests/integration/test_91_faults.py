@@ -63,6 +63,7 @@ import pytest
 import openapi_check
 from conftest import BUILD, GB_MOBILE, PG_BIN
 from sender_fixtures import Flow, gateway, senders, wait_until  # noqa: F401 (fixtures)
+from test_60_reload import update
 
 FCGI = BUILD / "src" / "fcgi" / "stepup-fcgi"
 CLIENTS = 8
@@ -357,13 +358,6 @@ class Drain:
 
 # -- the stack's pieces ----------------------------------------------------------
 
-def update_config(stack, **values):
-    args = [str(FCGI), "--update-config", str(stack.conf_path)]
-    for key, value in values.items():
-        args += ["--set", f"{key}={value}"]
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
 def healthy(stack):
     wait_until(lambda: stack.request("GET", "/health").status == 200, timeout=60,
                interval=0.2, what="GET /health 200")
@@ -447,7 +441,7 @@ def faults(stack):
     taken by a restart of stepup-fcgi; restored afterwards."""
     stack.psql("ALTER DATABASE stepup SET synchronous_commit = on")
     original = stack.conf_path.read_bytes()
-    update_config(stack, db_statement_timeout_ms=STATEMENT_TIMEOUT_MS)
+    update(stack, db_statement_timeout_ms=STATEMENT_TIMEOUT_MS)
     stack.restart_fcgi()
     healthy(stack)
     yield
