@@ -116,7 +116,7 @@ START_TEST(defaults)
     ck_assert_int_eq(st.common.syslog_facility, LOG_FACILITY_DAEMON);
     ck_assert_str_eq(st.metrics_allow, "127.0.0.1 ::1");
     ck_assert_str_eq(st.metrics_file, "");
-    ck_assert_int_eq(st.authorizer_workers, 2);
+    ck_assert_int_eq(st.authorizer_workers, 4);
     ck_assert_uint_eq(st.otp_key.count, 0);
     ck_assert_uint_eq(st.common.outbox_key.count, 0);
 }
