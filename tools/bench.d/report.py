@@ -13,7 +13,8 @@ written as JSON (--json) and as docs/performance.md (--docs).
     report.py report RESULTS META [--json FILE] [--docs FILE]
         the tables on standard output; the JSON; the Markdown document
 
-Sections: endpoints (stepup: KEY, and apache.KEY behind Apache),
+Sections: endpoints (stepup: KEY, apache.KEY behind Apache, pgbouncer.KEY
+through PgBouncer),
 baselines (noop, reference_*, pgbench_*), growth, sender, rss_kb,
 growth_meta, findings.  Keys of a sweep carry the connections: the
 measurement at the run's connections is KEY, the others KEY_cN, and the
@@ -135,6 +136,7 @@ class Run:
         with open(meta) as f:
             self.meta = json.load(f)
         self.conns = self.meta["connections"]
+        self.workers = self.meta.get("workers", "?")
 
     def find(self, section, key, conns=None):
         """The last measurement of section/key at conns (the run's by default)."""
@@ -336,6 +338,19 @@ def tables(run, md=False):
                     rows, []))
 
     rows = []
+    for key, request, _ in ENDPOINTS:
+        rec, l = run.find("endpoints", "pgbouncer." + key), run.find("endpoints", key)
+        if rec:
+            rows.append([f"pgbouncer.{key}", request, f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
+                         f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, l)), statuses(rec)])
+    if rows:
+        out.append((f"stepup through PgBouncer (transaction pooling, {run.workers} server connections), "
+                    f"{run.conns} connections",
+                    ["row", "request", "req/s", "p50 ms", "p99 ms", "/direct", "statuses"],
+                    rows, ["direct: the same row with stepup-fcgi connected to PostgreSQL itself, "
+                           "measured right before"]))
+
+    rows = []
     for key in ("issue", "verify_wrong", "verify_right"):
         rec, small = run.find("growth", key), small_of(run, key)
         if rec:
@@ -494,6 +509,11 @@ DOC_TAIL = """## How to read it
 - **Apache** rows are the same requests behind Apache's mod_proxy_fcgi
   (`httpd-conf/apache-proxy.conf.in`), in front of the same stepup-fcgi,
   each measured right after lighttpd's and read over it.
+- **PgBouncer**: issue through a second stepup-fcgi (the same workers,
+  `db_prepared_statements = 0`) and lighttpd, reaching the same database
+  through PgBouncer in transaction pooling mode with as many server
+  connections as workers (`tools/lib/stack/pgbouncer.sh`), measured right
+  after the direct row and read over it.
 - **Growth** rows are issue and verify again on a database holding
   {growth_desc}, each over the same row on the small database, measured
   right before it.

@@ -16,6 +16,9 @@ bench_port() {
         main-http) echo $((PORT_BASE + 10)) ;;    # and +11: stepup-fcgi's gate for Apache (TCP)
         growth-http) echo $((PORT_BASE + 12)) ;;  # and +13
         apache-http) echo $((PORT_BASE + 14)) ;;
+        pgbouncer-pg) echo $((PORT_BASE + 1)) ;;  # the pgbouncer stack uses the main database
+        pgbouncer-http) echo $((PORT_BASE + 15)) ;;
+        pgbouncer) echo $((PORT_BASE + 16)) ;;    # PgBouncer itself
         noop-http) echo $((PORT_BASE + 20)) ;;
         reference-http) echo $((PORT_BASE + 21)) ;;
         gateway-instant) echo $((PORT_BASE + 30)) ;;
@@ -85,13 +88,18 @@ wait_ports() {
 
 # --- the stacks (tools/stack) -----------------------------------------------
 
-# stack_env NAME: the environment tools/stack needs for stack NAME (main or
-# growth) behind web server HTTPD, as NAME=VALUE words.
+# stack_env NAME: the environment tools/stack needs for stack NAME (main,
+# growth, or pgbouncer: a second stepup-fcgi and lighttpd, reaching the
+# main stack's database through PgBouncer) behind web server HTTPD, as
+# NAME=VALUE words.
 stack_env() {
     local name=$1 httpd=${2:-lighttpd}
     echo "STEPUP_STATE_DIR=$BENCH_DIR/$name STEPUP_PG_PORT=$(bench_port "$name-pg")" \
          "STEPUP_HTTP_PORT=$(bench_port "$name-http") STEPUP_HTTPD=$httpd STEPUP_SENDER=0" \
          "STEPUP_DEMO=0 STEPUP_BUILD_DIR=$BUILD"
+    [ "$name" != pgbouncer ] ||
+        echo "STEPUP_PGBOUNCER=1 STEPUP_PGBOUNCER_PORT=$(bench_port pgbouncer)" \
+             "STEPUP_PGBOUNCER_POOL_SIZE=$WORKERS"
 }
 
 # stack NAME HTTPD up|down|status [PART...]: tools/stack on a stack of the
@@ -394,7 +402,9 @@ teardown() {
     local name
     for name in "${BASELINES_UP[@]}"; do [ -z "$name" ] || baseline_down "$name"; done
     for name in "${GROWTH_PIDS[@]}"; do kill -TERM "$name" 2>/dev/null; done
-    for name in "${STACKS_UP[@]}"; do
+    local i
+    for ((i = ${#STACKS_UP[@]} - 1; i >= 0; i--)); do # the last up first
+        name=${STACKS_UP[i]}
         [ -n "$name" ] || continue
         if [ "$name" = main ] && [ "$KEEP_STACK" = 1 ] && [ $rc -eq 0 ]; then
             progress "--keep: the main stack stays up (STEPUP_STATE_DIR=$BENCH_DIR/main tools/stack down)"

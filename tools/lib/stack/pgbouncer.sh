@@ -28,11 +28,16 @@ PGBOUNCER_USERS=$PGBOUNCER_DIR/userlist.txt
 PGBOUNCER_RUN=$RUN/pgbouncer
 PGBOUNCER_PID=$PGBOUNCER_RUN/pgbouncer.pid
 PGBOUNCER_LOG=$LOGDIR/pgbouncer.log
-# Server connections per (database, user) pool: fewer than stepup-fcgi's
-# workers (4, and the authorizer's 2 under apache-proxy), so that clients
-# really share server connections, as in production, where hundreds of
-# workers on many hosts share a few dozen.
-PGBOUNCER_POOL_SIZE=2
+# Server connections per (database, user) pool: by default fewer than
+# stepup-fcgi's workers (4, and the authorizer's 4 under apache-proxy), so
+# that clients really share server connections, as in production, where
+# hundreds of workers on many hosts share a few dozen.  tools/bench sets
+# as many as the workers, to measure PgBouncer's hop rather than a pool
+# smaller than the direct row's connections.
+PGBOUNCER_POOL_SIZE=${STEPUP_PGBOUNCER_POOL_SIZE:-2}
+case $PGBOUNCER_POOL_SIZE in
+    ''|*[!0-9]*|0) die "STEPUP_PGBOUNCER_POOL_SIZE must be a positive number, not '$PGBOUNCER_POOL_SIZE'" ;;
+esac
 
 pgbouncer_pid() {
     live_pid_of "$PGBOUNCER_PID" pgbouncer
