@@ -15,6 +15,32 @@ record() { # SECTION KEY [--summary FILE] [NAME=VALUE...]
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
+# cpu_mark FILE: what the CPUs have done so far, into FILE (report.py
+# cpu-mark: the CPU time of every user-space process, the machine's busy
+# and stolen time), and into LOADGEN_MARK the CPU seconds of this shell's
+# waited-for children (the load generators, which run_child waits for and
+# which are gone by the second mark).  Not in a subshell: `times` reports
+# the shell's own children.
+cpu_mark() {
+    /usr/bin/python3 "$REPORT" cpu-mark "$1"
+    times >"$RUN_DIR/times.txt"
+    LOADGEN_MARK=$(awk 'NR == 2 { c = 0
+        for (i = 1; i <= 2; i++) { m = $i; sub(/s$/, "", m); split(m, p, "m"); c += p[1] * 60 + p[2] }
+        printf "%.3f\n", c }' "$RUN_DIR/times.txt")
+}
+
+# cpu_fields: the NAME=VALUE words for record of the CPU a row used, from
+# cpu_mark's two marks ($RUN_DIR/cpu.0, $RUN_DIR/cpu.1 and LOADGEN_0):
+# server_cpu_s (the processes that ran through the row: web server,
+# responder, PostgreSQL, every thread of each), cpu_s and steal_s (the
+# machine's busy and stolen seconds) and loadgen_s.  report.py's CPU per
+# request is server_cpu_s over the requests: other work on a shared host
+# moves it far less than it moves the requests per second.
+cpu_fields() {
+    /usr/bin/python3 "$REPORT" cpu-fields "$RUN_DIR/cpu.0" "$RUN_DIR/cpu.1" \
+        "$(awk -v a="$LOADGEN_0" -v b="$LOADGEN_MARK" 'BEGIN { printf "%.3f", b - a }')"
+}
+
 # warm URL SCRIPT VAR=VALUE...: WARMUP seconds of the same requests, not
 # recorded (plans cached, pages read, connections made).
 warm() {
@@ -36,11 +62,16 @@ measure() {
     mkdir -p "$RUN_DIR/wrk"
     threads=$((conns < 2 ? conns : 2))
     load=$(load1)
+    cpu_mark "$RUN_DIR/cpu.0"
+    LOADGEN_0=$LOADGEN_MARK
     run_child env BENCH_RESULT="$out.json" BENCH_EXPECT="$expect" BENCH_THREADS=$threads "$@" \
         wrk -t$threads -c"$conns" -d"${SECS}s" --timeout 10s --latency -s "$script" "$url" \
         >"$out.txt" 2>&1 || die "wrk failed: $(tail -n 3 "$out.txt")"
+    cpu_mark "$RUN_DIR/cpu.1"
     [ -s "$out.json" ] || die "wrk wrote no summary for $section.$key (see $out.txt)"
-    record "$section" "$key" --summary "$out.json" connections="$conns" load="$load"
+    # shellcheck disable=SC2046 # cpu_fields prints NAME=VALUE words
+    record "$section" "$key" --summary "$out.json" connections="$conns" load="$load" \
+        $(cpu_fields)
     LAST_RPS=$(/usr/bin/python3 -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["rps"]))' "$out.json")
 }
 
@@ -57,15 +88,20 @@ measure_pgbench() {
     mkdir -p "$dir"
     threads=$((conns < 2 ? conns : 2))
     load=$(load1)
+    cpu_mark "$RUN_DIR/cpu.0"
+    LOADGEN_0=$LOADGEN_MARK
     run_child env PGHOST=127.0.0.1 PGPORT="$(bench_port main-pg)" PGUSER=stepup_app PGDATABASE=stepup \
         "$PG_BIN/pgbench" -n -M prepared -c "$conns" -j $threads -T "$SECS" -f "$script" \
         --log --log-prefix="$dir/pgbench_log" -D nclients="$conns" "$@" \
         >"$dir/out.txt" 2>&1 || die "pgbench failed: $(tail -n 3 "$dir/out.txt")"
+    cpu_mark "$RUN_DIR/cpu.1"
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$dir/out.txt")
     [ -n "$tps" ] || die "pgbench printed no tps (see $dir/out.txt)"
     /usr/bin/python3 "$REPORT" pgbench "$dir" "$tps" "$supply" "$dir/summary.json"
     rm -f "$dir"/pgbench_log*
-    record baselines "$key" --summary "$dir/summary.json" connections="$conns" load="$load"
+    # shellcheck disable=SC2046 # cpu_fields prints NAME=VALUE words
+    record baselines "$key" --summary "$dir/summary.json" connections="$conns" load="$load" \
+        $(cpu_fields)
     LAST_RPS=${tps%.*}
 }
 

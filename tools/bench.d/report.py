@@ -23,6 +23,7 @@ fastest of all KEY_peak (with its connections)."""
 import glob
 import json
 import math
+import os
 import sys
 
 # The endpoints of stepup, in the order of the tables, with their request
@@ -166,14 +167,42 @@ def small_of(run, key):
 
 
 def fig(rec):
-    return {"rps": round(rec["rps"], 1), "p50_ms": round(rec["p50_ms"], 3),
-            "p99_ms": round(rec["p99_ms"], 3)}
+    out = {"rps": round(rec["rps"], 1), "p50_ms": round(rec["p50_ms"], 3),
+           "p99_ms": round(rec["p99_ms"], 3)}
+    if cpu_us(rec) is not None:
+        out["cpu_us"] = round(cpu_us(rec), 1)
+    return out
 
 
 def ratio(a, b):
     if not a or not b or not b.get("rps"):
         return None
     return a["rps"] / b["rps"]
+
+
+def cpu_us(rec):
+    """The CPU per request of a row, in microseconds: the CPU time of the
+    processes that served it (every user-space process that ran through
+    the row but the load generator: web server, responder, PostgreSQL)
+    over the requests answered (measure.sh: cpu_mark)."""
+    if not rec or "server_cpu_s" not in rec or not rec.get("requests"):
+        return None
+    return rec["server_cpu_s"] / rec["requests"] * 1e6
+
+
+def cpu_ratio(a, b):
+    """a's throughput over b's as CPU per request has it: b's CPU per
+    request over a's (what the ratio of requests per second would be on a
+    machine that ran nothing else)."""
+    ca, cb = cpu_us(a), cpu_us(b)
+    if not ca or not cb:
+        return None
+    return cb / ca
+
+
+def fmt_cpu(rec):
+    c = cpu_us(rec)
+    return "" if c is None else f"{c:,.0f}"
 
 
 def keyed_figures(run, section):
@@ -212,6 +241,9 @@ def build_json(run):
             small = small_of(run, key)
             if small:
                 growth[key + "_ratio"] = round(growth[key]["rps"] / small["rps"], 3)
+                r = cpu_ratio(run.find("growth", key), small)
+                if r is not None:
+                    growth[key + "_cpu_ratio"] = round(r, 3)
         for m in run.values("growth_meta"):
             for name in ("challenges", "users", "months", "generate_seconds", "reused",
                          "database_bytes"):
@@ -245,6 +277,21 @@ def statuses(rec):
     return text
 
 
+def cpu_notes(run):
+    """What the CPU figures are, and how much of the host other machines
+    took meanwhile (steal)."""
+    recs = [r for r in run.recs if "server_cpu_s" in r]
+    if not recs:
+        return []
+    busy = sum(r["cpu_s"] for r in recs)
+    steal = sum(r.get("steal_s", 0.0) for r in recs)
+    return ["CPU µs/req: the CPU time of the processes that served the row (web server, "
+            "responder, PostgreSQL; not the load generator) over the requests answered; /B by CPU: B's over "
+            "the row's, the ratio of req/s on a machine that ran nothing else. Other machines "
+            f"on the host took {100 * steal / (busy + steal) if busy + steal else 0:.0f}% of "
+            "this machine's CPU time (steal) during the rows."]
+
+
 def tables(run, md=False):
     """The tables, as rows of cells: [(title, header, rows, notes)]."""
     out = []
@@ -258,11 +305,11 @@ def tables(run, md=False):
         b = run.find("baselines", REFERENCE.get(key, ""))
         rows.append([key, request, f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
                      f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, noop)), fmt_ratio(ratio(rec, b)),
-                     statuses(rec)])
+                     fmt_cpu(rec), fmt_ratio(cpu_ratio(rec, b)), statuses(rec)])
     if rows:
         out.append((f"stepup behind lighttpd, {run.conns} connections",
                     ["row", "request", "req/s", "p50 ms", "p99 ms", "/A noop", "/B reference",
-                     "statuses"], rows, []))
+                     "CPU µs/req", "/B by CPU", "statuses"], rows, cpu_notes(run)))
 
     rows = []
     for key, letter, what in BASELINES:
@@ -272,11 +319,11 @@ def tables(run, md=False):
         c = run.find("baselines", key.replace("reference_", "pgbench_")) if key.startswith("reference_") else None
         rows.append([f"{key} ({letter})", what, f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
                      f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, noop)) if key != "noop" else "",
-                     fmt_ratio(ratio(rec, c)), statuses(rec)])
+                     fmt_ratio(ratio(rec, c)), fmt_cpu(rec), statuses(rec)])
     if rows:
         out.append((f"Baselines, {run.conns} connections",
-                    ["row", "what", "req/s", "p50 ms", "p99 ms", "/A noop", "B/C", "statuses"],
-                    rows, []))
+                    ["row", "what", "req/s", "p50 ms", "p99 ms", "/A noop", "B/C", "CPU µs/req",
+                     "statuses"], rows, []))
 
     # The targets.
     rows = []
@@ -286,6 +333,10 @@ def tables(run, md=False):
             r = ratio(rec, b)
             rows.append([f"{key} / {REFERENCE[key]}", fmt_ratio(r), f">= {TARGETS['vs_b']}",
                          mark(r >= TARGETS["vs_b"])])
+            r = cpu_ratio(rec, b)
+            if r is not None:
+                rows.append([f"{key} / {REFERENCE[key]}, by CPU per request", fmt_ratio(r),
+                             f">= {TARGETS['vs_b']}", mark(r >= TARGETS["vs_b"])])
         if rec:
             rows.append([f"{key} p99 at {run.conns} connections", f"{rec['p99_ms']:.1f} ms",
                          f"<= {TARGETS['p99_ms']:.0f} ms", mark(rec["p99_ms"] <= TARGETS["p99_ms"])])
@@ -295,12 +346,20 @@ def tables(run, md=False):
             r = ratio(rec, l)
             rows.append([f"apache.{key} / {key}", fmt_ratio(r), f">= {TARGETS['apache']}",
                          mark(r >= TARGETS["apache"])])
+            r = cpu_ratio(rec, l)
+            if r is not None:
+                rows.append([f"apache.{key} / {key}, by CPU per request", fmt_ratio(r),
+                             f">= {TARGETS['apache']}", mark(r >= TARGETS["apache"])])
     for key in ("issue", "verify_wrong", "verify_right"):
         rec, small = run.find("growth", key), small_of(run, key)
         if rec and small:
             r = ratio(rec, small)
             rows.append([f"growth.{key} / small database", fmt_ratio(r), f">= {TARGETS['growth']}",
                          mark(r >= TARGETS["growth"])])
+            r = cpu_ratio(rec, small)
+            if r is not None:
+                rows.append([f"growth.{key} / small database, by CPU per request", fmt_ratio(r),
+                             f">= {TARGETS['growth']}", mark(r >= TARGETS["growth"])])
     for r in run.values("rss_kb"):
         if r["key"].startswith("stepup_fcgi"):
             rows.append([f"{r['key']} VmRSS", f"{r['vmrss']:,} kB", f"<= {TARGETS['rss_kb']:,} kB",
@@ -331,22 +390,25 @@ def tables(run, md=False):
         rec, l = run.find("endpoints", "apache." + key), run.find("endpoints", key)
         if rec:
             rows.append([f"apache.{key}", request, f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
-                         f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, l)), statuses(rec)])
+                         f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, l)), fmt_cpu(rec),
+                         fmt_ratio(cpu_ratio(rec, l)), statuses(rec)])
     if rows:
         out.append((f"stepup behind Apache mod_proxy_fcgi, {run.conns} connections",
-                    ["row", "request", "req/s", "p50 ms", "p99 ms", "/lighttpd", "statuses"],
-                    rows, []))
+                    ["row", "request", "req/s", "p50 ms", "p99 ms", "/lighttpd", "CPU µs/req",
+                     "/lighttpd by CPU", "statuses"], rows, []))
 
     rows = []
     for key, request, _ in ENDPOINTS:
         rec, l = run.find("endpoints", "pgbouncer." + key), run.find("endpoints", key)
         if rec:
             rows.append([f"pgbouncer.{key}", request, f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
-                         f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, l)), statuses(rec)])
+                         f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, l)), fmt_cpu(rec),
+                         fmt_ratio(cpu_ratio(rec, l)), statuses(rec)])
     if rows:
         out.append((f"stepup through PgBouncer (transaction pooling, {run.workers} server connections), "
                     f"{run.conns} connections",
-                    ["row", "request", "req/s", "p50 ms", "p99 ms", "/direct", "statuses"],
+                    ["row", "request", "req/s", "p50 ms", "p99 ms", "/direct", "CPU µs/req",
+                     "/direct by CPU", "statuses"],
                     rows, ["direct: the same row with stepup-fcgi connected to PostgreSQL itself, "
                            "measured right before"]))
 
@@ -356,7 +418,8 @@ def tables(run, md=False):
         if rec:
             rows.append([f"growth.{key}", f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
                          f"{rec['p99_ms']:.2f}", f"{small['rps']:,.0f}" if small else "",
-                         fmt_ratio(ratio(rec, small)), statuses(rec)])
+                         fmt_ratio(ratio(rec, small)), fmt_cpu(rec), fmt_cpu(small),
+                         fmt_ratio(cpu_ratio(rec, small)), statuses(rec)])
     notes = []
     for m in run.values("growth_meta"):
         notes.append(f"{m['challenges']:,} challenges of history over {m['months']} months, "
@@ -366,7 +429,8 @@ def tables(run, md=False):
     if rows:
         notes.append("small database: the same row on the main stack, measured right before")
         out.append((f"Growth, {run.conns} connections",
-                    ["row", "req/s", "p50 ms", "p99 ms", "small database req/s", "ratio", "statuses"],
+                    ["row", "req/s", "p50 ms", "p99 ms", "small database req/s", "ratio",
+                     "CPU µs/req", "small database CPU µs/req", "ratio by CPU", "statuses"],
                     rows, notes))
 
     rows = []
@@ -506,6 +570,13 @@ DOC_TAIL = """## How to read it
   1.0 would mean stepup costs nothing beyond that work.  **B/C**: the
   reference responder over pgbench calling the same function: what HTTP,
   FastCGI and the responder cost on top of the database call.
+- **CPU µs/req**: the CPU time the serving processes used during the row
+  (web server, responder, PostgreSQL, all their threads; not the load
+  generator, nor root's processes when run as root) over the requests
+  answered.  A ratio **by CPU** is one row's over another's (B's over the
+  endpoint's): the ratio of req/s on a machine that ran nothing else.
+  Other work on a shared host moves req/s far more than it moves CPU per
+  request, so read these across runs.
 - **Apache** rows are the same requests behind Apache's mod_proxy_fcgi
   (`httpd-conf/apache-proxy.conf.in`), in front of the same stepup-fcgi,
   each measured right after lighttpd's and read over it.
@@ -536,12 +607,63 @@ writes the figures as JSON (keys in the README's "Benchmark" section).
 """
 
 
+def cmd_cpu_mark(args):
+    """The CPU time so far of every user-space process (utime + stime of
+    all its threads; kernel threads left out, and, when run as root, root's
+    processes: the servers run as users of their own, and root's are this
+    script, its shell and the machine's agents), and the machine's busy
+    and stolen time, as JSON into args[0]."""
+    hz = os.sysconf("SC_CLK_TCK")
+    root = os.geteuid() == 0
+    procs = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == 2 or pid == "2" or int(fields[6]) & 0x00200000:  # PF_KTHREAD
+            continue
+        try:
+            if root and os.stat(f"/proc/{pid}").st_uid == 0:
+                continue  # run as root, the servers run as their users: not theirs
+        except OSError:
+            continue
+        procs[pid] = [stat[stat.index("(") + 1:stat.rindex(")")], (int(fields[11]) + int(fields[12])) / hz]
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    busy = (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]) / hz
+    steal = (cpu[7] if len(cpu) > 7 else 0) / hz
+    with open(args[0], "w") as f:
+        json.dump({"procs": procs, "busy": busy, "steal": steal}, f)
+
+
+def cmd_cpu_fields(args):
+    """NAME=VALUE words of the CPU used between two marks (cpu-mark):
+    server_cpu_s, the processes present at both; cpu_s and steal_s, the
+    machine's; loadgen_s as given."""
+    with open(args[0]) as f:
+        a = json.load(f)
+    with open(args[1]) as f:
+        b = json.load(f)
+    server = 0.0
+    for pid, (comm, t) in b["procs"].items():
+        if pid in a["procs"] and a["procs"][pid][0] == comm:
+            server += max(0.0, t - a["procs"][pid][1])
+    print(f"server_cpu_s={server:.3f} cpu_s={b['busy'] - a['busy']:.3f} "
+          f"steal_s={b['steal'] - a['steal']:.3f} loadgen_s={float(args[2]):.3f}")
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"add": cmd_add, "pgbench": cmd_pgbench, "report": cmd_report}[cmd](args)
+    {"add": cmd_add, "pgbench": cmd_pgbench, "report": cmd_report, "cpu-mark": cmd_cpu_mark,
+     "cpu-fields": cmd_cpu_fields}[cmd](args)
 
 
 if __name__ == "__main__":
