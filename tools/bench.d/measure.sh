@@ -16,13 +16,14 @@ record() { # SECTION KEY [--summary FILE] [NAME=VALUE...]
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # cpu_mark FILE: what the CPUs have done so far, into FILE (report.py
-# cpu-mark: the CPU time of every user-space process, the machine's busy
-# and stolen time), and into LOADGEN_MARK the CPU seconds of this shell's
+# cpu-mark: the CPU time of every user-space process but this shell, whose
+# children the load generators are, and the machine's busy and stolen
+# time), and into LOADGEN_MARK the CPU seconds of this shell's
 # waited-for children (the load generators, which run_child waits for and
 # which are gone by the second mark).  Not in a subshell: `times` reports
 # the shell's own children.
 cpu_mark() {
-    /usr/bin/python3 "$REPORT" cpu-mark "$1"
+    /usr/bin/python3 "$REPORT" cpu-mark "$1" "$$"
     times >"$RUN_DIR/times.txt"
     LOADGEN_MARK=$(awk 'NR == 2 { c = 0
         for (i = 1; i <= 2; i++) { m = $i; sub(/s$/, "", m); split(m, p, "m"); c += p[1] * 60 + p[2] }
@@ -31,8 +32,8 @@ cpu_mark() {
 
 # cpu_fields: the NAME=VALUE words for record of the CPU a row used, from
 # cpu_mark's two marks ($RUN_DIR/cpu.0, $RUN_DIR/cpu.1 and LOADGEN_0):
-# server_cpu_s (the processes that ran through the row: web server,
-# responder, PostgreSQL, every thread of each), cpu_s and steal_s (the
+# server_cpu_s (the serving processes: web server, responder,
+# PostgreSQL, every thread of each, and the backends that ended), cpu_s and steal_s (the
 # machine's busy and stolen seconds) and loadgen_s.  report.py's CPU per
 # request is server_cpu_s over the requests: other work on a shared host
 # moves it far less than it moves the requests per second.

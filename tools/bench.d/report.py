@@ -609,12 +609,15 @@ writes the figures as JSON (keys in the README's "Benchmark" section).
 
 def cmd_cpu_mark(args):
     """The CPU time so far of every user-space process (utime + stime of
-    all its threads; kernel threads left out, and, when run as root, root's
-    processes: the servers run as users of their own, and root's are this
-    script, its shell and the machine's agents), and the machine's busy
-    and stolen time, as JSON into args[0]."""
+    all its threads, and cutime + cstime of its children that ended;
+    kernel threads left out, and the process args[1], tools/bench's shell,
+    whose children are the load generators; when run as root, root's
+    processes too: the servers run as users of their own, and root's are
+    this script, its shell and the machine's agents), and the machine's
+    busy and stolen time, as JSON into args[0]."""
     hz = os.sysconf("SC_CLK_TCK")
     root = os.geteuid() == 0
+    exclude = args[1] if len(args) > 1 else ""  # tools/bench's shell: the load generators are its children
     procs = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -628,11 +631,14 @@ def cmd_cpu_mark(args):
         if int(fields[1]) == 2 or pid == "2" or int(fields[6]) & 0x00200000:  # PF_KTHREAD
             continue
         try:
-            if root and os.stat(f"/proc/{pid}").st_uid == 0:
+            if pid == exclude or (root and os.stat(f"/proc/{pid}").st_uid == 0):
                 continue  # run as root, the servers run as their users: not theirs
         except OSError:
             continue
-        procs[pid] = [stat[stat.index("(") + 1:stat.rindex(")")], (int(fields[11]) + int(fields[12])) / hz]
+        # its own time and its reaped children's (a PostgreSQL backend that
+        # ended during the row is in the postmaster's)
+        procs[pid] = [stat[stat.index("(") + 1:stat.rindex(")")],
+                      sum(int(x) for x in fields[11:15]) / hz]
     with open("/proc/stat") as f:
         cpu = [int(x) for x in f.readline().split()[1:]]
     busy = (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]) / hz
@@ -643,7 +649,8 @@ def cmd_cpu_mark(args):
 
 def cmd_cpu_fields(args):
     """NAME=VALUE words of the CPU used between two marks (cpu-mark):
-    server_cpu_s, the processes present at both; cpu_s and steal_s, the
+    server_cpu_s, what the processes at the second mark used since the
+    first (the whole of those started meanwhile); cpu_s and steal_s, the
     machine's; loadgen_s as given."""
     with open(args[0]) as f:
         a = json.load(f)
@@ -653,6 +660,8 @@ def cmd_cpu_fields(args):
     for pid, (comm, t) in b["procs"].items():
         if pid in a["procs"] and a["procs"][pid][0] == comm:
             server += max(0.0, t - a["procs"][pid][1])
+        else:
+            server += t  # started during the row
     print(f"server_cpu_s={server:.3f} cpu_s={b['busy'] - a['busy']:.3f} "
           f"steal_s={b['steal'] - a['steal']:.3f} loadgen_s={float(args[2]):.3f}")
 
