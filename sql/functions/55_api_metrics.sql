@@ -8,8 +8,11 @@
 -- audit_limit_refused (15_audit.sql).
 
 -- ---------------------------------------------------------------------------
--- metric_count: one more of metric (label1, label2).  PL/pgSQL for its
--- kept plan; it runs inside the callers' SECURITY DEFINER functions.
+-- metric_count: one more of metric (label1, label2), on the row of this
+-- connection's shard (its backend pid modulo 1024: sql/schema/
+-- 013_metric_shards.sql), so that concurrent transactions seldom wait for
+-- each other's commit on one counter's row lock.  PL/pgSQL for its kept
+-- plan; it runs inside the callers' SECURITY DEFINER functions.
 CREATE OR REPLACE FUNCTION stepup.metric_count(p_metric text, p_label1 text, p_label2 text)
 RETURNS void
 LANGUAGE plpgsql
@@ -17,7 +20,7 @@ AS $$
 BEGIN
     INSERT INTO stepup.metric_counts AS m (metric, label1, label2, shard, value)
     VALUES (p_metric, coalesce(p_label1, ''), coalesce(p_label2, ''),
-            (pg_catalog.pg_backend_pid() % 8)::smallint, 1)
+            (pg_catalog.pg_backend_pid() % 1024)::smallint, 1)
     ON CONFLICT ON CONSTRAINT metric_counts_pkey DO UPDATE SET value = m.value + 1;
 END
 $$;
