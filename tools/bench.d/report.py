@@ -292,6 +292,19 @@ def cpu_notes(run):
             "this machine's CPU time (steal) during the rows."]
 
 
+def beside_rows(run, prefix):
+    """The rows of the endpoints measured with PREFIX (apache., pgbouncer.),
+    each over the same endpoint measured right before it behind lighttpd."""
+    rows = []
+    for key, request, _ in ENDPOINTS:
+        rec, l = run.find("endpoints", prefix + key), run.find("endpoints", key)
+        if rec:
+            rows.append([prefix + key, request, f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
+                         f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, l)), fmt_cpu(rec),
+                         fmt_ratio(cpu_ratio(rec, l)), statuses(rec)])
+    return rows
+
+
 def tables(run, md=False):
     """The tables, as rows of cells: [(title, header, rows, notes)]."""
     out = []
@@ -385,25 +398,13 @@ def tables(run, md=False):
         out.append(("Sweep: req/s / p99 ms by connections",
                     ["row"] + [str(c) for c in conns] + ["peak"], rows, []))
 
-    rows = []
-    for key, request, _ in ENDPOINTS:
-        rec, l = run.find("endpoints", "apache." + key), run.find("endpoints", key)
-        if rec:
-            rows.append([f"apache.{key}", request, f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
-                         f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, l)), fmt_cpu(rec),
-                         fmt_ratio(cpu_ratio(rec, l)), statuses(rec)])
+    rows = beside_rows(run, "apache.")
     if rows:
         out.append((f"stepup behind Apache mod_proxy_fcgi, {run.conns} connections",
                     ["row", "request", "req/s", "p50 ms", "p99 ms", "/lighttpd", "CPU µs/req",
                      "/lighttpd by CPU", "statuses"], rows, []))
 
-    rows = []
-    for key, request, _ in ENDPOINTS:
-        rec, l = run.find("endpoints", "pgbouncer." + key), run.find("endpoints", key)
-        if rec:
-            rows.append([f"pgbouncer.{key}", request, f"{rec['rps']:,.0f}", f"{rec['p50_ms']:.2f}",
-                         f"{rec['p99_ms']:.2f}", fmt_ratio(ratio(rec, l)), fmt_cpu(rec),
-                         fmt_ratio(cpu_ratio(rec, l)), statuses(rec)])
+    rows = beside_rows(run, "pgbouncer.")
     if rows:
         out.append((f"stepup through PgBouncer (transaction pooling, {run.workers} server connections), "
                     f"{run.conns} connections",
