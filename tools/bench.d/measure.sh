@@ -33,10 +33,9 @@ cpu_mark() {
 # cpu_fields: the NAME=VALUE words for record of the CPU a row used, from
 # cpu_mark's two marks ($RUN_DIR/cpu.0, $RUN_DIR/cpu.1 and LOADGEN_0):
 # server_cpu_s (the serving processes: web server, responder,
-# PostgreSQL, every thread of each, and the backends that ended), cpu_s and steal_s (the
-# machine's busy and stolen seconds) and loadgen_s.  report.py's CPU per
-# request is server_cpu_s over the requests: other work on a shared host
-# moves it far less than it moves the requests per second.
+# PostgreSQL, every thread of each, and the backends that ended), cpu_s
+# and steal_s (the machine's busy and stolen seconds) and loadgen_s.
+# report.py's CPU per request is server_cpu_s over the requests.
 cpu_fields() {
     /usr/bin/python3 "$REPORT" cpu-fields "$RUN_DIR/cpu.0" "$RUN_DIR/cpu.1" \
         "$(awk -v a="$LOADGEN_0" -v b="$LOADGEN_MARK" 'BEGIN { printf "%.3f", b - a }')"

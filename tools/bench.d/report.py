@@ -576,8 +576,9 @@ DOC_TAIL = """## How to read it
   generator, nor root's processes when run as root) over the requests
   answered.  A ratio **by CPU** is one row's over another's (B's over the
   endpoint's): the ratio of req/s on a machine that ran nothing else.
-  Other work on a shared host moves req/s far more than it moves CPU per
-  request, so read these across runs.
+  It is a second view of the same rows, not a noise-free one: other work
+  on a shared host slows the serving processes too; a ratio by req/s and
+  its ratio by CPU that disagree widely mean a stall in one of the rows.
 - **Apache** rows are the same requests behind Apache's mod_proxy_fcgi
   (`httpd-conf/apache-proxy.conf.in`), in front of the same stepup-fcgi,
   each measured right after lighttpd's and read over it.
