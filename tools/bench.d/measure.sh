@@ -30,15 +30,23 @@ cpu_mark() {
         printf "%.3f\n", c }' "$RUN_DIR/times.txt")
 }
 
-# cpu_fields: the NAME=VALUE words for record of the CPU a row used, from
-# cpu_mark's two marks ($RUN_DIR/cpu.0, $RUN_DIR/cpu.1 and LOADGEN_0):
-# server_cpu_s (the serving processes: web server, responder,
-# PostgreSQL, every thread of each, and the backends that ended), cpu_s
-# and steal_s (the machine's busy and stolen seconds) and loadgen_s.
-# report.py's CPU per request is server_cpu_s over the requests.
-cpu_fields() {
-    /usr/bin/python3 "$REPORT" cpu-fields "$RUN_DIR/cpu.0" "$RUN_DIR/cpu.1" \
-        "$(awk -v a="$LOADGEN_0" -v b="$LOADGEN_MARK" 'BEGIN { printf "%.3f", b - a }')"
+# run_load OUT COMMAND...: the load generator COMMAND (its output into
+# OUT), between two cpu_marks; LOAD_CPU becomes the NAME=VALUE words for
+# record of the CPU the row used: server_cpu_s (the serving processes:
+# web server, responder, PostgreSQL, every thread of each, and the
+# backends that ended), cpu_s and steal_s (the machine's busy and stolen
+# seconds) and loadgen_s (COMMAND's own).  report.py's CPU per request is
+# server_cpu_s over the requests.  COMMAND's exit status.
+run_load() {
+    local out=$1 rc=0 loadgen0
+    shift
+    cpu_mark "$RUN_DIR/cpu.0"
+    loadgen0=$LOADGEN_MARK
+    run_child "$@" >"$out" 2>&1 || rc=$?
+    cpu_mark "$RUN_DIR/cpu.1"
+    LOAD_CPU=$(/usr/bin/python3 "$REPORT" cpu-fields "$RUN_DIR/cpu.0" "$RUN_DIR/cpu.1" \
+        "$(awk -v a="$loadgen0" -v b="$LOADGEN_MARK" 'BEGIN { printf "%.3f", b - a }')")
+    return $rc
 }
 
 # warm URL SCRIPT VAR=VALUE...: WARMUP seconds of the same requests, not
@@ -62,16 +70,12 @@ measure() {
     mkdir -p "$RUN_DIR/wrk"
     threads=$((conns < 2 ? conns : 2))
     load=$(load1)
-    cpu_mark "$RUN_DIR/cpu.0"
-    LOADGEN_0=$LOADGEN_MARK
-    run_child env BENCH_RESULT="$out.json" BENCH_EXPECT="$expect" BENCH_THREADS=$threads "$@" \
-        wrk -t$threads -c"$conns" -d"${SECS}s" --timeout 10s --latency -s "$script" "$url" \
-        >"$out.txt" 2>&1 || die "wrk failed: $(tail -n 3 "$out.txt")"
-    cpu_mark "$RUN_DIR/cpu.1"
+    run_load "$out.txt" env BENCH_RESULT="$out.json" BENCH_EXPECT="$expect" BENCH_THREADS=$threads "$@" \
+        wrk -t$threads -c"$conns" -d"${SECS}s" --timeout 10s --latency -s "$script" "$url" ||
+        die "wrk failed: $(tail -n 3 "$out.txt")"
     [ -s "$out.json" ] || die "wrk wrote no summary for $section.$key (see $out.txt)"
-    # shellcheck disable=SC2046 # cpu_fields prints NAME=VALUE words
-    record "$section" "$key" --summary "$out.json" connections="$conns" load="$load" \
-        $(cpu_fields)
+    # shellcheck disable=SC2086 # LOAD_CPU is NAME=VALUE words
+    record "$section" "$key" --summary "$out.json" connections="$conns" load="$load" $LOAD_CPU
     LAST_RPS=$(/usr/bin/python3 -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["rps"]))' "$out.json")
 }
 
@@ -88,20 +92,16 @@ measure_pgbench() {
     mkdir -p "$dir"
     threads=$((conns < 2 ? conns : 2))
     load=$(load1)
-    cpu_mark "$RUN_DIR/cpu.0"
-    LOADGEN_0=$LOADGEN_MARK
-    run_child env PGHOST=127.0.0.1 PGPORT="$(bench_port main-pg)" PGUSER=stepup_app PGDATABASE=stepup \
-        "$PG_BIN/pgbench" -n -M prepared -c "$conns" -j $threads -T "$SECS" -f "$script" \
-        --log --log-prefix="$dir/pgbench_log" -D nclients="$conns" "$@" \
-        >"$dir/out.txt" 2>&1 || die "pgbench failed: $(tail -n 3 "$dir/out.txt")"
-    cpu_mark "$RUN_DIR/cpu.1"
+    run_load "$dir/out.txt" env PGHOST=127.0.0.1 PGPORT="$(bench_port main-pg)" PGUSER=stepup_app \
+        PGDATABASE=stepup "$PG_BIN/pgbench" -n -M prepared -c "$conns" -j $threads -T "$SECS" \
+        -f "$script" --log --log-prefix="$dir/pgbench_log" -D nclients="$conns" "$@" ||
+        die "pgbench failed: $(tail -n 3 "$dir/out.txt")"
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$dir/out.txt")
     [ -n "$tps" ] || die "pgbench printed no tps (see $dir/out.txt)"
     /usr/bin/python3 "$REPORT" pgbench "$dir" "$tps" "$supply" "$dir/summary.json"
     rm -f "$dir"/pgbench_log*
-    # shellcheck disable=SC2046 # cpu_fields prints NAME=VALUE words
-    record baselines "$key" --summary "$dir/summary.json" connections="$conns" load="$load" \
-        $(cpu_fields)
+    # shellcheck disable=SC2086 # LOAD_CPU is NAME=VALUE words
+    record baselines "$key" --summary "$dir/summary.json" connections="$conns" load="$load" $LOAD_CPU
     LAST_RPS=${tps%.*}
 }
 

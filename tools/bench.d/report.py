@@ -169,8 +169,9 @@ def small_of(run, key):
 def fig(rec):
     out = {"rps": round(rec["rps"], 1), "p50_ms": round(rec["p50_ms"], 3),
            "p99_ms": round(rec["p99_ms"], 3)}
-    if cpu_us(rec) is not None:
-        out["cpu_us"] = round(cpu_us(rec), 1)
+    cpu = cpu_us(rec)
+    if cpu is not None:
+        out["cpu_us"] = round(cpu, 1)
     return out
 
 
